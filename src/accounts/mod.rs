@@ -1,0 +1,10 @@
+//! People and workspaces: users, their passwords, memberships with roles, sign-in sessions.
+
+pub mod email;
+pub mod password;
+pub mod role;
+pub mod store;
+
+pub use email::Email;
+pub use password::{Password, PasswordError};
+pub use role::{Capability, Role};

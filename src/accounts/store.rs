@@ -1,0 +1,132 @@
+//! Queries about users, workspaces, memberships and sign-in sessions.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::Role;
+use crate::db::DbConnection;
+use crate::db::schema::{memberships, user_sessions, users, workspaces};
+
+#[derive(Clone, Debug, Queryable, Selectable)]
+#[diesel(table_name = users)]
+pub struct UserRow {
+    pub id: i64,
+    pub email: String,
+    pub password_hash: String,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Clone, Debug, Queryable, Selectable)]
+#[diesel(table_name = user_sessions)]
+pub struct SessionRow {
+    pub id: String,
+    pub user_id: i64,
+    pub created_at: NaiveDateTime,
+    pub last_seen_at: NaiveDateTime,
+    pub revoked_at: Option<NaiveDateTime>,
+}
+
+/// A workspace the user belongs to, with their role there.
+#[derive(Clone, Debug)]
+pub struct WorkspaceMembership {
+    pub workspace_id: i64,
+    pub workspace_name: String,
+    pub role: Role,
+}
+
+pub fn any_user_exists(conn: &mut DbConnection) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(users::table.select(users::id))).get_result(conn)
+}
+
+pub fn find_user_by_email(conn: &mut DbConnection, email: &str) -> QueryResult<Option<UserRow>> {
+    users::table.filter(users::email.eq(email)).select(UserRow::as_select()).first(conn).optional()
+}
+
+pub fn find_user(conn: &mut DbConnection, id: i64) -> QueryResult<Option<UserRow>> {
+    users::table.find(id).select(UserRow::as_select()).first(conn).optional()
+}
+
+pub fn insert_user(
+    conn: &mut DbConnection,
+    email: &str,
+    password_hash: &str,
+    now: NaiveDateTime,
+) -> QueryResult<i64> {
+    diesel::insert_into(users::table)
+        .values((users::email.eq(email), users::password_hash.eq(password_hash), users::created_at.eq(now)))
+        .returning(users::id)
+        .get_result(conn)
+}
+
+pub fn insert_workspace(conn: &mut DbConnection, name: &str, now: NaiveDateTime) -> QueryResult<i64> {
+    diesel::insert_into(workspaces::table)
+        .values((workspaces::name.eq(name), workspaces::created_at.eq(now)))
+        .returning(workspaces::id)
+        .get_result(conn)
+}
+
+pub fn insert_membership(
+    conn: &mut DbConnection,
+    user_id: i64,
+    workspace_id: i64,
+    role: Role,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::insert_into(memberships::table)
+        .values((
+            memberships::user_id.eq(user_id),
+            memberships::workspace_id.eq(workspace_id),
+            memberships::role.eq(role.as_str()),
+            memberships::created_at.eq(now),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
+/// Every workspace of a user, oldest membership first.
+pub fn memberships_of(conn: &mut DbConnection, user_id: i64) -> QueryResult<Vec<WorkspaceMembership>> {
+    let rows: Vec<(i64, String, String)> = memberships::table
+        .inner_join(workspaces::table)
+        .filter(memberships::user_id.eq(user_id))
+        .order((memberships::created_at.asc(), workspaces::id.asc()))
+        .select((workspaces::id, workspaces::name, memberships::role))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(workspace_id, workspace_name, role)| {
+            Some(WorkspaceMembership { workspace_id, workspace_name, role: role.parse().ok()? })
+        })
+        .collect())
+}
+
+/// Starts a sign-in session and returns its random id (kept in the encrypted cookie).
+pub fn create_session(conn: &mut DbConnection, user_id: i64, now: NaiveDateTime) -> QueryResult<String> {
+    let id = crate::console::csrf::random_token();
+    diesel::insert_into(user_sessions::table)
+        .values((
+            user_sessions::id.eq(&id),
+            user_sessions::user_id.eq(user_id),
+            user_sessions::created_at.eq(now),
+            user_sessions::last_seen_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(id)
+}
+
+pub fn find_session(conn: &mut DbConnection, id: &str) -> QueryResult<Option<SessionRow>> {
+    user_sessions::table.find(id).select(SessionRow::as_select()).first(conn).optional()
+}
+
+pub fn touch_session(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> QueryResult<()> {
+    diesel::update(user_sessions::table.find(id))
+        .set(user_sessions::last_seen_at.eq(now))
+        .execute(conn)
+        .map(drop)
+}
+
+pub fn revoke_session(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> QueryResult<()> {
+    diesel::update(user_sessions::table.find(id).filter(user_sessions::revoked_at.is_null()))
+        .set(user_sessions::revoked_at.eq(now))
+        .execute(conn)
+        .map(drop)
+}

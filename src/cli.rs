@@ -1,0 +1,106 @@
+//! The command line: `keyward [serve]`, `keyward migrate`. Every option also reads a
+//! `KEYWARD_*` environment variable.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{DatabaseUrl, RateLimitSettings, Settings};
+use crate::startup::{Application, open_database};
+
+#[derive(Parser)]
+#[command(name = "keyward", version, about = "Self-hosted API-key manager: admin console and key verifier")]
+pub struct Cli {
+    #[command(flatten)]
+    pub opts: Opts,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run the web server (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+}
+
+#[derive(Args, Clone)]
+pub struct Opts {
+    /// Address and port to listen on.
+    #[arg(long, env = "KEYWARD_BIND", default_value = "127.0.0.1:8080", global = true)]
+    pub bind: String,
+    /// sqlite://FILE or postgres://USER@HOST/DB.
+    #[arg(
+        long,
+        env = "KEYWARD_DATABASE_URL",
+        default_value = "sqlite://keyward.db",
+        global = true,
+        hide_env_values = true
+    )]
+    pub database_url: String,
+    /// Secret for cookie encryption (32+ characters). Generated and kept in the database when absent.
+    #[arg(long, env = "KEYWARD_SECRET_KEY", global = true, hide_env_values = true)]
+    pub secret_key: Option<String>,
+    /// The URL browsers use, e.g. https://keys.example.com (https turns on Secure cookies).
+    #[arg(long, env = "KEYWARD_PUBLIC_URL", global = true)]
+    pub public_url: Option<String>,
+    /// A TOML file describing your API's permission scopes.
+    #[arg(long, env = "KEYWARD_SCOPES", global = true)]
+    pub scopes: Option<PathBuf>,
+    /// Default sustained rate limit per key.
+    #[arg(long, env = "KEYWARD_RATE_LIMIT_PER_MINUTE", default_value_t = 100, global = true)]
+    pub rate_limit_per_minute: u32,
+    /// Default burst per key, per second.
+    #[arg(long, env = "KEYWARD_RATE_LIMIT_BURST", default_value_t = 10, global = true)]
+    pub rate_limit_burst: u32,
+    /// HTTP worker threads (default: one per CPU).
+    #[arg(long, env = "KEYWARD_WORKERS", global = true)]
+    pub workers: Option<usize>,
+}
+
+impl Opts {
+    pub fn settings(&self) -> Result<Settings, String> {
+        let url = DatabaseUrl::parse(&self.database_url)?;
+        let mut s = Settings::new(url);
+        s.bind = self.bind.clone();
+        s.secret_key = self.secret_key.clone().filter(|k| !k.is_empty());
+        s.public_url = match self.public_url.as_deref().filter(|u| !u.is_empty()) {
+            Some(u) => {
+                Some(url::Url::parse(u).map_err(|e| format!("KEYWARD_PUBLIC_URL `{u}` is not a URL: {e}"))?)
+            }
+            None => None,
+        };
+        s.scopes_file = self.scopes.clone();
+        if self.rate_limit_per_minute == 0 || self.rate_limit_burst == 0 {
+            return Err("rate limits must be at least 1".into());
+        }
+        s.rate_limit = RateLimitSettings {
+            per_minute: self.rate_limit_per_minute,
+            burst_per_second: self.rate_limit_burst,
+        };
+        if let Some(w) = self.workers {
+            s.workers = w.max(1);
+        }
+        Ok(s)
+    }
+}
+
+/// Runs the command line; the error is the one line `main` prints.
+pub fn run(cli: Cli) -> Result<(), String> {
+    let settings = cli.opts.settings()?;
+    actix_web::rt::System::new().block_on(async move {
+        match cli.command.unwrap_or(Command::Serve) {
+            Command::Serve => {
+                let app = Application::build(settings).await.map_err(|e| e.to_string())?;
+                tracing::info!(port = app.port(), "keyward listening; open the console in a browser");
+                app.run_until_stopped().await.map_err(|e| format!("server failed: {e}"))
+            }
+            Command::Migrate => {
+                let (_, applied) = open_database(&settings).await.map_err(|e| e.to_string())?;
+                println!("migrations applied: {applied}");
+                Ok(())
+            }
+        }
+    })
+}

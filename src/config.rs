@@ -1,0 +1,167 @@
+//! Typed settings, read from flags and `KEYWARD_*` environment variables by the CLI.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Where the data lives. Chosen from the URL scheme, never by trial connection.
+#[derive(Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    /// A SQLite file path (relative to the working directory unless absolute).
+    Sqlite(PathBuf),
+    /// A libpq connection URL.
+    Postgres(String),
+}
+
+impl DatabaseUrl {
+    /// Accepts `sqlite://relative.db`, `sqlite:///absolute.db`, `sqlite:file.db`,
+    /// `postgres://…` and `postgresql://…`.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let raw = raw.trim();
+        if let Some(rest) = raw.strip_prefix("sqlite:") {
+            let path = rest.strip_prefix("//").unwrap_or(rest);
+            if path.is_empty() {
+                return Err(format!("database URL `{raw}` names no SQLite file"));
+            }
+            return Ok(Self::Sqlite(PathBuf::from(path)));
+        }
+        if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
+            url::Url::parse(raw).map_err(|e| format!("database URL is not a valid PostgreSQL URL: {e}"))?;
+            return Ok(Self::Postgres(raw.to_owned()));
+        }
+        Err(format!(
+            "database URL `{}` is not understood: use sqlite://FILE or postgres://USER@HOST/DB",
+            redact(raw)
+        ))
+    }
+
+    pub fn backend_name(&self) -> &'static str {
+        match self {
+            Self::Sqlite(_) => "sqlite",
+            Self::Postgres(_) => "postgres",
+        }
+    }
+
+    pub fn sqlite_path(&self) -> Option<&Path> {
+        match self {
+            Self::Sqlite(p) => Some(p),
+            Self::Postgres(_) => None,
+        }
+    }
+}
+
+/// Hides a password in a URL so it can be printed in an error line.
+fn redact(raw: &str) -> String {
+    match url::Url::parse(raw) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => raw.to_owned(),
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Sqlite(p) => write!(f, "sqlite://{}", p.display()),
+            Self::Postgres(u) => f.write_str(&redact(u)),
+        }
+    }
+}
+
+/// Per-key rate limit defaults: a sustained rate and a short burst.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateLimitSettings {
+    pub per_minute: u32,
+    pub burst_per_second: u32,
+}
+
+impl Default for RateLimitSettings {
+    fn default() -> Self {
+        Self { per_minute: 100, burst_per_second: 10 }
+    }
+}
+
+/// Everything the server needs to start.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub bind: String,
+    pub database_url: DatabaseUrl,
+    /// Cookie key material. When `None`, one is generated and kept in the database.
+    pub secret_key: Option<String>,
+    /// The public base URL; `https` here turns on `Secure` cookies.
+    pub public_url: Option<url::Url>,
+    /// An optional TOML scope catalogue.
+    pub scopes_file: Option<PathBuf>,
+    pub rate_limit: RateLimitSettings,
+    pub session_idle_timeout: Duration,
+    pub session_absolute_timeout: Duration,
+    /// How often buffered key usage is written.
+    pub usage_flush_interval: Duration,
+    /// Connections kept by the pool.
+    pub pool_size: u32,
+    /// HTTP worker threads.
+    pub workers: usize,
+    /// Whether SIGINT/SIGTERM stop the server gracefully (off in tests, which stop it by hand).
+    pub handle_signals: bool,
+}
+
+impl Settings {
+    /// Defaults for a database; the CLI and tests override what they need.
+    pub fn new(database_url: DatabaseUrl) -> Self {
+        Self {
+            bind: "127.0.0.1:8080".into(),
+            database_url,
+            secret_key: None,
+            public_url: None,
+            scopes_file: None,
+            rate_limit: RateLimitSettings::default(),
+            session_idle_timeout: Duration::from_secs(12 * 3600),
+            session_absolute_timeout: Duration::from_secs(7 * 24 * 3600),
+            usage_flush_interval: Duration::from_secs(1),
+            pool_size: 10,
+            workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            handle_signals: true,
+        }
+    }
+
+    /// Cookies get `Secure` only when the public URL says the browser talks TLS.
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url.as_ref().is_some_and(|u| u.scheme() == "https")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_urls_name_a_path() {
+        assert_eq!(
+            DatabaseUrl::parse("sqlite://keyward.db").unwrap(),
+            DatabaseUrl::Sqlite("keyward.db".into())
+        );
+        assert_eq!(
+            DatabaseUrl::parse("sqlite:///var/lib/k.db").unwrap(),
+            DatabaseUrl::Sqlite("/var/lib/k.db".into())
+        );
+        assert_eq!(DatabaseUrl::parse("sqlite:k.db").unwrap(), DatabaseUrl::Sqlite("k.db".into()));
+        assert!(DatabaseUrl::parse("sqlite://").is_err());
+    }
+
+    #[test]
+    fn postgres_urls_are_kept_and_other_schemes_refused() {
+        assert!(matches!(DatabaseUrl::parse("postgres://u@h/db").unwrap(), DatabaseUrl::Postgres(_)));
+        assert!(matches!(DatabaseUrl::parse("postgresql://u@h/db").unwrap(), DatabaseUrl::Postgres(_)));
+        let err = DatabaseUrl::parse("mysql://u@h/db").unwrap_err();
+        assert!(err.contains("not understood"), "{err}");
+        assert!(DatabaseUrl::parse("nonsense").is_err());
+    }
+
+    #[test]
+    fn passwords_never_reach_debug_output() {
+        let url = DatabaseUrl::parse("postgres://u:hunter2@h/db").unwrap();
+        assert!(!format!("{url:?}").contains("hunter2"));
+    }
+}

@@ -1,0 +1,324 @@
+//! First-run setup, sign-in and sign-out.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use chrono::Utc;
+use serde::Deserialize;
+
+use super::csrf::CsrfForm;
+use super::error::ConsoleError;
+use super::flash::{self, Level};
+use super::member::{client_of, has_users};
+use super::pages::{PageCtx, render, render_status};
+use super::see_other;
+use super::session::TypedSession;
+use crate::accounts::password::{DUMMY_HASH, hash_password, verify_password};
+use crate::accounts::store;
+use crate::accounts::{Email, Password, Role};
+use crate::audit::{self, Actor, Event};
+use crate::db::DbError;
+use crate::state::AppState;
+
+// ---------------------------------------------------------------- setup
+
+#[derive(Default, Deserialize)]
+pub struct SetupFormData {
+    #[serde(default)]
+    pub email: String,
+    #[serde(default)]
+    pub password: String,
+    #[serde(default)]
+    pub password_confirm: String,
+    #[serde(default)]
+    pub workspace_name: String,
+}
+
+#[derive(Default)]
+pub struct SetupErrors {
+    pub email: Option<String>,
+    pub password: Option<String>,
+    pub password_confirm: Option<String>,
+    pub workspace_name: Option<String>,
+}
+
+impl SetupErrors {
+    fn any(&self) -> bool {
+        self.email.is_some()
+            || self.password.is_some()
+            || self.password_confirm.is_some()
+            || self.workspace_name.is_some()
+    }
+}
+
+#[derive(Template)]
+#[template(path = "auth/setup.html")]
+pub struct SetupPage {
+    pub ctx: PageCtx,
+    pub email: String,
+    pub workspace_name: String,
+    pub errors: SetupErrors,
+}
+
+/// Longest workspace name, in characters.
+pub const MAX_WORKSPACE_NAME: usize = 64;
+
+/// Checks a workspace name: trimmed, 1–64 characters.
+pub fn parse_workspace_name(raw: &str) -> Result<String, String> {
+    let name = raw.trim();
+    if name.is_empty() {
+        Err("Enter a name for the workspace, such as your team or product.".into())
+    } else if name.chars().count() > MAX_WORKSPACE_NAME {
+        Err("Use at most 64 characters.".into())
+    } else if name.chars().any(char::is_control) {
+        Err("The name cannot contain line breaks or control characters.".into())
+    } else {
+        Ok(name.to_owned())
+    }
+}
+
+pub async fn setup_form(
+    state: web::Data<AppState>,
+    session: TypedSession,
+) -> Result<HttpResponse, ConsoleError> {
+    if has_users(&state).await? {
+        return Err(ConsoleError::NotFound);
+    }
+    render(&SetupPage {
+        ctx: PageCtx::anonymous(&session),
+        email: String::new(),
+        workspace_name: String::new(),
+        errors: SetupErrors::default(),
+    })
+}
+
+pub async fn setup(
+    state: web::Data<AppState>,
+    session: TypedSession,
+    req: HttpRequest,
+    CsrfForm(form): CsrfForm<SetupFormData>,
+) -> Result<HttpResponse, ConsoleError> {
+    if has_users(&state).await? {
+        return Err(ConsoleError::NotFound);
+    }
+    let mut errors = SetupErrors::default();
+    let email = Email::parse(&form.email).map_err(|e| errors.email = Some(e.to_string())).ok();
+    let password = Password::parse(&form.password).map_err(|e| errors.password = Some(e.to_string())).ok();
+    if password.is_some() && form.password != form.password_confirm {
+        errors.password_confirm = Some("The two passwords do not match.".into());
+    }
+    let workspace =
+        parse_workspace_name(&form.workspace_name).map_err(|e| errors.workspace_name = Some(e)).ok();
+    let (Some(email), Some(password), Some(workspace), false) = (email, password, workspace, errors.any())
+    else {
+        return render_status(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &SetupPage {
+                ctx: PageCtx::anonymous(&session),
+                email: form.email,
+                workspace_name: form.workspace_name,
+                errors,
+            },
+        );
+    };
+    let hash = web::block(move || hash_password(&password)).await.map_err(anyhow::Error::from)?;
+    let (ip, user_agent) = client_of(&req);
+    let now = Utc::now().naive_utc();
+    let created = state
+        .db
+        .write(move |conn| -> Result<Option<(i64, i64, String)>, ConsoleError> {
+            // Checked again inside the transaction: two racing setups must not both win.
+            if store::any_user_exists(conn)? {
+                return Ok(None);
+            }
+            let user_id = store::insert_user(conn, email.as_str(), &hash, now)?;
+            let workspace_id = store::insert_workspace(conn, &workspace, now)?;
+            store::insert_membership(conn, user_id, workspace_id, Role::Owner, now)?;
+            let actor = Actor { user_id: Some(user_id), label: email.to_string(), ip, user_agent };
+            let event = Event {
+                workspace_id: Some(workspace_id),
+                action: "workspace.created",
+                key: None,
+                details: format!(
+                    "First-run setup: workspace \u{201c}{workspace}\u{201d} and its owner {email}"
+                ),
+            };
+            audit::record(conn, &actor, event, now)?;
+            let sid = store::create_session(conn, user_id, now)?;
+            Ok(Some((user_id, workspace_id, sid)))
+        })
+        .await?;
+    let Some((user_id, workspace_id, sid)) = created else {
+        return Err(ConsoleError::NotFound);
+    };
+    state.has_users.store(true, std::sync::atomic::Ordering::Relaxed);
+    session.sign_in(user_id, &sid, workspace_id).map_err(anyhow::Error::from)?;
+    flash::push(
+        session.inner(),
+        Level::Success,
+        "Welcome to keyward. Your workspace is ready: create its first API key.",
+    );
+    Ok(see_other("/settings/api-keys"))
+}
+
+// ---------------------------------------------------------------- sign-in
+
+#[derive(Default, Deserialize)]
+pub struct LoginQuery {
+    #[serde(default)]
+    pub next: String,
+}
+
+#[derive(Default, Deserialize)]
+pub struct LoginFormData {
+    #[serde(default)]
+    pub email: String,
+    #[serde(default)]
+    pub password: String,
+    #[serde(default)]
+    pub next: String,
+}
+
+#[derive(Template)]
+#[template(path = "auth/login.html")]
+pub struct LoginPage {
+    pub ctx: PageCtx,
+    pub email: String,
+    pub next: String,
+    pub error: Option<String>,
+}
+
+/// Keeps `next` only when it is a path on this site (`/…` but not `//host` or `/\host`).
+pub fn safe_next(next: &str) -> Option<&str> {
+    let ok = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.starts_with("/\\")
+        && !next.chars().any(|c| c.is_control() || c == '\\');
+    ok.then_some(next)
+}
+
+pub async fn login_form(
+    state: web::Data<AppState>,
+    session: TypedSession,
+    query: web::Query<LoginQuery>,
+) -> Result<HttpResponse, ConsoleError> {
+    if !has_users(&state).await? {
+        return Ok(see_other("/setup"));
+    }
+    let next = safe_next(&query.next).unwrap_or_default().to_owned();
+    render(&LoginPage { ctx: PageCtx::anonymous(&session), email: String::new(), next, error: None })
+}
+
+pub const BAD_CREDENTIALS: &str =
+    "That email and password do not match an account. Check both and try again.";
+
+pub async fn login(
+    state: web::Data<AppState>,
+    session: TypedSession,
+    req: HttpRequest,
+    CsrfForm(form): CsrfForm<LoginFormData>,
+) -> Result<HttpResponse, ConsoleError> {
+    let next = safe_next(&form.next).unwrap_or("/settings/api-keys").to_owned();
+    let typed_email = form.email.clone();
+    let email = Email::parse(&form.email).ok();
+    let lookup = email.clone();
+    let user = state
+        .db
+        .run(move |conn| -> Result<_, DbError> {
+            Ok(match lookup {
+                Some(e) => store::find_user_by_email(conn, e.as_str())?,
+                None => None,
+            })
+        })
+        .await?;
+    let password = form.password;
+    let stored = user.as_ref().map(|u| u.password_hash.clone());
+    // An unknown email is checked against a dummy hash so both failures take as long.
+    let ok = web::block(move || verify_password(&password, stored.as_deref().unwrap_or(&DUMMY_HASH)))
+        .await
+        .map_err(anyhow::Error::from)?
+        && user.is_some();
+    let (ip, user_agent) = client_of(&req);
+    let now = Utc::now().naive_utc();
+    let user_for_audit = user.clone();
+    let label =
+        email.as_ref().map(|e| e.to_string()).unwrap_or_else(|| typed_email.chars().take(254).collect());
+    let signed_in = state
+        .db
+        .write(move |conn| -> Result<Option<(i64, String, i64)>, ConsoleError> {
+            let workspaces = match &user_for_audit {
+                Some(u) => store::memberships_of(conn, u.id)?,
+                None => Vec::new(),
+            };
+            let actor = Actor { user_id: user_for_audit.as_ref().map(|u| u.id), label, ip, user_agent };
+            let workspace_id = workspaces.first().map(|w| w.workspace_id);
+            let action = if ok { "user.signed_in" } else { "user.sign_in_failed" };
+            audit::record(
+                conn,
+                &actor,
+                Event { workspace_id, action, key: None, details: String::new() },
+                now,
+            )?;
+            match (ok, &user_for_audit, workspace_id) {
+                (true, Some(u), Some(ws)) => Ok(Some((u.id, store::create_session(conn, u.id, now)?, ws))),
+                _ => Ok(None),
+            }
+        })
+        .await?;
+    match signed_in {
+        Some((user_id, sid, workspace_id)) => {
+            session.sign_in(user_id, &sid, workspace_id).map_err(anyhow::Error::from)?;
+            Ok(see_other(&next))
+        }
+        None => render_status(
+            StatusCode::UNAUTHORIZED,
+            &LoginPage {
+                ctx: PageCtx::anonymous(&session),
+                email: typed_email,
+                next: safe_next(&form.next).unwrap_or_default().to_owned(),
+                error: Some(BAD_CREDENTIALS.into()),
+            },
+        ),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct LogoutFormData {}
+
+/// Ends the server-side session row, so a copy of the cookie is worthless afterwards.
+pub async fn logout(
+    state: web::Data<AppState>,
+    session: TypedSession,
+    CsrfForm(_): CsrfForm<LogoutFormData>,
+) -> Result<HttpResponse, ConsoleError> {
+    if let Some(sid) = session.session_id() {
+        let now = Utc::now().naive_utc();
+        state
+            .db
+            .write(move |conn| store::revoke_session(conn, &sid, now).map_err(ConsoleError::from))
+            .await?;
+    }
+    session.purge();
+    flash::push(session.inner(), Level::Success, "You have signed out.");
+    Ok(see_other("/login"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_local_paths_survive_as_next() {
+        assert_eq!(safe_next("/settings/api-keys?status=all"), Some("/settings/api-keys?status=all"));
+        for bad in ["https://evil.example", "//evil.example", "/\\evil.example", "evil", "", "/a\nb"] {
+            assert_eq!(safe_next(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn workspace_names_are_checked() {
+        assert_eq!(parse_workspace_name("  Acme  ").unwrap(), "Acme");
+        assert!(parse_workspace_name(" ").is_err());
+        assert!(parse_workspace_name(&"x".repeat(65)).is_err());
+    }
+}

@@ -1,0 +1,181 @@
+//! The signed-in member of the current workspace, extracted once per request.
+//! Authorization lives here: handlers call [`Member::require`] with a capability.
+
+use std::sync::atomic::Ordering;
+
+use actix_session::SessionExt;
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpRequest, web};
+use chrono::{NaiveDateTime, TimeDelta, Utc};
+use futures_util::future::LocalBoxFuture;
+
+use super::error::ConsoleError;
+use crate::accounts::store::{self, WorkspaceMembership};
+use crate::accounts::{Capability, Role};
+use crate::audit::Actor;
+use crate::db::DbError;
+use crate::state::AppState;
+
+/// Who is acting, in which workspace, with which role.
+#[derive(Clone, Debug)]
+pub struct Member {
+    pub user_id: i64,
+    pub email: String,
+    pub session_id: String,
+    pub workspace_id: i64,
+    pub workspace_name: String,
+    pub role: Role,
+    /// Every workspace the user belongs to, for the switcher.
+    pub workspaces: Vec<WorkspaceMembership>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl Member {
+    pub fn can(&self, cap: Capability) -> bool {
+        self.role.can(cap)
+    }
+
+    /// 403 unless the member's role grants `cap`.
+    pub fn require(&self, cap: Capability) -> Result<(), ConsoleError> {
+        if self.can(cap) {
+            Ok(())
+        } else {
+            Err(ConsoleError::Forbidden(match cap {
+                Capability::ManageKeys => {
+                    "Your role in this workspace is read-only. Ask an owner or admin to manage keys."
+                }
+                Capability::ManageMembers => "Only owners of this workspace can manage members.",
+                Capability::ViewKeys => "You cannot view this workspace.",
+            }))
+        }
+    }
+
+    /// The audit log's view of this member.
+    pub fn actor(&self) -> Actor {
+        Actor {
+            user_id: Some(self.user_id),
+            label: self.email.clone(),
+            ip: self.ip.clone(),
+            user_agent: self.user_agent.clone(),
+        }
+    }
+}
+
+/// The client's address and user agent, as the audit log records them.
+pub fn client_of(req: &HttpRequest) -> (Option<String>, Option<String>) {
+    let ip = req.peer_addr().map(|a| a.ip().to_string());
+    let ua = req.headers().get("user-agent").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    (ip, ua)
+}
+
+/// `last_seen_at` is written at most this often, so browsing is not a stream of writes.
+const TOUCH_EVERY: TimeDelta = TimeDelta::seconds(60);
+
+enum Loaded {
+    NoSession,
+    Member(Box<Member>, bool),
+}
+
+impl FromRequest for Member {
+    type Error = ConsoleError;
+    type Future = LocalBoxFuture<'static, Result<Self, ConsoleError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let state = req.app_data::<web::Data<AppState>>().expect("AppState is registered").clone();
+            let session = req.get_session();
+            let next = match req.query_string() {
+                "" => req.path().to_owned(),
+                q => format!("{}?{q}", req.path()),
+            };
+            let user_id: Option<i64> = session.get("uid").ok().flatten();
+            let sid: Option<String> = session.get("sid").ok().flatten();
+            let ws: Option<i64> = session.get("ws").ok().flatten();
+            let (Some(user_id), Some(sid)) = (user_id, sid) else {
+                return Err(if has_users(&state).await? {
+                    ConsoleError::SignInRequired { next }
+                } else {
+                    ConsoleError::SetupRequired
+                });
+            };
+            let (ip, user_agent) = client_of(&req);
+            let settings = state.settings.clone();
+            let now = Utc::now().naive_utc();
+            let loaded = state
+                .db
+                .run(move |conn| -> Result<Loaded, DbError> {
+                    let Some(row) = store::find_session(conn, &sid)? else { return Ok(Loaded::NoSession) };
+                    let idle =
+                        TimeDelta::from_std(settings.session_idle_timeout).unwrap_or(TimeDelta::hours(12));
+                    let absolute =
+                        TimeDelta::from_std(settings.session_absolute_timeout).unwrap_or(TimeDelta::days(7));
+                    if row.user_id != user_id
+                        || row.revoked_at.is_some()
+                        || expired(&row, now, idle, absolute)
+                    {
+                        return Ok(Loaded::NoSession);
+                    }
+                    let Some(user) = store::find_user(conn, user_id)? else { return Ok(Loaded::NoSession) };
+                    let workspaces = store::memberships_of(conn, user_id)?;
+                    let Some(current) = workspaces
+                        .iter()
+                        .find(|m| Some(m.workspace_id) == ws)
+                        .or_else(|| workspaces.first())
+                        .cloned()
+                    else {
+                        return Ok(Loaded::NoSession);
+                    };
+                    if now - row.last_seen_at > TOUCH_EVERY {
+                        store::touch_session(conn, &sid, now)?;
+                    }
+                    let switched = Some(current.workspace_id) != ws;
+                    Ok(Loaded::Member(
+                        Box::new(Member {
+                            user_id,
+                            email: user.email,
+                            session_id: sid,
+                            workspace_id: current.workspace_id,
+                            workspace_name: current.workspace_name,
+                            role: current.role,
+                            workspaces,
+                            ip,
+                            user_agent,
+                        }),
+                        switched,
+                    ))
+                })
+                .await?;
+            match loaded {
+                Loaded::NoSession => {
+                    session.purge();
+                    Err(ConsoleError::SignInRequired { next })
+                }
+                Loaded::Member(m, switched) => {
+                    if switched {
+                        // The remembered workspace is gone (membership removed): fall back.
+                        let _ = session.insert("ws", m.workspace_id);
+                    }
+                    Ok(*m)
+                }
+            }
+        })
+    }
+}
+
+fn expired(row: &store::SessionRow, now: NaiveDateTime, idle: TimeDelta, absolute: TimeDelta) -> bool {
+    now - row.last_seen_at > idle || now - row.created_at > absolute
+}
+
+/// Whether setup has happened. Once true it stays true, so the query runs only until then.
+pub async fn has_users(state: &AppState) -> Result<bool, ConsoleError> {
+    if state.has_users.load(Ordering::Relaxed) {
+        return Ok(true);
+    }
+    let exists = state.db.run(|conn| store::any_user_exists(conn).map_err(DbError::from)).await?;
+    if exists {
+        state.has_users.store(true, Ordering::Relaxed);
+    }
+    Ok(exists)
+}

@@ -1,0 +1,48 @@
+//! The admin console: server-rendered pages behind a session cookie and CSRF tokens.
+//! Every page works without JavaScript; `static/app.js` only improves it.
+
+pub mod auth;
+pub mod csrf;
+pub mod error;
+pub mod flash;
+pub mod member;
+pub mod pages;
+pub mod session;
+
+use actix_web::{HttpResponse, web};
+
+pub use error::ConsoleError;
+pub use member::Member;
+
+/// Registers the console's routes.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/", web::get().to(home))
+        .service(
+            web::resource("/setup").route(web::get().to(auth::setup_form)).route(web::post().to(auth::setup)),
+        )
+        .service(
+            web::resource("/login").route(web::get().to(auth::login_form)).route(web::post().to(auth::login)),
+        )
+        .route("/logout", web::post().to(auth::logout))
+        .route("/settings", web::get().to(home))
+        .route("/settings/api-keys", web::get().to(placeholder_keys));
+}
+
+/// The console's front door: the key table.
+async fn home(_member: Member) -> HttpResponse {
+    see_other("/settings/api-keys")
+}
+
+/// Replaced by the API Keys pages.
+async fn placeholder_keys(
+    member: Member,
+    session: session::TypedSession,
+) -> Result<HttpResponse, ConsoleError> {
+    let ctx = pages::PageCtx::for_member(&member, &session, "keys");
+    pages::render(&pages::SimplePage { ctx, title: "API Keys".into(), body: "No keys yet.".into() })
+}
+
+/// A 303 redirect: after a POST the browser follows with a GET.
+pub fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther().insert_header(("Location", location)).finish()
+}

@@ -1,0 +1,88 @@
+//! A typed view of the encrypted session cookie. Only ids and short-lived values live here:
+//! who is signed in (and which `user_sessions` row vouches for it), the current workspace,
+//! the CSRF token, pending flash messages and, for one request, a key to reveal.
+
+use actix_session::{Session, SessionExt, SessionInsertError};
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpRequest};
+use serde::{Deserialize, Serialize};
+use std::future::{Ready, ready};
+
+const USER_ID: &str = "uid";
+const SESSION_ID: &str = "sid";
+const WORKSPACE_ID: &str = "ws";
+pub(crate) const CSRF: &str = "csrf";
+pub(crate) const FLASH: &str = "flash";
+const REVEAL: &str = "reveal";
+
+pub struct TypedSession(Session);
+
+/// A freshly issued key waiting for its reveal page. Removed as the page renders.
+#[derive(Serialize, Deserialize)]
+pub struct PendingReveal {
+    pub key_id: i64,
+    pub secret: String,
+}
+
+impl TypedSession {
+    pub fn inner(&self) -> &Session {
+        &self.0
+    }
+
+    /// Signs in: a new cookie identity, a new CSRF token, the server-side session row id.
+    pub fn sign_in(
+        &self,
+        user_id: i64,
+        session_id: &str,
+        workspace_id: i64,
+    ) -> Result<(), SessionInsertError> {
+        self.0.renew();
+        self.0.clear();
+        self.0.insert(USER_ID, user_id)?;
+        self.0.insert(SESSION_ID, session_id)?;
+        self.0.insert(WORKSPACE_ID, workspace_id)?;
+        self.0.insert(CSRF, super::csrf::random_token())?;
+        Ok(())
+    }
+
+    pub fn user_id(&self) -> Option<i64> {
+        self.0.get(USER_ID).ok().flatten()
+    }
+
+    pub fn session_id(&self) -> Option<String> {
+        self.0.get(SESSION_ID).ok().flatten()
+    }
+
+    pub fn workspace_id(&self) -> Option<i64> {
+        self.0.get(WORKSPACE_ID).ok().flatten()
+    }
+
+    pub fn set_workspace_id(&self, id: i64) -> Result<(), SessionInsertError> {
+        self.0.insert(WORKSPACE_ID, id)
+    }
+
+    pub fn set_pending_reveal(&self, reveal: &PendingReveal) -> Result<(), SessionInsertError> {
+        self.0.insert(REVEAL, reveal)
+    }
+
+    /// Takes the pending key out of the session if it belongs to `key_id`.
+    pub fn take_pending_reveal(&self, key_id: i64) -> Option<String> {
+        let pending: PendingReveal = self.0.get(REVEAL).ok().flatten()?;
+        self.0.remove(REVEAL);
+        (pending.key_id == key_id).then_some(pending.secret)
+    }
+
+    /// Signs out: the cookie is emptied and expired.
+    pub fn purge(&self) {
+        self.0.purge();
+    }
+}
+
+impl FromRequest for TypedSession {
+    type Error = actix_web::Error;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(Ok(Self(req.get_session())))
+    }
+}

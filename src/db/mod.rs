@@ -1,0 +1,207 @@
+//! The database layer: one diesel codebase for SQLite and PostgreSQL.
+//!
+//! Error policy: model code returns `diesel::QueryResult`; [`Db::run`] and [`Db::write`] move
+//! the work onto a blocking thread and turn pool failures into [`DbError::Unavailable`], which
+//! every web layer maps to 503 (the verifier fails closed, never open).
+
+mod migrations;
+pub mod schema;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::r2d2::{self, ManageConnection, R2D2Connection};
+use diesel::{PgConnection, SqliteConnection};
+
+use crate::config::DatabaseUrl;
+
+pub use migrations::run_migrations;
+
+/// A connection to whichever backend the URL named.
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Postgresql(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+/// Why a database call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// No connection could be had: the database is down, unreachable or locked out.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    #[error(transparent)]
+    Query(#[from] diesel::result::Error),
+}
+
+/// Opens connections for r2d2, choosing the backend from the URL and applying the SQLite
+/// pragmas on every new connection.
+#[derive(Debug)]
+pub struct ConnectionManager {
+    url: DatabaseUrl,
+}
+
+impl ManageConnection for ConnectionManager {
+    type Connection = DbConnection;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<DbConnection, r2d2::Error> {
+        match &self.url {
+            DatabaseUrl::Sqlite(path) => {
+                let path = path.to_str().ok_or_else(|| {
+                    r2d2::Error::ConnectionError(diesel::ConnectionError::BadConnection(
+                        "SQLite path is not valid UTF-8".into(),
+                    ))
+                })?;
+                let mut conn = SqliteConnection::establish(path).map_err(r2d2::Error::ConnectionError)?;
+                // busy_timeout first: the WAL switch itself may wait for another process.
+                conn.batch_execute(
+                    "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
+                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+                )
+                .map_err(r2d2::Error::QueryError)?;
+                Ok(DbConnection::Sqlite(conn))
+            }
+            DatabaseUrl::Postgres(url) => PgConnection::establish(url)
+                .map(DbConnection::Postgresql)
+                .map_err(r2d2::Error::ConnectionError),
+        }
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
+        conn.ping().map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        conn.is_broken()
+    }
+}
+
+pub type Pool = r2d2::Pool<ConnectionManager>;
+
+/// The shared handle to the database. Cheap to clone.
+#[derive(Clone)]
+pub struct Db {
+    pool: Pool,
+    url: Arc<DatabaseUrl>,
+    /// SQLite allows one writer. Serialising our own writers here means a transaction that
+    /// reads and then writes never meets `SQLITE_BUSY` from a sibling connection; other
+    /// processes are still covered by `busy_timeout`.
+    write_lock: Arc<parking_lot::Mutex<()>>,
+}
+
+impl Db {
+    /// Builds the pool and checks that one connection can be opened.
+    pub fn connect(url: &DatabaseUrl, pool_size: u32) -> Result<Self, DbError> {
+        let manager = ConnectionManager { url: url.clone() };
+        // One direct attempt first: a bad start then fails at once with the driver's own
+        // message, instead of after the pool's timeout with a generic one.
+        drop(manager.connect().map_err(|e| DbError::Unavailable(e.to_string()))?);
+        let pool = r2d2::Pool::builder()
+            .error_handler(Box::new(LogErrors))
+            .max_size(pool_size)
+            .min_idle(Some(1))
+            .connection_timeout(Duration::from_secs(5))
+            .test_on_check_out(false)
+            .build(manager)
+            .map_err(|e| DbError::Unavailable(describe_pool_error(&e.to_string())))?;
+        Ok(Self { pool, url: Arc::new(url.clone()), write_lock: Default::default() })
+    }
+
+    pub fn url(&self) -> &DatabaseUrl {
+        &self.url
+    }
+
+    pub fn is_sqlite(&self) -> bool {
+        matches!(*self.url, DatabaseUrl::Sqlite(_))
+    }
+
+    /// A pooled connection, for code that is already on a blocking thread.
+    pub fn get(&self) -> Result<r2d2::PooledConnection<ConnectionManager>, DbError> {
+        self.pool.get().map_err(|e| DbError::Unavailable(describe_pool_error(&e.to_string())))
+    }
+
+    /// Runs read work on a blocking thread.
+    pub async fn run<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+    {
+        let db = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = db.get()?;
+            f(&mut conn)
+        })
+        .await
+        .unwrap_or_else(|e| Err(DbError::Unavailable(format!("database task failed: {e}")).into()))
+    }
+
+    /// Runs write work on a blocking thread inside one transaction.
+    pub async fn write<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<DbError> + From<diesel::result::Error> + Send + 'static,
+    {
+        let db = self.clone();
+        tokio::task::spawn_blocking(move || db.write_blocking(f))
+            .await
+            .unwrap_or_else(|e| Err(DbError::Unavailable(format!("database task failed: {e}")).into()))
+    }
+
+    /// [`Db::write`] for code already on a blocking thread (the usage flusher, the CLI).
+    pub fn write_blocking<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E>,
+        E: From<DbError> + From<diesel::result::Error>,
+    {
+        let mut conn = self.get()?;
+        let _guard = self.is_sqlite().then(|| self.write_lock.lock());
+        let conn: &mut DbConnection = &mut conn;
+        conn.transaction(f)
+    }
+
+    /// True when a connection can be had and answers a trivial query. For SQLite the file
+    /// must also still exist: open connections keep working on a deleted file, which would
+    /// otherwise hide the loss until the next restart.
+    pub async fn is_ready(&self) -> bool {
+        if let Some(path) = self.url.sqlite_path() {
+            if !path.exists() {
+                return false;
+            }
+        }
+        self.run(|conn| conn.ping().map_err(DbError::from)).await.is_ok()
+    }
+}
+
+/// Sends the pool's background connection errors to the log, once per failure.
+#[derive(Debug)]
+struct LogErrors;
+
+impl r2d2::HandleError<r2d2::Error> for LogErrors {
+    fn handle_error(&self, error: r2d2::Error) {
+        tracing::warn!(%error, "database connection failed");
+    }
+}
+
+/// r2d2 reports a timeout without the cause; this keeps its text but reads plainly.
+fn describe_pool_error(text: &str) -> String {
+    if text.is_empty() { "could not open a database connection".into() } else { text.to_owned() }
+}
+
+/// Makes sure a SQLite file's folder exists and can be written, with a plain error otherwise.
+pub fn prepare_sqlite_path(url: &DatabaseUrl) -> Result<(), String> {
+    let Some(path) = url.sqlite_path() else { return Ok(()) };
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    if !dir.is_dir() {
+        return Err(format!("SQLite folder {} does not exist", dir.display()));
+    }
+    let probe = std::fs::OpenOptions::new().create(true).append(true).open(path);
+    probe.map(drop).map_err(|e| format!("cannot write SQLite file {}: {e}", path.display()))
+}

@@ -1,0 +1,137 @@
+//! When a key stops working, as the admin chose it on the create form.
+
+use chrono::{Days, NaiveDate, NaiveDateTime, NaiveTime};
+
+/// The preset lifetimes offered by the picker, in days.
+pub const PRESET_DAYS: [u32; 5] = [7, 30, 60, 90, 180];
+/// The picker's default.
+pub const DEFAULT_DAYS: u32 = 30;
+/// The furthest a custom date may lie.
+pub const MAX_CUSTOM_DAYS: u64 = 365;
+
+/// An expiry rule. Stored with the key (see [`Expiry::to_rule`]) so that regenerating a key
+/// gives the new secret the same kind of lifetime.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Expiry {
+    /// One of the presets, counted from the moment the secret is issued.
+    Days(u32),
+    /// Valid through the end of this UTC day.
+    Until(NaiveDate),
+    /// Never expires on its own.
+    Never,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExpiryError {
+    #[error("Choose one of the offered expiration periods.")]
+    UnknownChoice,
+    #[error("Enter a date as YYYY-MM-DD.")]
+    BadDate,
+    #[error("Choose a date after today.")]
+    NotInFuture,
+    #[error("Choose a date at most one year from today.")]
+    TooFar,
+}
+
+impl Expiry {
+    /// Parses the picker's `expiry` field (`7`, `30`, …, `custom`, `never`) and, for
+    /// `custom`, its `expiry_date` field, relative to `now`.
+    pub fn parse(choice: &str, custom_date: &str, now: NaiveDateTime) -> Result<Self, ExpiryError> {
+        match choice.trim() {
+            "never" => Ok(Self::Never),
+            "custom" => {
+                let date = NaiveDate::parse_from_str(custom_date.trim(), "%Y-%m-%d")
+                    .map_err(|_| ExpiryError::BadDate)?;
+                let today = now.date();
+                if date <= today {
+                    return Err(ExpiryError::NotInFuture);
+                }
+                if date > today + Days::new(MAX_CUSTOM_DAYS) {
+                    return Err(ExpiryError::TooFar);
+                }
+                Ok(Self::Until(date))
+            }
+            other => match other.parse::<u32>() {
+                Ok(days) if PRESET_DAYS.contains(&days) => Ok(Self::Days(days)),
+                _ => Err(ExpiryError::UnknownChoice),
+            },
+        }
+    }
+
+    /// The moment a secret issued at `issued` stops working.
+    pub fn expires_at(self, issued: NaiveDateTime) -> Option<NaiveDateTime> {
+        match self {
+            Self::Days(d) => Some(issued + Days::new(u64::from(d))),
+            Self::Until(date) => Some((date + Days::new(1)).and_time(NaiveTime::MIN)),
+            Self::Never => None,
+        }
+    }
+
+    /// The stored form: `30d`, `until:2026-12-22` or `never`.
+    pub fn to_rule(self) -> String {
+        match self {
+            Self::Days(d) => format!("{d}d"),
+            Self::Until(date) => format!("until:{date}"),
+            Self::Never => "never".into(),
+        }
+    }
+
+    /// Reads a stored rule back; unknown text (from a future version) reads as `Never` would
+    /// be unsafe, so it falls back to the default preset.
+    pub fn from_rule(rule: &str) -> Self {
+        if rule == "never" {
+            return Self::Never;
+        }
+        if let Some(date) = rule.strip_prefix("until:") {
+            if let Ok(d) = NaiveDate::parse_from_str(date, "%Y-%m-%d") {
+                return Self::Until(d);
+            }
+        }
+        rule.strip_suffix('d').and_then(|d| d.parse().ok()).map_or(Self::Days(DEFAULT_DAYS), Self::Days)
+    }
+
+    /// The picker value this rule came from (`30`, `custom`, `never`).
+    pub fn choice(self) -> String {
+        match self {
+            Self::Days(d) => d.to_string(),
+            Self::Until(_) => "custom".into(),
+            Self::Never => "never".into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn now() -> NaiveDateTime {
+        NaiveDate::from_ymd_opt(2026, 11, 22).unwrap().and_hms_opt(15, 30, 0).unwrap()
+    }
+
+    #[test]
+    fn presets_count_days_from_issue() {
+        let e = Expiry::parse("30", "", now()).unwrap();
+        assert_eq!(e, Expiry::Days(30));
+        assert_eq!(e.expires_at(now()).unwrap().to_string(), "2026-12-22 15:30:00");
+        assert_eq!(Expiry::parse("45", "", now()), Err(ExpiryError::UnknownChoice));
+        assert_eq!(Expiry::parse("", "", now()), Err(ExpiryError::UnknownChoice));
+    }
+
+    #[test]
+    fn custom_dates_must_be_future_and_within_a_year() {
+        assert_eq!(Expiry::parse("custom", "2026-11-22", now()), Err(ExpiryError::NotInFuture));
+        assert_eq!(Expiry::parse("custom", "22/12/2026", now()), Err(ExpiryError::BadDate));
+        assert_eq!(Expiry::parse("custom", "2027-11-23", now()), Err(ExpiryError::TooFar));
+        let e = Expiry::parse("custom", "2027-11-22", now()).unwrap();
+        assert_eq!(e.expires_at(now()).unwrap().to_string(), "2027-11-23 00:00:00");
+    }
+
+    #[test]
+    fn never_has_no_end_and_rules_round_trip() {
+        assert_eq!(Expiry::parse("never", "", now()).unwrap().expires_at(now()), None);
+        for e in [Expiry::Days(7), Expiry::Never, Expiry::Until(now().date())] {
+            assert_eq!(Expiry::from_rule(&e.to_rule()), e);
+        }
+        assert_eq!(Expiry::from_rule("garbage"), Expiry::Days(30));
+    }
+}

@@ -1,0 +1,216 @@
+//! The key itself: `kw_live_` + 32 base62 random characters + 6 base62 characters of CRC32.
+//!
+//! The checksum lets the verifier throw out typos and garbage without a database lookup; the
+//! prefix lets secret scanners recognise a leaked key. At rest only [`KeyHash`] (SHA-256 of the
+//! whole key), the prefix and the last four characters are kept.
+
+use std::fmt;
+
+use rand::{Rng, TryRngCore};
+use sha2::{Digest, Sha256};
+
+const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+/// The prefix of live keys.
+pub const LIVE_PREFIX: &str = "kw_live_";
+/// Random characters after the prefix: 32 × log2(62) ≈ 190.5 bits.
+pub const RANDOM_LEN: usize = 32;
+/// Base62 characters of the CRC32 (62^6 > 2^32).
+pub const CHECKSUM_LEN: usize = 6;
+/// Total length of a live key.
+pub const KEY_LEN: usize = LIVE_PREFIX.len() + RANDOM_LEN + CHECKSUM_LEN;
+
+/// A full API key. Exists in memory only between generation and the reveal response, and
+/// while a presented key is being checked. Its `Debug` never prints the secret.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiKey(String);
+
+/// Why a presented string is not a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum MalformedKey {
+    #[error("the key has the wrong length")]
+    Length,
+    #[error("the key does not start with kw_live_")]
+    Prefix,
+    #[error("the key contains characters outside A-Z, a-z, 0-9")]
+    Alphabet,
+    #[error("the key's checksum does not match: it was mistyped or truncated")]
+    Checksum,
+}
+
+impl ApiKey {
+    /// A fresh key from the operating system's CSPRNG.
+    pub fn generate() -> Self {
+        // Straight from the OS: a failing OS random source is not something to recover from.
+        let mut rng = rand::rngs::OsRng.unwrap_err();
+        let mut s = String::with_capacity(KEY_LEN);
+        s.push_str(LIVE_PREFIX);
+        for _ in 0..RANDOM_LEN {
+            // random_range is uniform over 0..62 (it rejects rather than taking a biased modulo).
+            s.push(BASE62[rng.random_range(0..BASE62.len())] as char);
+        }
+        let crc = checksum(&s);
+        s.push_str(&crc);
+        Self(s)
+    }
+
+    /// Accepts exactly the shape [`ApiKey::generate`] makes, with a matching checksum.
+    pub fn parse(raw: &str) -> Result<Self, MalformedKey> {
+        if raw.len() != KEY_LEN {
+            return Err(MalformedKey::Length);
+        }
+        let (body, crc) = raw.split_at(KEY_LEN - CHECKSUM_LEN);
+        let Some(random) = body.strip_prefix(LIVE_PREFIX) else {
+            return Err(MalformedKey::Prefix);
+        };
+        if !random.bytes().chain(crc.bytes()).all(|b| b.is_ascii_alphanumeric()) {
+            return Err(MalformedKey::Alphabet);
+        }
+        // Not secret: the checksum is public information derived from the key itself.
+        if checksum(body) != crc {
+            return Err(MalformedKey::Checksum);
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    /// The whole key, for the one response that reveals it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn hash(&self) -> KeyHash {
+        KeyHash::of(&self.0)
+    }
+
+    pub fn prefix(&self) -> &'static str {
+        LIVE_PREFIX
+    }
+
+    /// The last four characters, kept for the masked display.
+    pub fn last4(&self) -> &str {
+        &self.0[KEY_LEN - 4..]
+    }
+
+    pub fn masked(&self) -> String {
+        masked(self.prefix(), self.last4())
+    }
+}
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ApiKey({})", self.masked())
+    }
+}
+
+/// `kw_live_…x7Qa`: what tables, logs and audit entries show instead of a key.
+pub fn masked(prefix: &str, last4: &str) -> String {
+    format!("{prefix}…{last4}")
+}
+
+/// SHA-256 of a whole key, as lowercase hex: the only form of the secret that is stored.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct KeyHash(String);
+
+impl KeyHash {
+    pub fn of(key: &str) -> Self {
+        Self(hex::encode(Sha256::digest(key.as_bytes())))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// CRC32 of `text`, as six base62 digits, most significant first, zero-padded.
+fn checksum(text: &str) -> String {
+    let mut n = crc32fast::hash(text.as_bytes()) as u64;
+    let mut out = [b'0'; CHECKSUM_LEN];
+    for slot in out.iter_mut().rev() {
+        *slot = BASE62[(n % 62) as usize];
+        n /= 62;
+    }
+    String::from_utf8(out.to_vec()).expect("base62 is ASCII")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_generated_key_has_the_documented_shape() {
+        let key = ApiKey::generate();
+        let s = key.expose();
+        assert_eq!(s.len(), 8 + 32 + 6);
+        assert!(s.starts_with("kw_live_"));
+        assert!(s[8..].bytes().all(|b| b.is_ascii_alphanumeric()));
+        assert_eq!(ApiKey::parse(s).unwrap(), key);
+    }
+
+    #[test]
+    fn keys_differ_each_time() {
+        let a = ApiKey::generate();
+        let b = ApiKey::generate();
+        assert_ne!(a, b);
+        assert_ne!(a.hash(), b.hash());
+    }
+
+    #[test]
+    fn checksum_is_zero_padded_base62_of_crc32() {
+        // CRC32("") is 0, so the checksum is all zero digits.
+        assert_eq!(checksum(""), "000000");
+        let crc = crc32fast::hash(b"kw_live_abc") as u64;
+        let digits = checksum("kw_live_abc");
+        let back = digits
+            .bytes()
+            .fold(0u64, |acc, b| acc * 62 + BASE62.iter().position(|&c| c == b).unwrap() as u64);
+        assert_eq!(back, crc);
+    }
+
+    #[test]
+    fn every_single_character_change_is_rejected() {
+        let key = ApiKey::generate();
+        let s = key.expose().to_owned();
+        for i in 0..s.len() {
+            for replacement in [b'0', b'a', b'Z', b'_', b'!'] {
+                let mut bytes = s.clone().into_bytes();
+                if bytes[i] == replacement {
+                    continue;
+                }
+                bytes[i] = replacement;
+                let changed = String::from_utf8(bytes).unwrap();
+                assert!(ApiKey::parse(&changed).is_err(), "accepted {changed}");
+            }
+        }
+    }
+
+    #[test]
+    fn malformed_inputs_say_why() {
+        let key = ApiKey::generate();
+        let s = key.expose();
+        assert_eq!(ApiKey::parse(""), Err(MalformedKey::Length));
+        assert_eq!(ApiKey::parse(&s[..s.len() - 1]), Err(MalformedKey::Length));
+        assert_eq!(ApiKey::parse(&s.replacen("kw_live_", "kw_test_", 1)), Err(MalformedKey::Prefix));
+        let mut bad = s.to_owned();
+        bad.replace_range(10..11, "-");
+        assert_eq!(ApiKey::parse(&bad), Err(MalformedKey::Alphabet));
+        let mut swapped = s.to_owned();
+        let c = if &s[10..11] == "A" { "B" } else { "A" };
+        swapped.replace_range(10..11, c);
+        assert_eq!(ApiKey::parse(&swapped), Err(MalformedKey::Checksum));
+        // Multi-byte characters must not panic on the length split.
+        assert!(ApiKey::parse(&"é".repeat(23)).is_err());
+    }
+
+    #[test]
+    fn the_hash_is_sha256_hex_and_debug_hides_the_secret() {
+        let key = ApiKey::generate();
+        assert_eq!(key.hash().as_str().len(), 64);
+        assert_eq!(
+            KeyHash::of("abc").as_str(),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        let debug = format!("{key:?}");
+        assert!(!debug.contains(&key.expose()[8..40]));
+        assert!(debug.contains(key.last4()));
+        assert_eq!(key.masked(), format!("kw_live_…{}", key.last4()));
+    }
+}

@@ -1,0 +1,13 @@
+//! keyward: a self-hosted API-key manager. See `docs/ARCHITECTURE.md` for the layers.
+
+pub mod accounts;
+pub mod audit;
+pub mod cli;
+pub mod config;
+pub mod console;
+pub mod db;
+pub mod keys;
+pub mod startup;
+pub mod state;
+pub mod telemetry;
+pub mod web;

@@ -1,0 +1,16 @@
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    keyward::telemetry::init();
+    match keyward::cli::run(keyward::cli::Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            // One line, whatever the driver said: operators grep for it and scripts show it.
+            let line: Vec<&str> = message.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+            eprintln!("keyward: {}", line.join(" "));
+            ExitCode::FAILURE
+        }
+    }
+}

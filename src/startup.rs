@@ -1,0 +1,191 @@
+//! Builds the application: shared by `main` and the integration tests, so the tests exercise
+//! exactly what runs in production.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use actix_session::SessionMiddleware;
+use actix_session::config::PersistentSession;
+use actix_session::storage::CookieSessionStore;
+use actix_web::cookie::{Key, SameSite};
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::http::StatusCode;
+use actix_web::middleware::{ErrorHandlers, from_fn};
+use actix_web::{App, HttpServer, web};
+use diesel::prelude::*;
+use sha2::{Digest, Sha512};
+
+use crate::config::Settings;
+use crate::db::schema::instance_settings;
+use crate::db::{Db, DbConnection, prepare_sqlite_path, run_migrations};
+use crate::keys::Catalogue;
+use crate::state::AppState;
+use crate::web::{assets, headers, health, not_found, request_log};
+
+/// Why the server could not start. Each reads as one plain line.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("{0}")]
+    Config(String),
+    #[error("cannot open the database: {0}")]
+    Database(String),
+    #[error("cannot listen on {addr}: {reason}")]
+    Bind { addr: String, reason: String },
+}
+
+/// A built, bound, not yet running server.
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: web::Data<AppState>,
+}
+
+/// Connects, migrates and returns the database handle. Used by `serve` and `migrate`.
+pub async fn open_database(settings: &Settings) -> Result<(Db, usize), StartError> {
+    prepare_sqlite_path(&settings.database_url).map_err(StartError::Database)?;
+    let url = settings.database_url.clone();
+    let pool_size = settings.pool_size;
+    tokio::task::spawn_blocking(move || {
+        let db = Db::connect(&url, pool_size).map_err(plain)?;
+        let mut conn = db.get().map_err(plain)?;
+        let applied = run_migrations(&mut conn).map_err(StartError::Database)?;
+        drop(conn);
+        Ok((db, applied))
+    })
+    .await
+    .map_err(|e| StartError::Database(e.to_string()))?
+}
+
+/// The driver's own words, without our wrapper's prefix.
+fn plain(e: crate::db::DbError) -> StartError {
+    StartError::Database(match e {
+        crate::db::DbError::Unavailable(m) => m,
+        other => other.to_string(),
+    })
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> Result<Self, StartError> {
+        let catalogue = match &settings.scopes_file {
+            Some(path) => Catalogue::load(path).map_err(StartError::Config)?,
+            None => Catalogue::default(),
+        };
+        let (db, applied) = open_database(&settings).await?;
+        if applied > 0 {
+            tracing::info!(applied, "database migrations applied");
+        }
+        let key = cookie_key(&settings, &db).await?;
+        let listener = TcpListener::bind(&settings.bind)
+            .map_err(|e| StartError::Bind { addr: settings.bind.clone(), reason: e.to_string() })?;
+        let port = listener
+            .local_addr()
+            .map_err(|e| StartError::Bind { addr: settings.bind.clone(), reason: e.to_string() })?
+            .port();
+
+        let settings = Arc::new(settings);
+        let state = web::Data::new(AppState {
+            db,
+            settings: settings.clone(),
+            catalogue: Arc::new(catalogue),
+            has_users: AtomicBool::new(false),
+        });
+
+        let app_state = state.clone();
+        let (workers, handle_signals, bind) =
+            (settings.workers, settings.handle_signals, settings.bind.clone());
+        let mut server = HttpServer::new(move || {
+            let session = SessionMiddleware::builder(CookieSessionStore::default(), key.clone())
+                .cookie_name("keyward_session".into())
+                .cookie_http_only(true)
+                .cookie_same_site(SameSite::Lax)
+                .cookie_secure(settings.secure_cookies())
+                .session_lifecycle(PersistentSession::default().session_ttl(
+                    actix_web::cookie::time::Duration::seconds(
+                        settings.session_absolute_timeout.as_secs() as i64
+                    ),
+                ))
+                .build();
+            App::new()
+                .app_data(app_state.clone())
+                .app_data(web::PayloadConfig::new(crate::console::csrf::MAX_FORM_BYTES))
+                .app_data(web::FormConfig::default().limit(crate::console::csrf::MAX_FORM_BYTES))
+                .wrap(session)
+                .wrap(from_fn(request_log::log_request))
+                .wrap(headers::security_headers())
+                .service(health::healthz)
+                .service(health::readyz)
+                .service(assets::asset)
+                .service(
+                    web::scope("/api").wrap(
+                        ErrorHandlers::new()
+                            .handler(StatusCode::METHOD_NOT_ALLOWED, not_found::api_method_not_allowed),
+                    ),
+                )
+                .configure(crate::console::configure)
+                .default_service(web::to(not_found::not_found))
+        })
+        .workers(workers)
+        .shutdown_timeout(10);
+        if !handle_signals {
+            server = server.disable_signals();
+        }
+        let server = server
+            .listen(listener)
+            .map_err(|e| StartError::Bind { addr: bind, reason: e.to_string() })?
+            .run();
+        Ok(Self { port, server, state })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Stops the server from outside (tests); `stop(true)` is graceful.
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    pub fn state(&self) -> web::Data<AppState> {
+        self.state.clone()
+    }
+
+    /// Serves until a signal (or a handle) stops the server, after in-flight requests finish.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await?;
+        tracing::info!("server stopped");
+        Ok(())
+    }
+}
+
+/// The cookie key: derived from `KEYWARD_SECRET_KEY` when given, otherwise generated once and
+/// kept in the database, so every instance sharing the database accepts the same cookies.
+async fn cookie_key(settings: &Settings, db: &Db) -> Result<Key, StartError> {
+    if let Some(secret) = &settings.secret_key {
+        if secret.len() < 32 {
+            return Err(StartError::Config("KEYWARD_SECRET_KEY must be at least 32 characters".into()));
+        }
+        return Ok(Key::from(&Sha512::digest(secret.as_bytes())[..]));
+    }
+    let stored = db
+        .write(|conn: &mut DbConnection| -> Result<String, crate::db::DbError> {
+            let existing: Option<String> = instance_settings::table
+                .find("cookie_key")
+                .select(instance_settings::value)
+                .first(conn)
+                .optional()?;
+            if let Some(v) = existing {
+                return Ok(v);
+            }
+            let fresh = hex::encode(Key::generate().master());
+            diesel::insert_into(instance_settings::table)
+                .values((instance_settings::name.eq("cookie_key"), instance_settings::value.eq(&fresh)))
+                .execute(conn)?;
+            Ok(fresh)
+        })
+        .await
+        .map_err(|e| StartError::Database(e.to_string()))?;
+    let bytes =
+        hex::decode(stored).map_err(|_| StartError::Database("stored cookie key is corrupt".into()))?;
+    Key::try_from(&bytes[..]).map_err(|_| StartError::Database("stored cookie key is too short".into()))
+}

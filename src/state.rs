@@ -1,0 +1,17 @@
+//! What every handler can reach: the database, the settings and long-lived services.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use crate::config::Settings;
+use crate::db::Db;
+use crate::keys::Catalogue;
+
+/// Shared application state, registered once as `web::Data<AppState>`.
+pub struct AppState {
+    pub db: Db,
+    pub settings: Arc<Settings>,
+    pub catalogue: Arc<Catalogue>,
+    /// Set once the first user exists, so console requests stop asking.
+    pub has_users: AtomicBool,
+}

@@ -1,0 +1,168 @@
+//! First-run setup, sign-in, sessions and CSRF.
+
+use crate::both_backends;
+use crate::helpers::{Backend, OWNER_EMAIL, OWNER_PASSWORD, assert_is_redirect_to, spawn_app};
+
+both_backends! {
+    a_fresh_install_sends_every_console_page_to_setup,
+    setup_creates_the_owner_then_answers_404,
+    setup_errors_keep_what_was_typed,
+    sign_in_works_and_a_wrong_password_is_refused_vaguely,
+    a_post_without_the_csrf_token_is_refused_and_changes_nothing,
+    sign_out_makes_a_copied_cookie_worthless,
+}
+
+async fn a_fresh_install_sends_every_console_page_to_setup(backend: Backend) {
+    let app = spawn_app(backend).await;
+    assert_is_redirect_to(&app.get("/settings/api-keys").await, "/setup");
+    assert_is_redirect_to(&app.get("/login").await, "/setup");
+    let page = app.get_text("/setup").await;
+    assert!(page.contains("Set up keyward"));
+}
+
+async fn setup_creates_the_owner_then_answers_404(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.setup_owner().await;
+    let page = app.get("/settings/api-keys").await;
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("Acme") && html.contains(OWNER_EMAIL), "{html}");
+    assert_eq!(app.get("/setup").await.status(), 404);
+    // Even a well-formed second setup is refused.
+    let res = app
+        .post_form(
+            "/settings/api-keys",
+            "/setup",
+            &[
+                ("email", "x@example.com"),
+                ("password", OWNER_PASSWORD),
+                ("password_confirm", OWNER_PASSWORD),
+                ("workspace_name", "Evil"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 404);
+}
+
+async fn setup_errors_keep_what_was_typed(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let res = app
+        .post_form(
+            "/setup",
+            "/setup",
+            &[
+                ("email", "not-an-email"),
+                ("password", "short"),
+                ("password_confirm", "short"),
+                ("workspace_name", "My <Team>"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 422);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("Enter an email address like name@example.com."));
+    assert!(html.contains("Use at least 12 characters."));
+    assert!(html.contains("value=\"not-an-email\""));
+    assert!(
+        html.contains("value=\"My &#60;Team&#62;\"") || html.contains("value=\"My &lt;Team&gt;\""),
+        "{html}"
+    );
+    assert_is_redirect_to(&app.get("/settings/api-keys").await, "/setup");
+}
+
+async fn sign_in_works_and_a_wrong_password_is_refused_vaguely(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.setup_owner().await;
+    let mut app = app;
+    app.client = crate::helpers::new_client();
+    assert_is_redirect_to(&app.get("/settings/api-keys").await, "/login?next=%2Fsettings%2Fapi-keys");
+
+    let wrong_pw = app.sign_in(OWNER_EMAIL, "wrong password here").await;
+    assert_eq!(wrong_pw.status(), 401);
+    let wrong_pw = wrong_pw.text().await.unwrap();
+    let wrong_email = app.sign_in("nobody@example.com", OWNER_PASSWORD).await.text().await.unwrap();
+    let msg = keyward::console::auth::BAD_CREDENTIALS;
+    assert!(wrong_pw.contains(msg) && wrong_email.contains(msg));
+
+    let ok = app
+        .post_form(
+            "/login?next=/settings/api-keys",
+            "/login",
+            &[("email", OWNER_EMAIL), ("password", OWNER_PASSWORD), ("next", "https://evil.example")],
+        )
+        .await;
+    assert_is_redirect_to(&ok, "/settings/api-keys");
+    assert_eq!(app.get("/settings/api-keys").await.status(), 200);
+}
+
+async fn a_post_without_the_csrf_token_is_refused_and_changes_nothing(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let _ = app.get("/setup").await;
+    let fields = [
+        ("email", OWNER_EMAIL),
+        ("password", OWNER_PASSWORD),
+        ("password_confirm", OWNER_PASSWORD),
+        ("workspace_name", "Acme"),
+    ];
+    assert_eq!(app.post_form_raw("/setup", &fields).await.status(), 403);
+    let mut with_wrong = vec![("csrf_token", "forged")];
+    with_wrong.extend_from_slice(&fields);
+    assert_eq!(app.post_form_raw("/setup", &with_wrong).await.status(), 403);
+    // A right token from another site's page is refused by the Origin check.
+    let token = app.csrf_token("/setup").await;
+    let mut right = vec![("csrf_token", token.as_str())];
+    right.extend_from_slice(&fields);
+    let cross = app
+        .client
+        .post(app.url("/setup"))
+        .header("Origin", "https://evil.example")
+        .form(&right)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cross.status(), 403);
+    // Nothing was created.
+    assert_eq!(app.get("/setup").await.status(), 200);
+}
+
+async fn sign_out_makes_a_copied_cookie_worthless(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.setup_owner().await;
+    assert_eq!(app.get("/settings/api-keys").await.status(), 200);
+    let set_cookie = {
+        // Sign in afresh on a client whose cookies we can read.
+        let c = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let page = c.get(app.url("/login")).send().await.unwrap();
+        let anon =
+            page.headers().get("set-cookie").unwrap().to_str().unwrap().split(';').next().unwrap().to_owned();
+        let html = page.text().await.unwrap();
+        let token = crate::helpers::extract_csrf(&html).unwrap();
+        let res = c
+            .post(app.url("/login"))
+            .header("Cookie", &anon)
+            .form(&[("csrf_token", token.as_str()), ("email", OWNER_EMAIL), ("password", OWNER_PASSWORD)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 303);
+        let cookie_header = res.headers().get("set-cookie").unwrap().to_str().unwrap().to_owned();
+        assert!(cookie_header.contains("HttpOnly"), "{cookie_header}");
+        assert!(cookie_header.contains("SameSite=Lax"), "{cookie_header}");
+        cookie_header.split(';').next().unwrap().to_owned()
+    };
+    let c = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let page = c.get(app.url("/settings/api-keys")).header("Cookie", &set_cookie).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let token = crate::helpers::extract_csrf(&page.text().await.unwrap()).unwrap();
+    let out = c
+        .post(app.url("/logout"))
+        .header("Cookie", &set_cookie)
+        .form(&[("csrf_token", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_is_redirect_to(&out, "/login");
+    // Replaying the old cookie after sign-out gets the sign-in page, not the keys.
+    let replay = c.get(app.url("/settings/api-keys")).header("Cookie", &set_cookie).send().await.unwrap();
+    assert_eq!(replay.status(), 303);
+}

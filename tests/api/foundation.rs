@@ -1,0 +1,180 @@
+//! The web shell: health, readiness, security headers, fallbacks, migrations, bad starts.
+
+use std::process::Command;
+
+use crate::both_backends;
+use crate::helpers::{Backend, TestDb, spawn_app};
+
+both_backends! {
+    healthz_answers_without_touching_the_database,
+    readyz_is_200_with_a_database_and_503_when_it_is_gone,
+    every_kind_of_response_carries_the_security_headers,
+    api_paths_get_json_errors_and_pages_get_html,
+    migrations_create_every_table,
+    static_assets_are_served_with_long_cache_lifetimes,
+}
+
+async fn healthz_answers_without_touching_the_database(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let res = app.get("/healthz").await;
+    assert_eq!(res.status(), 200);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["status"], "ok");
+}
+
+async fn readyz_is_200_with_a_database_and_503_when_it_is_gone(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let res = app.get("/readyz").await;
+    assert_eq!(res.status(), 200);
+
+    // Take the database away underneath the running server.
+    match &app.database_url {
+        keyward::config::DatabaseUrl::Sqlite(path) => std::fs::remove_file(path).unwrap(),
+        keyward::config::DatabaseUrl::Postgres(url) => {
+            use diesel::{Connection, PgConnection, RunQueryDsl};
+            let name = url::Url::parse(url).unwrap().path().trim_start_matches('/').to_owned();
+            let admin = crate::helpers::postgres_admin_url().unwrap();
+            let mut conn = PgConnection::establish(&admin).unwrap();
+            diesel::sql_query(format!("DROP DATABASE \"{name}\" WITH (FORCE)")).execute(&mut conn).unwrap();
+        }
+    }
+    let res = app.get("/readyz").await;
+    assert_eq!(res.status(), 503);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "unavailable");
+    // Liveness is not readiness: the process is still fine.
+    assert_eq!(app.get("/healthz").await.status(), 200);
+}
+
+#[track_caller]
+fn assert_security_headers(res: &reqwest::Response) {
+    let h = res.headers();
+    let csp = h.get("content-security-policy").expect("CSP header").to_str().unwrap();
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"), "{csp}");
+    assert_eq!(h.get("x-content-type-options").unwrap(), "nosniff");
+    assert!(h.get("referrer-policy").is_some());
+}
+
+async fn every_kind_of_response_carries_the_security_headers(backend: Backend) {
+    let app = spawn_app(backend).await;
+    for path in
+        ["/healthz", "/setup", "/static/app.css", "/static/app.js", "/no-such-page", "/api/v1/no-such-thing"]
+    {
+        let res = app.get(path).await;
+        assert_security_headers(&res);
+    }
+}
+
+async fn api_paths_get_json_errors_and_pages_get_html(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let res = app.get("/api/v1/no-such-thing").await;
+    assert_eq!(res.status(), 404);
+    assert!(res.headers()["content-type"].to_str().unwrap().starts_with("application/json"));
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "not_found");
+    assert!(body["error"]["message"].as_str().unwrap().len() > 10);
+
+    let res = app.get("/no-such-page").await;
+    assert_eq!(res.status(), 404);
+    assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(res.text().await.unwrap().contains("Page not found"));
+}
+
+async fn migrations_create_every_table(backend: Backend) {
+    use diesel::RunQueryDsl;
+    let app = spawn_app(backend).await;
+    let mut conn = app.state.db.get().unwrap();
+    for table in
+        ["workspaces", "users", "memberships", "user_sessions", "api_keys", "audit_events", "key_usage_daily"]
+    {
+        #[derive(diesel::QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let c: Count =
+            diesel::sql_query(format!("SELECT COUNT(*) AS n FROM {table}")).get_result(&mut *conn).unwrap();
+        assert_eq!(c.n, 0, "{table}");
+    }
+}
+
+async fn static_assets_are_served_with_long_cache_lifetimes(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let res = app.get("/static/app.css").await;
+    assert_eq!(res.status(), 200);
+    assert!(res.headers()["cache-control"].to_str().unwrap().contains("max-age=31536000"));
+    assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/css"));
+    assert_eq!(app.get("/static/nope.js").await.status(), 404);
+}
+
+/// Runs the real binary with `args` and the given environment, expecting a quick failure.
+fn bad_start(env: &[(&str, &str)], args: &[&str]) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_keyward"))
+        .args(args)
+        .env_remove("KEYWARD_DATABASE_URL")
+        .envs(env.iter().copied())
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run keyward");
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[track_caller]
+fn assert_one_plain_line(stderr: &str, mentions: &str) {
+    let lines: Vec<_> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "expected one line, got:\n{stderr}");
+    assert!(lines[0].starts_with("keyward: "), "{stderr}");
+    assert!(lines[0].contains(mentions), "expected `{mentions}` in: {stderr}");
+    assert!(!stderr.contains("panicked") && !stderr.contains("backtrace"), "{stderr}");
+}
+
+#[test]
+fn an_unparseable_database_url_fails_with_one_line() {
+    let (code, err) = bad_start(&[("KEYWARD_DATABASE_URL", "mysql://nope")], &["serve"]);
+    assert_ne!(code, 0);
+    assert_one_plain_line(&err, "database URL");
+}
+
+#[test]
+fn an_unreachable_postgres_fails_with_one_line() {
+    let (code, err) = bad_start(&[("KEYWARD_DATABASE_URL", "postgres://nobody@127.0.0.1:1/nothing")], &[]);
+    assert_ne!(code, 0);
+    assert_one_plain_line(&err, "cannot open the database");
+}
+
+#[test]
+fn an_unwritable_sqlite_path_fails_with_one_line() {
+    let (code, err) = bad_start(&[("KEYWARD_DATABASE_URL", "sqlite:///no/such/folder/k.db")], &[]);
+    assert_ne!(code, 0);
+    assert_one_plain_line(&err, "/no/such/folder");
+}
+
+#[test]
+fn a_port_in_use_fails_with_one_line() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let (_db, url) = TestDb::create(Backend::Sqlite);
+    let url = format!("{url:?}");
+    let (code, err) = bad_start(&[("KEYWARD_DATABASE_URL", &url), ("KEYWARD_BIND", &addr)], &[]);
+    assert_ne!(code, 0);
+    assert_one_plain_line(&err, &format!("cannot listen on {addr}"));
+}
+
+#[test]
+fn migrate_applies_migrations_and_help_lists_the_commands() {
+    let (_db, url) = TestDb::create(Backend::Sqlite);
+    let url = format!("{url:?}");
+    let out = Command::new(env!("CARGO_BIN_EXE_keyward"))
+        .arg("migrate")
+        .env("KEYWARD_DATABASE_URL", &url)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("migrations applied: 1"));
+    let help = Command::new(env!("CARGO_BIN_EXE_keyward")).arg("--help").output().unwrap();
+    let text = String::from_utf8_lossy(&help.stdout);
+    for word in ["serve", "migrate", "--database-url", "KEYWARD_BIND"] {
+        assert!(text.contains(word), "help lacks {word}:\n{text}");
+    }
+}

@@ -1,0 +1,7 @@
+//! Integration tests: each starts the real server on a random port and talks HTTP to it.
+//! Every test body runs on SQLite and, when `KEYWARD_TEST_POSTGRES_URL` is set, PostgreSQL.
+
+mod helpers;
+
+mod accounts;
+mod foundation;
