@@ -58,6 +58,10 @@ impl ApiKey {
         if raw.len() != KEY_LEN {
             return Err(MalformedKey::Length);
         }
+        // Before any slicing: a multi-byte character could straddle the split point.
+        if !raw.is_ascii() {
+            return Err(MalformedKey::Alphabet);
+        }
         let (body, crc) = raw.split_at(KEY_LEN - CHECKSUM_LEN);
         let Some(random) = body.strip_prefix(LIVE_PREFIX) else {
             return Err(MalformedKey::Prefix);
@@ -196,8 +200,12 @@ mod tests {
         let c = if &s[10..11] == "A" { "B" } else { "A" };
         swapped.replace_range(10..11, c);
         assert_eq!(ApiKey::parse(&swapped), Err(MalformedKey::Checksum));
-        // Multi-byte characters must not panic on the length split.
+        // Multi-byte characters must not panic on the length split (found by the property test).
         assert!(ApiKey::parse(&"é".repeat(23)).is_err());
+        assert_eq!(
+            ApiKey::parse(&format!("kw_live_{}é{}", "a".repeat(31), "b".repeat(5))),
+            Err(MalformedKey::Alphabet)
+        );
     }
 
     #[test]
@@ -212,5 +220,47 @@ mod tests {
         assert!(!debug.contains(&key.expose()[8..40]));
         assert!(debug.contains(key.last4()));
         assert_eq!(key.masked(), format!("kw_live_…{}", key.last4()));
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// Arbitrary text never panics the parser, and only well-formed keys get through.
+        #[test]
+        fn the_parser_never_panics_and_accepts_only_checksummed_keys(s in "\\PC{0,80}") {
+            if let Ok(k) = ApiKey::parse(&s) {
+                prop_assert_eq!(k.expose().len(), KEY_LEN);
+                prop_assert_eq!(checksum(&s[..KEY_LEN - CHECKSUM_LEN]), &s[KEY_LEN - CHECKSUM_LEN..]);
+            }
+        }
+
+        /// Near-misses shaped like keys (right prefix, right alphabet, right length) fail on
+        /// the checksum unless they happen to carry the right one.
+        #[test]
+        fn key_shaped_strings_need_the_checksum(body in "[0-9A-Za-z]{32}", crc in "[0-9A-Za-z]{6}") {
+            let candidate = format!("{LIVE_PREFIX}{body}{crc}");
+            let expected = checksum(&format!("{LIVE_PREFIX}{body}"));
+            prop_assert_eq!(ApiKey::parse(&candidate).is_ok(), crc == expected);
+        }
+
+        /// Every generated key parses, and changing any one character to any other printable
+        /// ASCII character is rejected.
+        #[test]
+        fn one_character_changes_are_always_rejected(pos in 0usize..KEY_LEN, c in 0x21u8..0x7f) {
+            let key = ApiKey::generate();
+            prop_assert!(ApiKey::parse(key.expose()).is_ok());
+            let mut bytes = key.expose().as_bytes().to_vec();
+            prop_assume!(bytes[pos] != c);
+            bytes[pos] = c;
+            let changed = String::from_utf8(bytes).unwrap();
+            prop_assert!(ApiKey::parse(&changed).is_err());
+        }
     }
 }
