@@ -1,0 +1,94 @@
+//! Hostile input at the HTTP edge: oversized bodies, garbage and slow HTTP, markup in fields.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use crate::both_backends;
+use crate::helpers::{Backend, OWNER_PASSWORD, assert_is_redirect_to, spawn_app};
+
+both_backends! {
+    a_megabyte_form_post_is_refused_with_413,
+    markup_in_a_workspace_name_is_stored_exactly_and_shown_as_text,
+}
+
+async fn a_megabyte_form_post_is_refused_with_413(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let token = app.csrf_token("/setup").await;
+    let huge = "x".repeat(1024 * 1024);
+    let res = app
+        .post_form_raw(
+            "/setup",
+            &[("csrf_token", &token), ("email", "a@example.com"), ("workspace_name", &huge)],
+        )
+        .await;
+    assert_eq!(res.status(), 413);
+    // Nothing was created and the server is fine.
+    assert_eq!(app.get("/setup").await.status(), 200);
+}
+
+async fn markup_in_a_workspace_name_is_stored_exactly_and_shown_as_text(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let evil = "<img src=x onerror=alert(1)> \"quoted\" ' OR 1=1; -- \u{202E}🙂";
+    let res = app
+        .post_form(
+            "/setup",
+            "/setup",
+            &[
+                ("email", "owner@example.com"),
+                ("password", OWNER_PASSWORD),
+                ("password_confirm", OWNER_PASSWORD),
+                ("workspace_name", evil),
+            ],
+        )
+        .await;
+    assert_is_redirect_to(&res, "/settings/api-keys");
+    let html = app.get_text("/settings/api-keys").await;
+    assert!(!html.contains("<img src=x"), "markup must be escaped");
+    assert!(
+        html.contains("&#60;img src=x onerror=alert(1)&#62;") || html.contains("&lt;img src=x"),
+        "{html}"
+    );
+    let stored: String = {
+        use diesel::prelude::*;
+        use keyward::db::schema::workspaces;
+        let mut conn = app.state.db.get().unwrap();
+        workspaces::table.select(workspaces::name).first(&mut *conn).unwrap()
+    };
+    assert_eq!(stored, evil.trim());
+}
+
+fn raw_exchange(port: u16, bytes: &[u8]) -> String {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(bytes).unwrap();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[tokio::test]
+async fn garbage_and_slow_http_do_not_tie_up_the_server() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let port = app.port;
+
+    // Hold many connections open with half-sent headers, as a slow-loris client would.
+    let idlers: Vec<TcpStream> = (0..64)
+        .map(|_| {
+            let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+            s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ").unwrap();
+            s
+        })
+        .collect();
+
+    // Garbage gets a 400 (or a closed connection), never a hang.
+    let answer = tokio::task::spawn_blocking(move || raw_exchange(port, b"\x16\x03\x01garbage\r\n\r\n"))
+        .await
+        .unwrap();
+    assert!(answer.is_empty() || answer.starts_with("HTTP/1.1 400"), "{answer}");
+
+    // Meanwhile a normal client is served: one worker, yet nothing is blocked.
+    let res = app.get("/healthz").await;
+    assert_eq!(res.status(), 200);
+    drop(idlers);
+}
