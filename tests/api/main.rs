@@ -4,4 +4,7 @@
 mod helpers;
 
 mod accounts;
+mod admin_cli;
 mod foundation;
+mod members;
+mod sign_in_security;
