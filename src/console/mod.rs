@@ -6,8 +6,10 @@ pub mod csrf;
 pub mod error;
 pub mod flash;
 pub mod member;
+pub mod members;
 pub mod pages;
 pub mod session;
+pub mod workspaces;
 
 use actix_web::{HttpResponse, web};
 
@@ -26,6 +28,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/logout", web::post().to(auth::logout))
         .route("/settings", web::get().to(home))
         .route("/settings/api-keys", web::get().to(placeholder_keys));
+    cfg.configure(members::routes);
+    cfg.configure(workspaces::routes);
 }
 
 /// The console's front door: the key table.

@@ -4,5 +4,8 @@
 mod helpers;
 
 mod accounts;
+mod admin_cli;
 mod foundation;
 mod hostile;
+mod members;
+mod sign_in_security;
