@@ -6,7 +6,9 @@ use diesel::prelude::*;
 use keyward::accounts::password::hash_password;
 use keyward::accounts::{Password, Role, store as accounts};
 use keyward::db::DbError;
-use keyward::db::schema::{api_keys, audit_events, instance_settings, memberships, user_sessions, users, workspaces};
+use keyward::db::schema::{
+    api_keys, audit_events, instance_settings, memberships, user_sessions, users, workspaces,
+};
 use keyward::keys::ApiKey;
 use keyward::keys::store::{self as key_store, NewKey};
 use reqwest::Response;
@@ -65,7 +67,6 @@ impl Browser {
         self.client.post(self.url(action)).form(&fields).send().await.expect("request")
     }
 }
-
 
 pub fn select<'a>(doc: &'a Html, css: &str) -> Vec<scraper::ElementRef<'a>> {
     doc.select(&Selector::parse(css).unwrap()).collect()
@@ -294,7 +295,11 @@ async fn the_key_lifecycle_walks_from_create_to_delete(backend: Backend) {
     assert_eq!(select(&doc, "[data-confirm-panel] a[data-cancel][href=\"/settings/api-keys\"]").len(), 1);
     assert!(confirm.contains(">Regenerate key</button>"));
     let res = app
-        .post_form(&format!("/settings/api-keys/{id}/regenerate"), &format!("/settings/api-keys/{id}/regenerate"), &[])
+        .post_form(
+            &format!("/settings/api-keys/{id}/regenerate"),
+            &format!("/settings/api-keys/{id}/regenerate"),
+            &[],
+        )
         .await;
     assert!(no_store(&res));
     assert_eq!(reveal_id(&res), id);
@@ -310,7 +315,11 @@ async fn the_key_lifecycle_walks_from_create_to_delete(backend: Backend) {
     let confirm = web.get_text(&format!("/settings/api-keys/{id}/revoke")).await;
     assert!(confirm.contains(">Revoke key</button>") && confirm.contains("data-confirm-panel"));
     let res = app
-        .post_form(&format!("/settings/api-keys/{id}/revoke"), &format!("/settings/api-keys/{id}/revoke"), &[])
+        .post_form(
+            &format!("/settings/api-keys/{id}/revoke"),
+            &format!("/settings/api-keys/{id}/revoke"),
+            &[],
+        )
         .await;
     assert_is_redirect_to(&res, "/settings/api-keys");
     let table = web.get_text("/settings/api-keys").await;
@@ -325,9 +334,7 @@ async fn the_key_lifecycle_walks_from_create_to_delete(backend: Backend) {
     let confirm = web.get_text(&format!("/settings/api-keys/{id}/regenerate")).await;
     assert!(confirm.contains("is revoked, so it cannot be regenerated"));
     assert!(!confirm.contains(">Regenerate key</button>"));
-    let res = app
-        .post_form("/settings/api-keys", &format!("/settings/api-keys/{id}/regenerate"), &[])
-        .await;
+    let res = app.post_form("/settings/api-keys", &format!("/settings/api-keys/{id}/regenerate"), &[]).await;
     assert_is_redirect_to(&res, "/settings/api-keys");
     assert!(web.get_text("/settings/api-keys").await.contains("is revoked, so it cannot be regenerated"));
     assert_eq!(key_row(&app, id).await.unwrap().1, hash);
@@ -336,7 +343,11 @@ async fn the_key_lifecycle_walks_from_create_to_delete(backend: Backend) {
     let confirm = web.get_text(&format!("/settings/api-keys/{id}/delete")).await;
     assert!(confirm.contains(">Delete key</button>") && confirm.contains("cannot be undone"));
     let res = app
-        .post_form(&format!("/settings/api-keys/{id}/delete"), &format!("/settings/api-keys/{id}/delete"), &[])
+        .post_form(
+            &format!("/settings/api-keys/{id}/delete"),
+            &format!("/settings/api-keys/{id}/delete"),
+            &[],
+        )
         .await;
     assert_is_redirect_to(&res, "/settings/api-keys");
     assert!(key_row(&app, id).await.is_none());
@@ -350,6 +361,9 @@ async fn the_key_lifecycle_walks_from_create_to_delete(backend: Backend) {
     assert_eq!(web.get(&format!("/settings/api-keys/{id}/revoke")).await.status(), 404);
 }
 
+/// Form fields, the field whose error shows, the message.
+type Case<'a> = (Vec<(&'a str, &'a str)>, &'a str, &'a str);
+
 async fn every_validation_message_is_shown_beside_its_field_with_input_kept(backend: Backend) {
     let app = spawn_app(backend).await;
     app.setup_owner().await;
@@ -358,8 +372,12 @@ async fn every_validation_message_is_shown_beside_its_field_with_input_kept(back
     let today_s = today.to_string();
     let too_far = (today + Days::new(366)).to_string();
     let long = "x".repeat(65);
-    let cases: Vec<(Vec<(&str, &str)>, &str, &str)> = vec![
-        (vec![("name", "  "), ("permissions", "records:read"), ("expiry", "30")], "name", "Enter a name for the key."),
+    let cases: Vec<Case<'_>> = vec![
+        (
+            vec![("name", "  "), ("permissions", "records:read"), ("expiry", "30")],
+            "name",
+            "Enter a name for the key.",
+        ),
         (
             vec![("name", &long), ("permissions", "records:read"), ("expiry", "30")],
             "name",
@@ -370,8 +388,16 @@ async fn every_validation_message_is_shown_beside_its_field_with_input_kept(back
             "name",
             "The name cannot contain line breaks or control characters.",
         ),
-        (vec![("name", "k"), ("expiry", "30")], "permissions", "Choose at least one permission, or Full access."),
-        (vec![("name", "k"), ("permissions", "x:y"), ("expiry", "30")], "permissions", "Unknown permission `x:y`."),
+        (
+            vec![("name", "k"), ("expiry", "30")],
+            "permissions",
+            "Choose at least one permission, or Full access.",
+        ),
+        (
+            vec![("name", "k"), ("permissions", "x:y"), ("expiry", "30")],
+            "permissions",
+            "Unknown permission `x:y`.",
+        ),
         (
             vec![("name", "k"), ("permissions", "records:read"), ("expiry", "45")],
             "expiry",
@@ -383,21 +409,37 @@ async fn every_validation_message_is_shown_beside_its_field_with_input_kept(back
             "Enter a date as YYYY-MM-DD.",
         ),
         (
-            vec![("name", "k"), ("permissions", "records:read"), ("expiry", "custom"), ("expiry_date", &today_s)],
+            vec![
+                ("name", "k"),
+                ("permissions", "records:read"),
+                ("expiry", "custom"),
+                ("expiry_date", &today_s),
+            ],
             "expiry",
             "Choose a date after today.",
         ),
         (
-            vec![("name", "k"), ("permissions", "records:read"), ("expiry", "custom"), ("expiry_date", &too_far)],
+            vec![
+                ("name", "k"),
+                ("permissions", "records:read"),
+                ("expiry", "custom"),
+                ("expiry_date", &too_far),
+            ],
             "expiry",
             "Choose a date at most one year from today.",
         ),
     ];
-    let rate_msg = "Enter a whole number of requests per minute from 1 to 100000, or leave it blank for the default.";
+    let rate_msg =
+        "Enter a whole number of requests per minute from 1 to 100000, or leave it blank for the default.";
     let mut cases = cases;
     for bad in ["0", "100001", "ten", "2.5"] {
         cases.push((
-            vec![("name", "k"), ("permissions", "records:read"), ("expiry", "30"), ("rate_limit_per_minute", bad)],
+            vec![
+                ("name", "k"),
+                ("permissions", "records:read"),
+                ("expiry", "30"),
+                ("rate_limit_per_minute", bad),
+            ],
             "rate_limit_per_minute",
             rate_msg,
         ));
@@ -453,7 +495,9 @@ async fn every_validation_message_is_shown_beside_its_field_with_input_kept(back
     let html = res.text().await.unwrap();
     assert!(html.contains("An active key named “Billing” already exists."), "{html}");
     assert!(html.contains("id=\"full_access\" name=\"full_access\" value=\"on\" checked"));
-    assert!(Html::parse_document(&html).select(&Selector::parse("#expiry-never[checked]").unwrap()).count() == 1);
+    assert!(
+        Html::parse_document(&html).select(&Selector::parse("#expiry-never[checked]").unwrap()).count() == 1
+    );
     web.post_form("/settings/api-keys", &format!("/settings/api-keys/{first}/revoke"), &[]).await;
     let (second, _) = create_key(&web, "Billing", &["records:read"], "never").await;
     assert_ne!(first, second);
@@ -465,7 +509,9 @@ async fn every_validation_message_is_shown_beside_its_field_with_input_kept(back
     let in_7 = (Utc::now().naive_utc() + Days::new(7)).format("%-d %b %Y").to_string();
     assert!(html.contains(&format!("Expires on {in_7}")), "{in_7}");
     assert!(html.contains("never revoked automatically"));
-    for id in ["expiry-7", "expiry-60", "expiry-90", "expiry-180", "expiry-custom", "expiry-never", "full_access"] {
+    for id in
+        ["expiry-7", "expiry-60", "expiry-90", "expiry-180", "expiry-custom", "expiry-never", "full_access"]
+    {
         assert_eq!(select(&doc, &format!("input#{id}")).len(), 1, "{id}");
         assert_eq!(select(&doc, &format!("label[for=\"{id}\"]")).len(), 1, "{id} has no label");
     }
@@ -590,11 +636,16 @@ async fn viewers_see_no_actions_and_are_refused(backend: Backend) {
     assert_eq!(viewer.get("/settings/api-keys/new").await.status(), 403);
     for action in ["regenerate", "revoke", "delete"] {
         assert_eq!(viewer.get(&format!("/settings/api-keys/{id}/{action}")).await.status(), 403);
-        let res = viewer.post_form("/settings/api-keys", &format!("/settings/api-keys/{id}/{action}"), &[]).await;
+        let res =
+            viewer.post_form("/settings/api-keys", &format!("/settings/api-keys/{id}/{action}"), &[]).await;
         assert_eq!(res.status(), 403, "viewer POST {action}");
     }
     let res = viewer
-        .post_form("/settings/api-keys", "/settings/api-keys", &[("name", "Mine"), ("full_access", "on"), ("expiry", "30")])
+        .post_form(
+            "/settings/api-keys",
+            "/settings/api-keys",
+            &[("name", "Mine"), ("full_access", "on"), ("expiry", "30")],
+        )
         .await;
     assert_eq!(res.status(), 403);
     let (name, _, _, revoked) = key_row(&app, id).await.unwrap();
@@ -629,7 +680,8 @@ async fn another_workspaces_key_is_not_found(backend: Backend) {
         assert_eq!(web.get(&format!("/settings/api-keys/{theirs}/{action}")).await.status(), 404, "{action}");
     }
     for action in ["regenerate", "revoke", "delete"] {
-        let res = web.post_form("/settings/api-keys", &format!("/settings/api-keys/{theirs}/{action}"), &[]).await;
+        let res =
+            web.post_form("/settings/api-keys", &format!("/settings/api-keys/{theirs}/{action}"), &[]).await;
         assert_eq!(res.status(), 404, "POST {action}");
     }
     for bad in ["abc", "0", "-1", "99999999999999999999"] {
@@ -641,7 +693,11 @@ async fn another_workspaces_key_is_not_found(backend: Backend) {
 }
 
 /// Inserts keys straight into the store: `(name, expires_at, revoked)`.
-pub async fn insert_keys(app: &TestApp, ws: i64, keys: Vec<(String, Option<NaiveDateTime>, bool)>) -> Vec<i64> {
+pub async fn insert_keys(
+    app: &TestApp,
+    ws: i64,
+    keys: Vec<(String, Option<NaiveDateTime>, bool)>,
+) -> Vec<i64> {
     app.state
         .db
         .write(move |conn| -> Result<Vec<i64>, DbError> {
@@ -684,7 +740,8 @@ async fn filters_search_and_pagination_work_newest_first(backend: Backend) {
     let now = Utc::now().naive_utc();
     let keys = (0..120)
         .map(|i| {
-            let expires = if i % 10 == 1 { Some(now - TimeDelta::hours(1)) } else { Some(now + TimeDelta::days(30)) };
+            let expires =
+                if i % 10 == 1 { Some(now - TimeDelta::hours(1)) } else { Some(now + TimeDelta::days(30)) };
             let name = if i % 7 == 0 { format!("Alpha service {i}") } else { format!("key {i}") };
             (name, expires, i % 10 == 2)
         })
@@ -747,15 +804,21 @@ async fn the_table_shows_usage_expiry_and_full_access(backend: Backend) {
     let web = Browser::of(&app);
     let (used, _) = create_key(&web, "Used", &["records:read"], "7").await;
     let (never, _) = create_key(&web, "Forever", &["files:read"], "never").await;
-    let res = post_create(&web, &[("name", "Root"), ("full_access", "on"), ("permissions", "files:read"), ("expiry", "90")])
-        .await;
+    let res = post_create(
+        &web,
+        &[("name", "Root"), ("full_access", "on"), ("permissions", "files:read"), ("expiry", "90")],
+    )
+    .await;
     let root = reveal_id(&res);
     let three_hours_ago = Utc::now().naive_utc() - TimeDelta::hours(3);
     app.state
         .db
         .write(move |conn| -> Result<(), DbError> {
             diesel::update(api_keys::table.find(used))
-                .set((api_keys::last_used_at.eq(Some(three_hours_ago)), api_keys::last_used_ip.eq(Some("203.0.113.9"))))
+                .set((
+                    api_keys::last_used_at.eq(Some(three_hours_ago)),
+                    api_keys::last_used_ip.eq(Some("203.0.113.9")),
+                ))
                 .execute(conn)?;
             Ok(())
         })
@@ -814,11 +877,19 @@ label = "Print labels"
     let legends: Vec<String> = select(&doc, "fieldset.scope-group > legend").iter().map(text_of).collect();
     assert_eq!(legends, ["Billing", "Shipping"]);
     assert!(html.contains("Refund a payment, in full or in part."));
-    assert_eq!(select(&doc, "input#perm-billing-invoices-read[name=\"permissions\"][value=\"billing:invoices:read\"]").len(), 1);
+    assert_eq!(
+        select(
+            &doc,
+            "input#perm-billing-invoices-read[name=\"permissions\"][value=\"billing:invoices:read\"]"
+        )
+        .len(),
+        1
+    );
     assert_eq!(select(&doc, "input#perm-shipping-labels").len(), 1);
     assert!(!html.contains("records:read"));
 
-    let res = post_create(&web, &[("name", "Old scope"), ("permissions", "records:read"), ("expiry", "30")]).await;
+    let res =
+        post_create(&web, &[("name", "Old scope"), ("permissions", "records:read"), ("expiry", "30")]).await;
     assert_eq!(res.status(), 422);
     assert!(res.text().await.unwrap().contains("Unknown permission `records:read`."));
     let (id, _) = create_key(&web, "Refunds", &["billing:refunds", "shipping.labels"], "60").await;

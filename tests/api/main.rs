@@ -5,4 +5,5 @@ mod helpers;
 
 mod accounts;
 mod api_keys;
+mod audit_log;
 mod foundation;
