@@ -5,6 +5,8 @@ mod helpers;
 
 mod accounts;
 mod admin_cli;
+mod api_keys;
+mod audit_log;
 mod foundation;
 mod hostile;
 mod members;
