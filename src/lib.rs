@@ -10,4 +10,5 @@ pub mod keys;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+pub mod verifier;
 pub mod web;

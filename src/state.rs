@@ -14,4 +14,6 @@ pub struct AppState {
     pub catalogue: Arc<Catalogue>,
     /// Set once the first user exists, so console requests stop asking.
     pub has_users: AtomicBool,
+    /// The key verifier: rate limiter and usage buffer.
+    pub verifier: Arc<crate::verifier::Verifier>,
 }

@@ -5,3 +5,5 @@ mod helpers;
 
 mod accounts;
 mod foundation;
+mod verifier;
+mod verifier_helpers;
