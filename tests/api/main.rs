@@ -5,5 +5,6 @@ mod helpers;
 
 mod accounts;
 mod foundation;
+mod nginx;
 mod verifier;
 mod verifier_helpers;
