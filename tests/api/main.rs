@@ -10,4 +10,7 @@ mod audit_log;
 mod foundation;
 mod hostile;
 mod members;
+mod nginx;
 mod sign_in_security;
+mod verifier;
+mod verifier_helpers;
