@@ -77,7 +77,11 @@ export class Session {
     this.allowed = [];
   }
 
-  /** Messages matching `re` are expected (e.g. a 422 the test provokes on purpose). */
+  /**
+   * Console lines matching `re` are expected, e.g. the 422 of a form the test submits with
+   * errors on purpose (Chromium logs any 4xx document as "Failed to load resource").
+   * The line reads `console error: TEXT [URL]`.
+   */
   allow(re) {
     this.allowed.push(re);
   }
@@ -87,11 +91,18 @@ export class Session {
       const text = msg.text();
       const csp = /Content Security Policy|Content-Security-Policy/i.test(text);
       if (msg.type() !== 'error' && !csp) return;
-      if (this.allowed.some((re) => re.test(text))) return;
       const where = msg.location()?.url || page.url();
-      this.problems.push(`console ${msg.type()}${csp ? ' (CSP)' : ''}: ${text} [${where}]`);
+      const line = `console ${msg.type()}${csp ? ' (CSP)' : ''}: ${text} [${where}]`;
+      if (this.allowed.some((re) => re.test(line))) return;
+      this.problems.push(line);
     });
     page.on('pageerror', (err) => this.problems.push(`page error: ${err.message} [${page.url()}]`));
+  }
+
+  /** Expects exactly one kind of HTTP error status for one path. */
+  allowStatus(status, pathname) {
+    const escaped = pathname.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    this.allow(new RegExp(`status of ${status} .*\\[https?://[^/]+${escaped}\\]$`));
   }
 
   /** Absolute URL on the server. */
@@ -99,7 +110,13 @@ export class Session {
     return `${this.server.url}${p}`;
   }
 
-  expectNoProblems() {
+  /** Waits for the pages to go quiet (late requests such as icons), then fails on any problem
+   * seen since the last call. Allowances end here too. */
+  async expectNoProblems() {
+    for (const page of this.context.pages()) {
+      await page.waitForLoadState('networkidle', { timeout: 3_000 }).catch(() => {});
+    }
+    this.allowed = [];
     if (this.problems.length) {
       const list = this.problems.map((p) => `  - ${p}`).join('\n');
       this.problems = [];

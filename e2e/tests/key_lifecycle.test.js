@@ -47,7 +47,7 @@ describe('the key lifecycle in the console', () => {
     assert.equal(await create.count() > 0, true, 'a.btn "Create API key" in the empty state');
     assert.equal(await create.first().getAttribute('href'), '/settings/api-keys/new');
     assert.equal(await page.locator('table.keys-table tr[data-key-id]').count(), 0, 'no key rows yet');
-    session.expectNoProblems();
+    await session.expectNoProblems();
   });
 
   it('2. create a key with two permissions and a 7-day expiry, copy it once, then it is gone', async () => {
@@ -102,7 +102,7 @@ describe('the key lifecycle in the console', () => {
       assert.equal(await cell(row, label).count(), 1, `the row has a cell with data-label="${label}"`);
     }
     assert.equal((await page.content()).includes(deployBot.secret), false, 'the table never contains a full key');
-    session.expectNoProblems();
+    await session.expectNoProblems();
   });
 
   it('3. using the copied key against /api/v1/whoami shows a last-used time in the table', async () => {
@@ -118,7 +118,7 @@ describe('the key lifecycle in the console', () => {
     assert.ok(Number.isFinite(when), `datetime="${iso}" should be an ISO time`);
     assert.ok(Math.abs(Date.now() - when) < 120_000, `last used ${iso} should be about now`);
     assert.ok((await time.getAttribute('title'))?.length, 'the <time> has a title with the exact UTC time');
-    session.expectNoProblems();
+    await session.expectNoProblems();
   });
 
   it('4. regenerate through the dialog: the old key gets 401, the new one 200', async () => {
@@ -142,7 +142,7 @@ describe('the key lifecycle in the console', () => {
     deployBot.secret = fresh;
     await page.goto(session.url('/settings/api-keys'));
     assert.equal((await cell(keyRow(page, deployBot.name), 'Key').innerText()).trim(), masked(fresh));
-    session.expectNoProblems();
+    await session.expectNoProblems();
   });
 
   it('5. revoke through the dialog: Escape cancels, then confirming marks it Revoked', async () => {
@@ -166,7 +166,7 @@ describe('the key lifecycle in the console', () => {
     await page.waitForLoadState();
     assert.equal((await cell(row, 'Status').innerText()).trim(), 'Revoked');
     assert.equal((await server.whoami(deployBot.secret)).status, 401, 'a revoked key is refused');
-    session.expectNoProblems();
+    await session.expectNoProblems();
   });
 
   it('6. delete: gone from the table, present in the audit log', async () => {
@@ -193,6 +193,6 @@ describe('the key lifecycle in the console', () => {
       assert.ok(all.includes(action), `the audit log lists ${action}`);
     }
     assert.equal((await page.content()).includes(deployBot.secret), false, 'the audit log never holds a key');
-    session.expectNoProblems();
+    await session.expectNoProblems();
   });
 });
