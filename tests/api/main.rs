@@ -4,4 +4,6 @@
 mod helpers;
 
 mod accounts;
+mod api_keys;
+mod audit_log;
 mod foundation;

@@ -1,0 +1,118 @@
+//! The audit log page and its CSV download.
+
+use chrono::{TimeDelta, Utc};
+use keyward::audit::{self, Actor, Event};
+use keyward::db::DbError;
+use scraper::Html;
+
+use crate::api_keys::{Browser, create_key, first_workspace, second_workspace, select, sign_in_as, text_of};
+use crate::both_backends;
+use crate::helpers::{Backend, OWNER_EMAIL, spawn_app};
+
+both_backends! {
+    key_events_are_listed_newest_first_and_filter_by_action_and_key,
+    the_csv_download_has_a_header_and_neutralises_formulas,
+    the_log_is_paginated_and_shows_only_this_workspace,
+}
+
+fn actions(html: &str) -> Vec<String> {
+    let doc = Html::parse_document(html);
+    select(&doc, "table.audit-table td[data-label=\"Action\"]").iter().map(text_of).collect()
+}
+
+async fn key_events_are_listed_newest_first_and_filter_by_action_and_key(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.setup_owner().await;
+    let web = Browser::of(&app);
+    let (id, secret) = create_key(&web, "Deploy bot", &["records:read"], "30").await;
+    create_key(&web, "Other", &["files:read"], "7").await;
+    web.post_form("/settings/api-keys", &format!("/settings/api-keys/{id}/revoke"), &[]).await;
+
+    let html = web.get_text("/settings/audit-log").await;
+    assert_eq!(
+        actions(&html),
+        ["key.revoked", "key.revealed", "key.created", "key.revealed", "key.created", "workspace.created"]
+    );
+    assert!(html.contains(OWNER_EMAIL) && html.contains("Deploy bot") && html.contains("127.0.0.1"));
+    assert!(!html.contains(&secret));
+
+    let revoked = web.get_text("/settings/audit-log?action=key.revoked").await;
+    assert_eq!(actions(&revoked), ["key.revoked"]);
+    assert!(revoked.contains("<option value=\"key.revoked\" selected>"));
+    let by_key = web.get_text("/settings/audit-log?key=deploy").await;
+    assert_eq!(actions(&by_key), ["key.revoked", "key.revealed", "key.created"]);
+    let both = web.get_text("/settings/audit-log?action=key.created&key=Other").await;
+    assert_eq!(actions(&both), ["key.created"]);
+    // An unknown action is ignored rather than matching nothing.
+    assert_eq!(actions(&web.get_text("/settings/audit-log?action=bogus").await).len(), 6);
+    let none = web.get_text("/settings/audit-log?key=nothing-like-this").await;
+    assert!(none.contains("No events match these filters"));
+}
+
+async fn the_csv_download_has_a_header_and_neutralises_formulas(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.setup_owner().await;
+    let web = Browser::of(&app);
+    let (_, secret) =
+        create_key(&web, "=HYPERLINK(\"http://evil.example\",\"x\")", &["records:read"], "30").await;
+    let res = web.get("/settings/audit-log.csv").await;
+    assert_eq!(res.status(), 200);
+    let header = |n: &str| res.headers().get(n).unwrap().to_str().unwrap().to_owned();
+    assert!(header("content-type").starts_with("text/csv"));
+    assert!(header("content-disposition").starts_with("attachment"));
+    let body = res.text().await.unwrap();
+    let mut lines = body.split("\r\n");
+    assert_eq!(lines.next(), Some("time_utc,actor,action,key_name,key_masked,ip,user_agent,details"));
+    assert!(body.contains("\"'=HYPERLINK(\"\"http://evil.example\"\",\"\"x\"\")\""), "{body}");
+    assert!(!body.contains(",=HYPERLINK") && !body.contains("\"=HYPERLINK"));
+    assert!(!body.contains(&secret));
+    // Filters apply to the download too.
+    let only = web.get_text("/settings/audit-log.csv?action=key.revealed").await;
+    assert_eq!(only.trim_end().split("\r\n").count(), 2, "{only}");
+}
+
+async fn the_log_is_paginated_and_shows_only_this_workspace(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.setup_owner().await;
+    let web = Browser::of(&app);
+    let ws = first_workspace(&app).await;
+    let other_ws = second_workspace(&app, "globex@example.com").await;
+    app.state
+        .db
+        .write(move |conn| -> Result<(), DbError> {
+            let start = Utc::now().naive_utc() - TimeDelta::hours(1);
+            let actor = Actor { label: "robot@example.com".into(), ..Default::default() };
+            for i in 0..70 {
+                let event = Event {
+                    workspace_id: Some(ws),
+                    action: "member.added",
+                    key: None,
+                    details: format!("n{i:03}"),
+                };
+                audit::record(conn, &actor, event, start + TimeDelta::seconds(i))?;
+            }
+            let elsewhere = Event {
+                workspace_id: Some(other_ws),
+                action: "member.added",
+                key: None,
+                details: "secret-ws".into(),
+            };
+            audit::record(conn, &actor, elsewhere, start)?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let page1 = web.get_text("/settings/audit-log?action=member.added").await;
+    assert_eq!(actions(&page1).len(), 50);
+    assert!(page1.contains("n069") && !page1.contains("n019"));
+    let doc = Html::parse_document(&page1);
+    let next = select(&doc, "nav.pagination a[rel=\"next\"]");
+    assert_eq!(next[0].value().attr("href"), Some("/settings/audit-log?action=member.added&page=2"));
+    let page2 = web.get_text("/settings/audit-log?action=member.added&page=2").await;
+    assert_eq!(actions(&page2).len(), 20);
+    assert!(page2.contains("n000") && page2.contains(">Previous<") && !page2.contains(">Next<"));
+    assert!(!web.get_text("/settings/audit-log.csv").await.contains("secret-ws"));
+    let globex = sign_in_as(&app, "globex@example.com").await;
+    let theirs = globex.get_text("/settings/audit-log").await;
+    assert!(theirs.contains("secret-ws") && !theirs.contains("n000"));
+}
