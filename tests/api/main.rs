@@ -7,3 +7,6 @@ mod accounts;
 mod api_keys;
 mod audit_log;
 mod foundation;
+mod nginx;
+mod verifier;
+mod verifier_helpers;
