@@ -39,25 +39,3 @@ print(json.dumps(db.execute(sys.argv[2], json.loads(sys.argv[3])).fetchall()))
   return JSON.parse(out);
 }
 
-/**
- * Adds a member to the first workspace with the owner's password hash (so the same password
- * signs in). Only used when the console has no way to add members.
- */
-export function addMemberDirectly(dbPath, email, role) {
-  python(
-    dbPath,
-    `
-import sqlite3, sys
-db = sqlite3.connect(sys.argv[1])
-with db:
-    owner_hash, ws = db.execute(
-        "SELECT u.password_hash, m.workspace_id FROM users u JOIN memberships m ON m.user_id = u.id "
-        "WHERE m.role = 'owner' ORDER BY u.id LIMIT 1").fetchone()
-    uid = db.execute("INSERT INTO users (email, password_hash, created_at) VALUES (?, ?, strftime('%Y-%m-%d %H:%M:%f','now'))",
-        (sys.argv[2], owner_hash)).lastrowid
-    db.execute("INSERT INTO memberships (user_id, workspace_id, role, created_at) VALUES (?, ?, ?, strftime('%Y-%m-%d %H:%M:%f','now'))",
-        (uid, ws, sys.argv[3]))
-`,
-    [email, role],
-  );
-}

@@ -1,14 +1,21 @@
-// Adding a viewer to the owner's workspace.
-import { addMemberDirectly } from './db.js';
+// Adding a viewer to the owner's workspace through Settings → Members.
+import assert from 'node:assert/strict';
 
-/**
- * Adds `email` as a viewer. Through the Members page when the console has one; otherwise the
- * server is stopped, the row written with python3's sqlite3 (same password as the owner) and
- * the server started again.
- */
-export async function addViewer(server, owner, email) {
-  await server.stop();
-  addMemberDirectly(server.dbPath, email, 'viewer');
-  await server.start();
-  return 'database';
+import { typeIntoLabelled } from './console.js';
+
+/** The owner adds `email` as a viewer with an initial password, as a person would. */
+export async function addViewer(owner, email, password) {
+  const { page } = owner;
+  await page.goto(owner.url('/settings/api-keys'));
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Members' }).click();
+  await page.waitForURL('**/settings/members');
+  await typeIntoLabelled(page, 'email', email);
+  await typeIntoLabelled(page, 'password', password);
+  await page.locator('label[for="role-viewer"]').click();
+  assert.equal(await page.locator('#role-viewer').isChecked(), true, 'the Viewer role is chosen');
+  await page.getByRole('button', { name: 'Add member' }).click();
+  await page.waitForLoadState();
+  const row = page.locator('tr', { hasText: email });
+  assert.equal(await row.count(), 1, `the members table lists ${email}`);
+  assert.match(await row.innerText(), /Viewer/);
 }

@@ -19,7 +19,7 @@ import {
 } from '../lib/console.js';
 import { startKeyward } from '../lib/server.js';
 
-const VIEWER = { email: 'viewer@example.com' };
+const VIEWER = { email: 'viewer@example.com', password: 'viewer password 2026' };
 
 describe('roles and form errors', () => {
   let server;
@@ -94,8 +94,15 @@ describe('roles and form errors', () => {
     assert.equal(await page.locator('#rate_limit_per_minute').inputValue(), '42', 'the rate limit is kept');
     const date = page.locator('#expiry_date');
     assert.equal(await date.getAttribute('aria-invalid'), 'true', 'the date field is marked invalid');
-    assert.match((await date.getAttribute('aria-describedby')) || '', /expiry_date-error/);
-    assert.ok((await page.locator('p.field-error#expiry_date-error').innerText()).trim().length > 0, 'the message sits beside the field');
+    // The message is a p.field-error that the date field names in aria-describedby.
+    const described = ((await date.getAttribute('aria-describedby')) || '').split(/\s+/).filter(Boolean);
+    const errorIds = [];
+    for (const id of described) {
+      if ((await page.locator(`p.field-error[id="${id}"]`).count()) === 1) errorIds.push(id);
+    }
+    assert.equal(errorIds.length, 1, `the date field's aria-describedby (${described.join(' ')}) names one p.field-error`);
+    const message = (await page.locator(`p.field-error[id="${errorIds[0]}"]`).innerText()).trim();
+    assert.match(message, /date/i, `the message speaks of the date: ${message}`);
 
     // Correct the date and submit: the key is created with what was kept.
     await page.locator('#expiry_date').fill(isoDateInDays(10));
@@ -117,10 +124,10 @@ describe('roles and form errors', () => {
     }
     assert.equal(await page.getByRole('link', { name: 'Revoke key Deploy bot', exact: true }).count(), 1, 'the owner sees Revoke');
 
-    await addViewer(server, owner, VIEWER.email);
+    await addViewer(owner, VIEWER.email, VIEWER.password);
     const viewer = await openSession(browser, server);
     try {
-      await signIn(viewer, VIEWER.email, VIEWER.password ?? OWNER.password);
+      await signIn(viewer, VIEWER.email, VIEWER.password);
       await viewer.page.goto(viewer.url('/settings/api-keys'));
       const vpage = viewer.page;
       assert.equal(await keyRow(vpage, 'Deploy bot').count(), 1, 'a viewer sees the keys');
