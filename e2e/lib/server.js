@@ -57,6 +57,8 @@ export class Keyward {
     };
     delete env.KEYWARD_SECRET_KEY;
     delete env.KEYWARD_PUBLIC_URL;
+    this.previousLogs = (this.previousLogs || '') + this.log;
+    this.log = '';
     const child = spawn(this.binary, ['serve'], { cwd: this.dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
