@@ -250,3 +250,71 @@ pub fn assert_is_redirect_to(res: &Response, location: &str) {
     assert_eq!(res.status(), StatusCode::SEE_OTHER, "expected a 303 to {location}");
     assert_eq!(res.headers().get("location").and_then(|v| v.to_str().ok()), Some(location));
 }
+
+/// The password `add_member` gives new members.
+pub const MEMBER_PASSWORD: &str = "member password 1234";
+
+/// Another browser on the same server, with its own cookie jar.
+pub struct Browser<'a> {
+    pub app: &'a TestApp,
+    pub client: reqwest::Client,
+}
+
+impl Browser<'_> {
+    pub async fn get(&self, path: &str) -> Response {
+        self.client.get(self.app.url(path)).send().await.expect("request")
+    }
+
+    pub async fn get_text(&self, path: &str) -> String {
+        self.get(path).await.text().await.expect("body")
+    }
+
+    /// POSTs a form with the CSRF token taken from `form_page`.
+    pub async fn post_form(&self, form_page: &str, action: &str, form: &[(&str, &str)]) -> Response {
+        let html = self.get_text(form_page).await;
+        let token = extract_csrf(&html).unwrap_or_else(|| panic!("no csrf_token on {form_page}:\n{html}"));
+        let mut fields: Vec<(&str, &str)> = vec![("csrf_token", token.as_str())];
+        fields.extend_from_slice(form);
+        self.client.post(self.app.url(action)).form(&fields).send().await.expect("request")
+    }
+
+    pub async fn sign_in(&self, email: &str, password: &str) -> Response {
+        self.post_form("/login", "/login", &[("email", email), ("password", password)]).await
+    }
+}
+
+impl TestApp {
+    /// A fresh browser (no cookies) on this server.
+    pub fn browser(&self) -> Browser<'_> {
+        Browser { app: self, client: new_client() }
+    }
+
+    /// Adds `email` as `role` (owner/admin/viewer) through Settings → Members, using the app's
+    /// own client (which must be signed in as an owner), and returns a browser signed in as them.
+    pub async fn add_member(&self, email: &str, role: &str) -> Browser<'_> {
+        let res = self
+            .post_form(
+                "/settings/members",
+                "/settings/members",
+                &[("email", email), ("password", MEMBER_PASSWORD), ("role", role)],
+            )
+            .await;
+        assert_is_redirect_to(&res, "/settings/members");
+        let browser = self.browser();
+        assert_eq!(browser.sign_in(email, MEMBER_PASSWORD).await.status(), StatusCode::SEE_OTHER);
+        browser
+    }
+
+    /// The audit log's actions, oldest first (every workspace).
+    pub async fn audit_actions(&self) -> Vec<(String, String)> {
+        use diesel::prelude::*;
+        use keyward::db::schema::audit_events::dsl::*;
+        self.state
+            .db
+            .run(|conn| -> Result<Vec<(String, String)>, keyward::db::DbError> {
+                Ok(audit_events.order(id.asc()).select((action, details)).load(conn)?)
+            })
+            .await
+            .expect("audit query")
+    }
+}

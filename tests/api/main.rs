@@ -4,9 +4,12 @@
 mod helpers;
 
 mod accounts;
+mod admin_cli;
 mod api_keys;
 mod audit_log;
 mod foundation;
+mod members;
 mod nginx;
+mod sign_in_security;
 mod verifier;
 mod verifier_helpers;

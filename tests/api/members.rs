@@ -1,0 +1,184 @@
+//! Settings → Members, workspace switching and creation.
+
+use crate::both_backends;
+use crate::helpers::{Backend, OWNER_EMAIL, assert_is_redirect_to, spawn_app};
+
+both_backends! {
+    owners_add_rerole_and_remove_members_and_each_change_is_audited,
+    a_viewer_or_admin_post_is_403_and_changes_nothing,
+    the_last_owner_cannot_be_removed_or_demoted,
+    a_member_id_or_workspace_id_from_another_workspace_is_404,
+    a_removed_member_no_longer_reaches_the_workspace,
+    users_switch_between_their_workspaces,
+}
+
+async fn member_ids(app: &crate::helpers::TestApp) -> Vec<String> {
+    let html = app.get_text("/settings/members").await;
+    html.match_indices("data-member-id=\"")
+        .map(|(i, m)| html[i + m.len()..].split('"').next().unwrap().to_owned())
+        .collect()
+}
+
+async fn id_of(app: &crate::helpers::TestApp, email: &str) -> i64 {
+    let email = email.to_owned();
+    app.state
+        .db
+        .run(move |c| {
+            keyward::accounts::store::find_user_by_email(c, &email).map_err(keyward::db::DbError::from)
+        })
+        .await
+        .unwrap()
+        .unwrap()
+        .id
+}
+
+async fn owners_add_rerole_and_remove_members_and_each_change_is_audited(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.setup_owner().await;
+    let _bob = app.add_member("bob@example.com", "admin").await;
+    let html = app.get_text("/settings/members").await;
+    assert!(html.contains("bob@example.com") && html.contains("Admin"), "{html}");
+    // An existing account is added without its password being touched.
+    let app2 = &app;
+    let res = app2
+        .post_form(
+            "/settings/members",
+            "/settings/members",
+            &[("email", "bob@example.com"), ("password", "x"), ("role", "viewer")],
+        )
+        .await;
+    assert_eq!(res.status(), 422, "already a member");
+    let bob = id_of(&app, "bob@example.com").await.to_string();
+    let page = format!("/settings/members/{bob}/role");
+    assert!(app.get_text(&page).await.contains("data-confirm-panel"));
+    assert_is_redirect_to(&app.post_form(&page, &page, &[("role", "viewer")]).await, "/settings/members");
+    assert!(app.get_text("/settings/members").await.contains("Viewer"));
+    let rm = format!("/settings/members/{bob}/remove");
+    assert_is_redirect_to(&app.post_form(&rm, &rm, &[]).await, "/settings/members");
+    assert!(!member_ids(&app).await.contains(&bob), "bob is no longer listed");
+    let actions: Vec<String> = app.audit_actions().await.into_iter().map(|(a, _)| a).collect();
+    for a in ["user.signed_in", "member.added", "member.role_changed", "member.removed"] {
+        assert!(actions.iter().any(|x| x == a), "{a} missing from {actions:?}");
+    }
+    // A failed sign-in is audited too.
+    let _ = app.browser().sign_in(OWNER_EMAIL, "wrong password here").await;
+    assert!(app.audit_actions().await.iter().any(|(a, _)| a == "user.sign_in_failed"));
+}
+
+async fn a_viewer_or_admin_post_is_403_and_changes_nothing(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.setup_owner().await;
+    let viewer = app.add_member("viewer@example.com", "viewer").await;
+    let admin = app.add_member("admin@example.com", "admin").await;
+    let before = member_ids(&app).await;
+    let owner_id = id_of(&app, OWNER_EMAIL).await;
+    for who in [&viewer, &admin] {
+        assert_eq!(who.get("/settings/members").await.status(), 403);
+        let res = who
+            .post_form(
+                "/settings/api-keys",
+                "/settings/members",
+                &[("email", "new@example.com"), ("password", "long enough password"), ("role", "owner")],
+            )
+            .await;
+        assert_eq!(res.status(), 403);
+        let role = format!("/settings/members/{owner_id}/role");
+        assert_eq!(who.post_form("/settings/api-keys", &role, &[("role", "viewer")]).await.status(), 403);
+        let rm = format!("/settings/members/{owner_id}/remove");
+        assert_eq!(who.post_form("/settings/api-keys", &rm, &[]).await.status(), 403);
+    }
+    assert_eq!(member_ids(&app).await, before);
+    assert!(app.get_text("/settings/members").await.contains("Owner"));
+}
+
+async fn the_last_owner_cannot_be_removed_or_demoted(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.setup_owner().await;
+    let me = id_of(&app, OWNER_EMAIL).await;
+    let role = format!("/settings/members/{me}/role");
+    let res = app.post_form(&role, &role, &[("role", "admin")]).await;
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.unwrap().contains("is the last owner"));
+    let rm = format!("/settings/members/{me}/remove");
+    let res = app.post_form(&rm, &rm, &[]).await;
+    assert_eq!(res.status(), 409);
+    assert!(res.text().await.unwrap().contains("is the last owner"));
+    assert!(app.get_text("/settings/members").await.contains("Owner"));
+    // With a second owner, the first may step down.
+    let _other = app.add_member("second@example.com", "owner").await;
+    assert_is_redirect_to(&app.post_form(&role, &role, &[("role", "admin")]).await, "/settings/api-keys");
+}
+
+async fn a_member_id_or_workspace_id_from_another_workspace_is_404(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.setup_owner().await;
+    // Someone else's workspace, with a member only there.
+    let stranger = app.browser();
+    let acme = id_of(&app, OWNER_EMAIL).await;
+    let _ = acme;
+    let res = app.post_form("/workspaces/new", "/workspaces", &[("workspace_name", "Other")]).await;
+    assert_is_redirect_to(&res, "/settings/api-keys");
+    let _outsider = app.add_member("outsider@example.com", "viewer").await;
+    let outsider = id_of(&app, "outsider@example.com").await;
+    let other_ws: i64 = app
+        .get_text("/settings/api-keys")
+        .await
+        .split("value=\"")
+        .filter_map(|s| s.split('"').next()?.parse().ok())
+        .max()
+        .unwrap();
+    // Back in Acme, the outsider's id is unknown.
+    let acme_ws = other_ws - 1;
+    let back = app
+        .post_form("/settings/api-keys", "/workspaces/switch", &[("workspace_id", &acme_ws.to_string())])
+        .await;
+    assert_is_redirect_to(&back, "/settings/api-keys");
+    for page in [format!("/settings/members/{outsider}/role"), format!("/settings/members/{outsider}/remove")]
+    {
+        assert_eq!(app.get(&page).await.status(), 404, "{page}");
+    }
+    let rm = format!("/settings/members/{outsider}/remove");
+    assert_eq!(app.post_form("/settings/members", &rm, &[]).await.status(), 404);
+    // A user who is not in the Other workspace cannot switch to it.
+    assert_eq!(stranger.get("/settings/api-keys").await.status(), 303);
+    let bob = app.add_member("bob@example.com", "admin").await;
+    let res = bob
+        .post_form("/settings/api-keys", "/workspaces/switch", &[("workspace_id", &other_ws.to_string())])
+        .await;
+    assert_eq!(res.status(), 404);
+    assert_eq!(
+        bob.post_form("/settings/api-keys", "/workspaces/switch", &[("workspace_id", "999999")])
+            .await
+            .status(),
+        404
+    );
+}
+
+async fn a_removed_member_no_longer_reaches_the_workspace(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.setup_owner().await;
+    let bob = app.add_member("bob@example.com", "admin").await;
+    assert_eq!(bob.get("/settings/api-keys").await.status(), 200);
+    let id = id_of(&app, "bob@example.com").await;
+    let rm = format!("/settings/members/{id}/remove");
+    assert_is_redirect_to(&app.post_form(&rm, &rm, &[]).await, "/settings/members");
+    let res = bob.get("/settings/api-keys").await;
+    assert_eq!(res.status(), 303, "bob's next request is sent to sign-in");
+}
+
+async fn users_switch_between_their_workspaces(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.setup_owner().await;
+    assert!(app.get_text("/workspaces/new").await.contains("New workspace"));
+    let bad = app.post_form("/workspaces/new", "/workspaces", &[("workspace_name", " ")]).await;
+    assert_eq!(bad.status(), 422);
+    let res = app.post_form("/workspaces/new", "/workspaces", &[("workspace_name", "Beta")]).await;
+    assert_is_redirect_to(&res, "/settings/api-keys");
+    let html = app.get_text("/settings/api-keys").await;
+    assert!(html.contains("workspace-select") && html.contains("Beta"), "{html}");
+    assert!(html.contains("<option value=\"2\" selected>Beta</option>"), "{html}");
+    let res = app.post_form("/settings/api-keys", "/workspaces/switch", &[("workspace_id", "1")]).await;
+    assert_is_redirect_to(&res, "/settings/api-keys");
+    assert!(app.get_text("/settings/api-keys").await.contains("<option value=\"1\" selected>Acme</option>"));
+    assert!(app.audit_actions().await.iter().filter(|(a, _)| a == "workspace.created").count() == 2);
+}
