@@ -49,7 +49,10 @@ fn free_port() -> u16 {
 #[tokio::test]
 async fn nginx_auth_request_lets_valid_keys_through_and_refuses_the_rest() {
     let Some(nginx) = nginx_binary() else {
-        let _ = writeln!(std::io::stderr(), "NOTE: nginx is not installed: the nginx integration test was skipped.");
+        let _ = writeln!(
+            std::io::stderr(),
+            "NOTE: nginx is not installed: the nginx integration test was skipped."
+        );
         return;
     };
     let app = spawn_app(Backend::Sqlite).await;
@@ -118,21 +121,26 @@ http {{
     let log = std::fs::read_to_string(dir.path().join("error.log")).unwrap_or_default();
     assert!(up, "nginx did not start: {log}");
 
-    let writer = seed_key(&app, SeedKey { permissions: "records:read records:write", ..Default::default() }).await;
+    let writer =
+        seed_key(&app, SeedKey { permissions: "records:read records:write", ..Default::default() }).await;
     let reader = seed_key(&app, SeedKey { permissions: "records:read", ..Default::default() }).await;
 
-    let res = client.get(format!("{base}/records/1")).header("X-Api-Key", writer.secret()).send().await.unwrap();
+    let res =
+        client.get(format!("{base}/records/1")).header("X-Api-Key", writer.secret()).send().await.unwrap();
     assert_eq!(res.status(), 200);
     assert_eq!(res.text().await.unwrap(), "upstream ok");
-    let res = client.post(format!("{base}/records/1")).header("X-Api-Key", writer.secret()).send().await.unwrap();
+    let res =
+        client.post(format!("{base}/records/1")).header("X-Api-Key", writer.secret()).send().await.unwrap();
     assert_eq!(res.status(), 200);
 
     // No key, or a read-only key on a write route.
     let res = client.get(format!("{base}/records/1")).send().await.unwrap();
     assert_eq!(res.status(), 401);
-    let res = client.get(format!("{base}/records/1")).header("X-Api-Key", reader.secret()).send().await.unwrap();
+    let res =
+        client.get(format!("{base}/records/1")).header("X-Api-Key", reader.secret()).send().await.unwrap();
     assert_eq!(res.status(), 200);
-    let res = client.post(format!("{base}/records/1")).header("X-Api-Key", reader.secret()).send().await.unwrap();
+    let res =
+        client.post(format!("{base}/records/1")).header("X-Api-Key", reader.secret()).send().await.unwrap();
     assert_eq!(res.status(), 403);
 
     revoke(&app, writer.id).await;
