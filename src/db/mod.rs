@@ -4,6 +4,7 @@
 //! the work onto a blocking thread and turn pool failures into [`DbError::Unavailable`], which
 //! every web layer maps to 503 (the verifier fails closed, never open).
 
+pub mod local;
 mod migrations;
 pub mod schema;
 
