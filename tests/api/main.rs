@@ -7,3 +7,5 @@ mod accounts;
 mod foundation;
 mod hostile;
 mod outage;
+mod console_client;
+mod secrets_scan;
