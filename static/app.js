@@ -66,3 +66,19 @@
       .catch(function () { window.location = link.href; });
   });
 })();
+
+// The create form: picking a custom date selects "Custom date" and shows the resulting day.
+(function () {
+  "use strict";
+  var input = document.getElementById("expiry_date");
+  var radio = document.getElementById("expiry-custom");
+  var out = document.getElementById("expiry-custom-result");
+  if (!input || !radio || !out) return;
+  var months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+  input.addEventListener("change", function () {
+    var m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(input.value);
+    if (!m) return;
+    radio.checked = true;
+    out.textContent = "Expires at the end of " + Number(m[3]) + " " + months[Number(m[2]) - 1] + " " + m[1] + " (UTC)";
+  });
+})();

@@ -1,6 +1,8 @@
 //! The admin console: server-rendered pages behind a session cookie and CSRF tokens.
 //! Every page works without JavaScript; `static/app.js` only improves it.
 
+pub mod api_keys;
+pub mod audit_log;
 pub mod auth;
 pub mod csrf;
 pub mod error;
@@ -25,21 +27,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .route("/logout", web::post().to(auth::logout))
         .route("/settings", web::get().to(home))
-        .route("/settings/api-keys", web::get().to(placeholder_keys));
+        .configure(api_keys::configure)
+        .configure(audit_log::configure);
 }
 
 /// The console's front door: the key table.
 async fn home(_member: Member) -> HttpResponse {
     see_other("/settings/api-keys")
-}
-
-/// Replaced by the API Keys pages.
-async fn placeholder_keys(
-    member: Member,
-    session: session::TypedSession,
-) -> Result<HttpResponse, ConsoleError> {
-    let ctx = pages::PageCtx::for_member(&member, &session, "keys");
-    pages::render(&pages::SimplePage { ctx, title: "API Keys".into(), body: "No keys yet.".into() })
 }
 
 /// A 303 redirect: after a POST the browser follows with a GET.

@@ -1,0 +1,89 @@
+//! `GET/POST /settings/api-keys/{id}/delete`: the key leaves the table; its audit trail
+//! (name and masked key) stays.
+
+use actix_web::{HttpResponse, web};
+use chrono::Utc;
+
+use super::{ConfirmFormData, ConfirmPage, load_key, parse_key_id};
+use crate::accounts::Capability;
+use crate::audit::{self, Event};
+use crate::console::csrf::CsrfForm;
+use crate::console::error::ConsoleError;
+use crate::console::flash::{self, Level};
+use crate::console::member::Member;
+use crate::console::pages::{PageCtx, render};
+use crate::console::see_other;
+use crate::console::session::TypedSession;
+use crate::keys::store::{self, Status};
+use crate::state::AppState;
+
+pub async fn key_delete_form(
+    state: web::Data<AppState>,
+    member: Member,
+    session: TypedSession,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ConsoleError> {
+    member.require(Capability::ManageKeys)?;
+    let key = load_key(&state, member.workspace_id, &path).await?;
+    let now = Utc::now().naive_utc();
+    let status = key.status(now);
+    let mut consequences = Vec::new();
+    if status != Status::Revoked {
+        consequences.push(
+            "The key stops working immediately: every integration using it will fail on its next request.".into(),
+        );
+    }
+    consequences.push(
+        "The key is removed from the table. This cannot be undone. Its history stays in the audit log.".into(),
+    );
+    if status == Status::Active {
+        consequences.push("To stop the key but keep it listed, revoke it instead.".into());
+    }
+    render(&ConfirmPage {
+        ctx: PageCtx::for_member(&member, &session, "keys"),
+        action: "delete",
+        heading: format!("Delete key \u{201c}{}\u{201d}?", key.name),
+        id: key.id,
+        masked: key.masked(),
+        status,
+        consequences,
+        button: "Delete key",
+        button_class: "btn-danger",
+        refusal: None,
+        name: key.name,
+    })
+}
+
+pub async fn key_delete(
+    state: web::Data<AppState>,
+    member: Member,
+    session: TypedSession,
+    path: web::Path<String>,
+    CsrfForm(_): CsrfForm<ConfirmFormData>,
+) -> Result<HttpResponse, ConsoleError> {
+    member.require(Capability::ManageKeys)?;
+    let id = parse_key_id(&path)?;
+    let (ws, actor) = (member.workspace_id, member.actor());
+    let now = Utc::now().naive_utc();
+    let (name, masked) = state
+        .db
+        .write(move |conn| -> Result<_, ConsoleError> {
+            let key = store::find(conn, ws, id)?.ok_or(ConsoleError::NotFound)?;
+            let event = Event {
+                workspace_id: Some(ws),
+                action: "key.deleted",
+                key: Some(key.key_ref()),
+                details: format!("Status when deleted: {}", key.status(now).label()),
+            };
+            audit::record(conn, &actor, event, now)?;
+            store::delete(conn, ws, id)?;
+            Ok((key.name.clone(), key.masked()))
+        })
+        .await?;
+    flash::push(
+        session.inner(),
+        Level::Success,
+        format!("Deleted \u{201c}{name}\u{201d} ({masked}). Its history remains in the audit log."),
+    );
+    Ok(see_other("/settings/api-keys"))
+}

@@ -1,0 +1,105 @@
+//! `GET /settings/api-keys`: the table, filtered by status, searched by name, 50 a page.
+
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use chrono::Utc;
+use serde::Deserialize;
+
+use super::KeyView;
+use crate::accounts::Capability;
+use crate::console::error::ConsoleError;
+use crate::console::member::Member;
+use crate::console::pages::{PageCtx, render};
+use crate::console::session::TypedSession;
+use crate::db::DbError;
+use crate::keys::store::{self, ListQuery, StatusFilter};
+use crate::state::AppState;
+
+#[derive(Default, Deserialize)]
+pub struct ListParams {
+    #[serde(default)]
+    pub status: String,
+    #[serde(default)]
+    pub q: String,
+    #[serde(default)]
+    pub page: String,
+}
+
+/// A status tab.
+pub struct Tab {
+    pub label: &'static str,
+    pub href: String,
+    pub current: bool,
+}
+
+#[derive(Template)]
+#[template(path = "api_keys/list.html")]
+pub struct KeyListPage {
+    pub ctx: PageCtx,
+    pub keys: Vec<KeyView>,
+    pub can_manage: bool,
+    /// The workspace has no keys at all (not merely none matching the filter).
+    pub workspace_empty: bool,
+    pub tabs: Vec<Tab>,
+    pub status: &'static str,
+    pub status_label: &'static str,
+    pub q: String,
+    pub page: i64,
+    pub prev_href: Option<String>,
+    pub next_href: Option<String>,
+}
+
+/// `?status=…&q=…&page=…`, leaving out what is at its default.
+fn href(status: StatusFilter, q: &str, page: i64) -> String {
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    query.append_pair("status", status.as_str());
+    if !q.is_empty() {
+        query.append_pair("q", q);
+    }
+    if page > 1 {
+        query.append_pair("page", &page.to_string());
+    }
+    format!("?{}", query.finish())
+}
+
+pub async fn key_list(
+    state: web::Data<AppState>,
+    member: Member,
+    session: TypedSession,
+    params: web::Query<ListParams>,
+) -> Result<HttpResponse, ConsoleError> {
+    let status = StatusFilter::parse(&params.status);
+    let q: String = params.q.trim().chars().take(64).collect();
+    let page = params.page.parse::<i64>().unwrap_or(1).clamp(1, 1_000_000);
+    let now = Utc::now().naive_utc();
+    let query = ListQuery { status, search: q.clone(), page };
+    let ws = member.workspace_id;
+    let (result, has_any) = state
+        .db
+        .run(move |conn| -> Result<_, DbError> {
+            let result = store::list(conn, ws, &query, now)?;
+            let has_any = !result.keys.is_empty() || store::workspace_has_keys(conn, ws)?;
+            Ok((result, has_any))
+        })
+        .await?;
+    let catalogue = state.catalogue.clone();
+    let keys =
+        result.keys.into_iter().map(|k| KeyView::new(k, &result.emails, &catalogue, now)).collect();
+    let tabs = StatusFilter::ALL
+        .iter()
+        .map(|&f| Tab { label: f.label(), href: href(f, &q, 1), current: f == status })
+        .collect();
+    render(&KeyListPage {
+        ctx: PageCtx::for_member(&member, &session, "keys"),
+        keys,
+        can_manage: member.can(Capability::ManageKeys),
+        workspace_empty: !has_any,
+        tabs,
+        status: status.as_str(),
+        status_label: status.label(),
+        prev_href: (page > 1).then(|| href(status, &q, page - 1)),
+        next_href: result.has_next.then(|| href(status, &q, page + 1)),
+        q,
+        page,
+    })
+}

@@ -1,0 +1,282 @@
+//! Settings → API Keys: the table, the create form, the show-once reveal and the three
+//! confirmed actions (regenerate, revoke, delete). One file per action area; each form's
+//! `FormData` struct sits beside its handler.
+
+pub mod create;
+pub mod delete;
+pub mod list;
+pub mod regenerate;
+pub mod reveal;
+pub mod revoke;
+
+use std::collections::HashMap;
+
+use actix_web::http::header::{CACHE_CONTROL, HeaderValue};
+use actix_web::{HttpResponse, web};
+use chrono::{NaiveDateTime, TimeDelta};
+
+use super::error::ConsoleError;
+use crate::keys::store::{KeyRow, Status};
+use crate::keys::{Catalogue, PermissionSet};
+
+/// Registers the API-key routes.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/settings/api-keys")
+            .route(web::get().to(list::key_list))
+            .route(web::post().to(create::key_create)),
+    )
+    .route("/settings/api-keys/new", web::get().to(create::key_create_form))
+    .route("/settings/api-keys/{id}/reveal", web::get().to(reveal::key_reveal))
+    .service(
+        web::resource("/settings/api-keys/{id}/regenerate")
+            .route(web::get().to(regenerate::key_regenerate_form))
+            .route(web::post().to(regenerate::key_regenerate)),
+    )
+    .service(
+        web::resource("/settings/api-keys/{id}/revoke")
+            .route(web::get().to(revoke::key_revoke_form))
+            .route(web::post().to(revoke::key_revoke)),
+    )
+    .service(
+        web::resource("/settings/api-keys/{id}/delete")
+            .route(web::get().to(delete::key_delete_form))
+            .route(web::post().to(delete::key_delete)),
+    );
+}
+
+/// A key id from the URL; anything but a positive integer is simply not found.
+pub fn parse_key_id(raw: &str) -> Result<i64, ConsoleError> {
+    raw.parse::<i64>().ok().filter(|id| *id > 0).ok_or(ConsoleError::NotFound)
+}
+
+/// Marks a response as never to be stored by the browser or any cache on the way: for pages
+/// and redirects that carry, or lead to, a secret.
+pub fn no_store(mut res: HttpResponse) -> HttpResponse {
+    res.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
+/// `22 Dec 2026`.
+pub fn date(t: NaiveDateTime) -> String {
+    t.format("%-d %b %Y").to_string()
+}
+
+/// `2026-12-22T15:30:00Z`, for `<time datetime>`.
+pub fn iso(t: NaiveDateTime) -> String {
+    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// `2026-12-22 15:30:00 UTC`, for hover titles and the audit log.
+pub fn exact(t: NaiveDateTime) -> String {
+    t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+}
+
+/// "3 hours ago" / "in 5 days", rounded to the nearest unit.
+pub fn relative(then: NaiveDateTime, now: NaiveDateTime) -> String {
+    let secs = (now - then).num_seconds();
+    let past = secs >= 0;
+    let abs = secs.unsigned_abs();
+    if abs < 45 {
+        return if past { "just now".into() } else { "in a few seconds".into() };
+    }
+    let round = |unit: u64| ((abs + unit / 2) / unit).max(1);
+    let (n, unit) = if abs < 45 * 60 {
+        (round(60), "minute")
+    } else if abs < 22 * 3600 {
+        (round(3600), "hour")
+    } else if abs < 26 * 86_400 {
+        (round(86_400), "day")
+    } else if abs < 320 * 86_400 {
+        (round(30 * 86_400), "month")
+    } else {
+        (round(365 * 86_400), "year")
+    };
+    let s = if n == 1 { "" } else { "s" };
+    if past { format!("{n} {unit}{s} ago") } else { format!("in {n} {unit}{s}") }
+}
+
+/// A moment shown relatively, with the exact time for hover and machines.
+pub struct Moment {
+    pub iso: String,
+    pub exact: String,
+    pub relative: String,
+    pub date: String,
+}
+
+impl Moment {
+    pub fn new(t: NaiveDateTime, now: NaiveDateTime) -> Self {
+        Self { iso: iso(t), exact: exact(t), relative: relative(t, now), date: date(t) }
+    }
+}
+
+/// One permission badge.
+pub struct Badge {
+    pub text: String,
+    pub title: String,
+}
+
+/// The badges for a stored permission set: one "Full access" badge, or one per scope.
+pub fn badges(stored: &str, catalogue: &Catalogue) -> Vec<Badge> {
+    match PermissionSet::from_stored(stored) {
+        PermissionSet::Full => vec![Badge {
+            text: "Full access".into(),
+            title: "Every permission, including ones added later".into(),
+        }],
+        PermissionSet::Scopes(set) => set
+            .into_iter()
+            .map(|id| Badge {
+                title: catalogue.label(&id).unwrap_or("No longer in the catalogue").to_owned(),
+                text: id,
+            })
+            .collect(),
+    }
+}
+
+/// When a key stops working, as the table and the reveal page show it.
+pub struct ExpiresView {
+    pub at: Option<Moment>,
+    /// Within the next 7 days: highlighted with "in N days".
+    pub soon: bool,
+    pub past: bool,
+}
+
+impl ExpiresView {
+    pub fn new(expires_at: Option<NaiveDateTime>, now: NaiveDateTime) -> Self {
+        let soon = expires_at.is_some_and(|e| e > now && e - now <= TimeDelta::days(7));
+        let past = expires_at.is_some_and(|e| e <= now);
+        Self { at: expires_at.map(|e| Moment::new(e, now)), soon, past }
+    }
+}
+
+/// Everything one table row shows.
+pub struct KeyView {
+    pub id: i64,
+    pub name: String,
+    pub masked: String,
+    pub badges: Vec<Badge>,
+    pub created: Moment,
+    pub created_by: String,
+    pub regenerated: Option<Moment>,
+    pub last_used: Option<Moment>,
+    pub last_used_ip: Option<String>,
+    pub expires: ExpiresView,
+    pub status: Status,
+    pub revoked: Option<Moment>,
+    pub revoked_by: String,
+    pub rate_limit: Option<i32>,
+}
+
+/// Who a user id was, for "Created by": their email, or a note when the account is gone.
+fn who(id: Option<i64>, emails: &HashMap<i64, String>) -> String {
+    id.and_then(|id| emails.get(&id).cloned()).unwrap_or_else(|| "a removed user".into())
+}
+
+impl KeyView {
+    pub fn new(
+        k: KeyRow,
+        emails: &HashMap<i64, String>,
+        catalogue: &Catalogue,
+        now: NaiveDateTime,
+    ) -> Self {
+        Self {
+            id: k.id,
+            masked: k.masked(),
+            badges: badges(&k.permissions, catalogue),
+            created: Moment::new(k.created_at, now),
+            created_by: who(k.created_by, emails),
+            regenerated: k.regenerated_at.map(|t| Moment::new(t, now)),
+            last_used: k.last_used_at.map(|t| Moment::new(t, now)),
+            last_used_ip: k.last_used_ip.clone(),
+            expires: ExpiresView::new(k.expires_at, now),
+            status: k.status(now),
+            revoked: k.revoked_at.map(|t| Moment::new(t, now)),
+            revoked_by: who(k.revoked_by, emails),
+            rate_limit: k.rate_limit_per_minute,
+            name: k.name,
+        }
+    }
+
+    pub fn is_revoked(&self) -> bool {
+        self.status == Status::Revoked
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveDate;
+
+    fn at(d: u32, h: u32) -> NaiveDateTime {
+        NaiveDate::from_ymd_opt(2026, 11, d).unwrap().and_hms_opt(h, 0, 0).unwrap()
+    }
+
+    #[test]
+    fn relative_times_read_naturally() {
+        let now = at(23, 12);
+        assert_eq!(relative(now, now), "just now");
+        assert_eq!(relative(at(23, 9), now), "3 hours ago");
+        assert_eq!(relative(at(22, 12), now), "1 day ago");
+        assert_eq!(relative(at(28, 12), now), "in 5 days");
+        assert_eq!(relative(now - TimeDelta::minutes(1), now), "1 minute ago");
+        // A 7-day key just issued reads "in 7 days", not "in 6 days".
+        assert_eq!(relative(now + TimeDelta::days(7) - TimeDelta::seconds(2), now), "in 7 days");
+    }
+
+    #[test]
+    fn expiry_is_highlighted_only_within_seven_days() {
+        let now = at(23, 12);
+        assert!(ExpiresView::new(Some(at(28, 12)), now).soon);
+        assert!(!ExpiresView::new(Some(now + TimeDelta::days(8)), now).soon);
+        assert!(!ExpiresView::new(None, now).soon);
+        let past = ExpiresView::new(Some(at(22, 12)), now);
+        assert!(past.past && !past.soon);
+    }
+
+    #[test]
+    fn ids_must_be_positive_integers() {
+        assert_eq!(parse_key_id("42").unwrap(), 42);
+        for bad in ["0", "-1", "x", "1.5", ""] {
+            assert!(matches!(parse_key_id(bad), Err(ConsoleError::NotFound)));
+        }
+    }
+}
+
+/// The confirmation shown before regenerate, revoke and delete: a page of its own without
+/// JavaScript, lifted into a `<dialog>` (its `[data-confirm-panel]`) with it.
+#[derive(askama::Template)]
+#[template(path = "api_keys/confirm.html")]
+pub struct ConfirmPage {
+    pub ctx: super::pages::PageCtx,
+    /// `regenerate`, `revoke` or `delete`: the last part of the form's URL.
+    pub action: &'static str,
+    pub heading: String,
+    pub id: i64,
+    pub name: String,
+    pub masked: String,
+    pub status: Status,
+    /// What happens, in plain words.
+    pub consequences: Vec<String>,
+    pub button: &'static str,
+    pub button_class: &'static str,
+    /// Set when the action cannot be done to this key; the form is then left out.
+    pub refusal: Option<String>,
+}
+
+/// The confirm form carries nothing but its CSRF token.
+#[derive(serde::Deserialize)]
+pub struct ConfirmFormData {}
+
+/// A key of the member's workspace, by the id in the URL; 404 otherwise.
+pub async fn load_key(
+    state: &crate::state::AppState,
+    workspace_id: i64,
+    raw_id: &str,
+) -> Result<KeyRow, ConsoleError> {
+    let id = parse_key_id(raw_id)?;
+    state
+        .db
+        .run(move |conn| crate::keys::store::find(conn, workspace_id, id).map_err(crate::db::DbError::from))
+        .await?
+        .ok_or(ConsoleError::NotFound)
+}

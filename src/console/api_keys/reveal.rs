@@ -1,0 +1,81 @@
+//! `GET /settings/api-keys/{id}/reveal`: the secret, once. It comes out of the encrypted
+//! session as this page renders, so a reload shows only the masked key.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use chrono::Utc;
+
+use super::{Badge, ExpiresView, badges, no_store, parse_key_id};
+use crate::audit::{self, Event};
+use crate::console::error::ConsoleError;
+use crate::console::member::Member;
+use crate::console::pages::{PageCtx, render};
+use crate::console::session::TypedSession;
+use crate::db::DbError;
+use crate::keys::store;
+use crate::state::AppState;
+
+#[derive(Template)]
+#[template(path = "api_keys/reveal.html")]
+pub struct RevealPage {
+    pub ctx: PageCtx,
+    pub id: i64,
+    pub name: String,
+    pub masked: String,
+    /// The full key, only on the first view.
+    pub secret: Option<String>,
+    pub regenerated: bool,
+    pub badges: Vec<Badge>,
+    pub expires: ExpiresView,
+    /// This server's whoami URL, as the browser reached it.
+    pub whoami_url: String,
+}
+
+pub async fn key_reveal(
+    state: web::Data<AppState>,
+    member: Member,
+    session: TypedSession,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ConsoleError> {
+    let id = parse_key_id(&path)?;
+    let ws = member.workspace_id;
+    let key = state
+        .db
+        .run(move |conn| store::find(conn, ws, id).map_err(DbError::from))
+        .await?
+        .ok_or(ConsoleError::NotFound)?;
+    let secret = session.take_pending_reveal(id);
+    let now = Utc::now().naive_utc();
+    if secret.is_some() {
+        let actor = member.actor();
+        let key_ref = key.key_ref();
+        state
+            .db
+            .write(move |conn| -> Result<(), ConsoleError> {
+                let event = Event {
+                    workspace_id: Some(ws),
+                    action: "key.revealed",
+                    key: Some(key_ref),
+                    details: "The full key was shown once, on its reveal page".into(),
+                };
+                audit::record(conn, &actor, event, now)?;
+                Ok(())
+            })
+            .await?;
+    }
+    let info = req.connection_info();
+    let whoami_url = format!("{}://{}/api/v1/whoami", info.scheme(), info.host());
+    let page = RevealPage {
+        ctx: PageCtx::for_member(&member, &session, "keys"),
+        id,
+        masked: key.masked(),
+        secret,
+        regenerated: key.regenerated_at.is_some(),
+        badges: badges(&key.permissions, &state.catalogue),
+        expires: ExpiresView::new(key.expires_at, now),
+        whoami_url,
+        name: key.name,
+    };
+    render(&page).map(no_store)
+}

@@ -1,0 +1,342 @@
+//! Queries about API keys. Every function takes the workspace id and filters by it, so a key
+//! id from another workspace behaves exactly like a missing one.
+//!
+//! Status is derived, never stored: `revoked_at` set → revoked; `expires_at` ≤ now → expired;
+//! otherwise active. The list pages by `(workspace_id, id)` (the `api_keys_by_workspace`
+//! index), newest first.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::DbConnection;
+use crate::db::schema::{api_keys, users};
+
+diesel::define_sql_function! {
+    /// SQL `lower()`, the same on SQLite and PostgreSQL, for case-insensitive search.
+    fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
+/// Keys shown on one page of the table.
+pub const PAGE_SIZE: i64 = 50;
+
+/// One stored key: everything except its hash.
+#[derive(Clone, Debug, Queryable, Selectable)]
+#[diesel(table_name = api_keys)]
+pub struct KeyRow {
+    pub id: i64,
+    pub workspace_id: i64,
+    pub name: String,
+    pub prefix: String,
+    pub last4: String,
+    pub permissions: String,
+    pub expiry_rule: String,
+    pub created_by: Option<i64>,
+    pub created_at: NaiveDateTime,
+    pub expires_at: Option<NaiveDateTime>,
+    pub revoked_at: Option<NaiveDateTime>,
+    pub revoked_by: Option<i64>,
+    pub last_used_at: Option<NaiveDateTime>,
+    pub last_used_ip: Option<String>,
+    pub rate_limit_per_minute: Option<i32>,
+    pub regenerated_at: Option<NaiveDateTime>,
+}
+
+/// Where a key stands, derived from its times.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    Active,
+    Expired,
+    Revoked,
+}
+
+impl Status {
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Active => "Active",
+            Self::Expired => "Expired",
+            Self::Revoked => "Revoked",
+        }
+    }
+
+    pub fn css_class(self) -> &'static str {
+        match self {
+            Self::Active => "status-active",
+            Self::Expired => "status-expired",
+            Self::Revoked => "status-revoked",
+        }
+    }
+}
+
+impl KeyRow {
+    pub fn status(&self, now: NaiveDateTime) -> Status {
+        if self.revoked_at.is_some() {
+            Status::Revoked
+        } else if self.expires_at.is_some_and(|e| e <= now) {
+            Status::Expired
+        } else {
+            Status::Active
+        }
+    }
+
+    pub fn masked(&self) -> String {
+        super::secret::masked(&self.prefix, &self.last4)
+    }
+
+    pub fn key_ref(&self) -> crate::audit::KeyRef {
+        crate::audit::KeyRef { id: self.id, name: self.name.clone(), masked: self.masked() }
+    }
+}
+
+/// The table's status tabs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum StatusFilter {
+    #[default]
+    All,
+    Active,
+    Expired,
+    Revoked,
+}
+
+impl StatusFilter {
+    pub const ALL: [StatusFilter; 4] = [Self::All, Self::Active, Self::Expired, Self::Revoked];
+
+    /// Unknown values read as `All`, so a mangled link still shows the table.
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "active" => Self::Active,
+            "expired" => Self::Expired,
+            "revoked" => Self::Revoked,
+            _ => Self::All,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::All => "all",
+            Self::Active => "active",
+            Self::Expired => "expired",
+            Self::Revoked => "revoked",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::All => "All",
+            Self::Active => "Active",
+            Self::Expired => "Expired",
+            Self::Revoked => "Revoked",
+        }
+    }
+}
+
+/// What the table asks for.
+#[derive(Clone, Debug, Default)]
+pub struct ListQuery {
+    pub status: StatusFilter,
+    /// Case-insensitive substring of the name; empty for no search.
+    pub search: String,
+    /// 1-based.
+    pub page: i64,
+}
+
+/// One page of keys with the emails of their creators and revokers.
+pub struct KeyPage {
+    pub keys: Vec<KeyRow>,
+    pub emails: HashMap<i64, String>,
+    pub has_next: bool,
+}
+
+/// `%` and `_` in a search are literal text, not wildcards.
+fn like_pattern(search: &str) -> String {
+    let mut p = String::with_capacity(search.len() + 2);
+    p.push('%');
+    for c in search.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            p.push('\\');
+        }
+        p.push(c);
+    }
+    p.push('%');
+    p
+}
+
+/// One page of a workspace's keys, newest first.
+pub fn list(
+    conn: &mut DbConnection,
+    workspace_id: i64,
+    q: &ListQuery,
+    now: NaiveDateTime,
+) -> QueryResult<KeyPage> {
+    let mut query = api_keys::table
+        .filter(api_keys::workspace_id.eq(workspace_id))
+        .select(KeyRow::as_select())
+        .into_boxed();
+    query = match q.status {
+        StatusFilter::All => query,
+        StatusFilter::Active => query
+            .filter(api_keys::revoked_at.is_null())
+            .filter(api_keys::expires_at.is_null().or(api_keys::expires_at.gt(now))),
+        StatusFilter::Expired => {
+            query.filter(api_keys::revoked_at.is_null()).filter(api_keys::expires_at.le(now))
+        }
+        StatusFilter::Revoked => query.filter(api_keys::revoked_at.is_not_null()),
+    };
+    let search = q.search.trim();
+    if !search.is_empty() {
+        query = query.filter(lower(api_keys::name).like(like_pattern(search)).escape('\\'));
+    }
+    let page = q.page.max(1);
+    let mut keys: Vec<KeyRow> = query
+        .order(api_keys::id.desc())
+        .limit(PAGE_SIZE + 1)
+        .offset((page - 1).saturating_mul(PAGE_SIZE))
+        .load(conn)?;
+    let has_next = keys.len() as i64 > PAGE_SIZE;
+    keys.truncate(PAGE_SIZE as usize);
+    let mut ids: Vec<i64> = keys.iter().flat_map(|k| [k.created_by, k.revoked_by]).flatten().collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let emails = if ids.is_empty() {
+        HashMap::new()
+    } else {
+        users::table
+            .filter(users::id.eq_any(ids))
+            .select((users::id, users::email))
+            .load::<(i64, String)>(conn)?
+            .into_iter()
+            .collect()
+    };
+    Ok(KeyPage { keys, emails, has_next })
+}
+
+/// True when the workspace has no keys at all (the empty state, as opposed to an empty filter).
+pub fn workspace_has_keys(conn: &mut DbConnection, workspace_id: i64) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        api_keys::table.filter(api_keys::workspace_id.eq(workspace_id)).select(api_keys::id),
+    ))
+    .get_result(conn)
+}
+
+/// A key of this workspace, or `None` (also for another workspace's id).
+pub fn find(conn: &mut DbConnection, workspace_id: i64, id: i64) -> QueryResult<Option<KeyRow>> {
+    api_keys::table
+        .filter(api_keys::workspace_id.eq(workspace_id))
+        .filter(api_keys::id.eq(id))
+        .select(KeyRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Whether an active key of the workspace already has this name (revoked and expired keys
+/// free their names). `except` skips one key, for checks about an existing key.
+pub fn active_name_taken(
+    conn: &mut DbConnection,
+    workspace_id: i64,
+    name: &str,
+    now: NaiveDateTime,
+    except: Option<i64>,
+) -> QueryResult<bool> {
+    let ids: Vec<i64> = api_keys::table
+        .filter(api_keys::workspace_id.eq(workspace_id))
+        .filter(api_keys::name.eq(name))
+        .filter(api_keys::revoked_at.is_null())
+        .filter(api_keys::expires_at.is_null().or(api_keys::expires_at.gt(now)))
+        .select(api_keys::id)
+        .limit(2)
+        .load(conn)?;
+    Ok(ids.into_iter().any(|id| Some(id) != except))
+}
+
+/// A key about to be stored: the hash of its secret, never the secret.
+#[derive(Insertable)]
+#[diesel(table_name = api_keys)]
+pub struct NewKey<'a> {
+    pub workspace_id: i64,
+    pub name: &'a str,
+    pub prefix: &'a str,
+    pub last4: &'a str,
+    pub key_hash: &'a str,
+    pub permissions: &'a str,
+    pub expiry_rule: &'a str,
+    pub created_by: Option<i64>,
+    pub created_at: NaiveDateTime,
+    pub expires_at: Option<NaiveDateTime>,
+    pub rate_limit_per_minute: Option<i32>,
+}
+
+pub fn insert(conn: &mut DbConnection, key: &NewKey<'_>) -> QueryResult<i64> {
+    diesel::insert_into(api_keys::table).values(key).returning(api_keys::id).get_result(conn)
+}
+
+/// Replaces a key's secret: the old hash is overwritten, so the old secret stops at once.
+/// Refuses (returns 0 rows) for revoked keys.
+pub fn regenerate(
+    conn: &mut DbConnection,
+    workspace_id: i64,
+    id: i64,
+    secret: &super::ApiKey,
+    expires_at: Option<NaiveDateTime>,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(
+        api_keys::table
+            .filter(api_keys::workspace_id.eq(workspace_id))
+            .filter(api_keys::id.eq(id))
+            .filter(api_keys::revoked_at.is_null()),
+    )
+    .set((
+        api_keys::key_hash.eq(secret.hash().as_str()),
+        api_keys::prefix.eq(secret.prefix()),
+        api_keys::last4.eq(secret.last4()),
+        api_keys::expires_at.eq(expires_at),
+        api_keys::regenerated_at.eq(Some(now)),
+    ))
+    .execute(conn)
+}
+
+/// Marks a key revoked by `by` at `now`; a key already revoked keeps its first revocation.
+pub fn revoke(
+    conn: &mut DbConnection,
+    workspace_id: i64,
+    id: i64,
+    by: i64,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(
+        api_keys::table
+            .filter(api_keys::workspace_id.eq(workspace_id))
+            .filter(api_keys::id.eq(id))
+            .filter(api_keys::revoked_at.is_null()),
+    )
+    .set((api_keys::revoked_at.eq(Some(now)), api_keys::revoked_by.eq(Some(by))))
+    .execute(conn)
+}
+
+/// Removes a key (its usage rows go with it; its audit events stay).
+pub fn delete(conn: &mut DbConnection, workspace_id: i64, id: i64) -> QueryResult<usize> {
+    diesel::delete(
+        api_keys::table.filter(api_keys::workspace_id.eq(workspace_id)).filter(api_keys::id.eq(id)),
+    )
+    .execute(conn)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn search_wildcards_are_literal() {
+        assert_eq!(like_pattern("50%_Off\\"), "%50\\%\\_off\\\\%");
+    }
+
+    #[test]
+    fn unknown_status_filters_read_as_all() {
+        assert_eq!(StatusFilter::parse("revoked"), StatusFilter::Revoked);
+        assert_eq!(StatusFilter::parse("bogus"), StatusFilter::All);
+        for f in StatusFilter::ALL {
+            assert_eq!(StatusFilter::parse(f.as_str()), f);
+        }
+    }
+}
