@@ -23,6 +23,15 @@ pub enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Manage accounts from the command line (scripted installs).
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Subcommand)]
+pub enum AdminCommand {
+    /// Create a user (password from standard input or a prompt) and give them a workspace.
+    Create(crate::admin::CreateArgs),
 }
 
 #[derive(Args, Clone)]
@@ -99,6 +108,10 @@ pub fn run(cli: Cli) -> Result<(), String> {
             Command::Migrate => {
                 let (_, applied) = open_database(&settings).await.map_err(|e| e.to_string())?;
                 println!("migrations applied: {applied}");
+                Ok(())
+            }
+            Command::Admin(AdminCommand::Create(args)) => {
+                println!("{}", crate::admin::create_command(&settings, args).await?);
                 Ok(())
             }
         }

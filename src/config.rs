@@ -83,6 +83,28 @@ impl Default for RateLimitSettings {
     }
 }
 
+/// Sign-in throttling: failures per email and per client address within `window`. Past half
+/// the limit each attempt waits `slowdown` per extra failure; at the limit the email or
+/// address is refused until `window` has passed since the attempt that reached it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LoginThrottleSettings {
+    pub max_failures_per_email: u32,
+    pub max_failures_per_ip: u32,
+    pub window: Duration,
+    pub slowdown: Duration,
+}
+
+impl Default for LoginThrottleSettings {
+    fn default() -> Self {
+        Self {
+            max_failures_per_email: 5,
+            max_failures_per_ip: 20,
+            window: Duration::from_secs(15 * 60),
+            slowdown: Duration::from_millis(250),
+        }
+    }
+}
+
 /// Everything the server needs to start.
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -97,6 +119,8 @@ pub struct Settings {
     pub rate_limit: RateLimitSettings,
     pub session_idle_timeout: Duration,
     pub session_absolute_timeout: Duration,
+    /// Sign-in throttling (in memory, per instance).
+    pub login_throttle: LoginThrottleSettings,
     /// How often buffered key usage is written.
     pub usage_flush_interval: Duration,
     /// Connections kept by the pool.
@@ -119,6 +143,7 @@ impl Settings {
             rate_limit: RateLimitSettings::default(),
             session_idle_timeout: Duration::from_secs(12 * 3600),
             session_absolute_timeout: Duration::from_secs(7 * 24 * 3600),
+            login_throttle: LoginThrottleSettings::default(),
             usage_flush_interval: Duration::from_secs(1),
             pool_size: 10,
             workers: std::thread::available_parallelism().map_or(2, |n| n.get()),

@@ -1,6 +1,7 @@
 //! keyward: a self-hosted API-key manager. See `docs/ARCHITECTURE.md` for the layers.
 
 pub mod accounts;
+pub mod admin;
 pub mod audit;
 pub mod cli;
 pub mod config;

@@ -89,6 +89,7 @@ impl Application {
             settings: settings.clone(),
             catalogue: Arc::new(catalogue),
             has_users: AtomicBool::new(false),
+            login_throttle: crate::accounts::throttle::LoginThrottle::new(settings.login_throttle),
         });
 
         let app_state = state.clone();

@@ -14,4 +14,6 @@ pub struct AppState {
     pub catalogue: Arc<Catalogue>,
     /// Set once the first user exists, so console requests stop asking.
     pub has_users: AtomicBool,
+    /// Failed sign-in counters per email and address.
+    pub login_throttle: crate::accounts::throttle::LoginThrottle,
 }

@@ -1,9 +1,11 @@
 //! People and workspaces: users, their passwords, memberships with roles, sign-in sessions.
 
 pub mod email;
+pub mod members;
 pub mod password;
 pub mod role;
 pub mod store;
+pub mod throttle;
 
 pub use email::Email;
 pub use password::{Password, PasswordError};

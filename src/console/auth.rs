@@ -15,6 +15,7 @@ use super::see_other;
 use super::session::TypedSession;
 use crate::accounts::password::{DUMMY_HASH, hash_password, verify_password};
 use crate::accounts::store;
+use crate::accounts::throttle::{Refused, describe_wait};
 use crate::accounts::{Email, Password, Role};
 use crate::audit::{self, Actor, Event};
 use crate::db::DbError;
@@ -222,6 +223,19 @@ pub async fn login(
     let typed_email = form.email.clone();
     let email = Email::parse(&form.email).ok();
     let lookup = email.clone();
+    let (ip, user_agent) = client_of(&req);
+    // Throttled before any work: a refused attempt checks no password and writes nothing.
+    let throttle_key = match &email {
+        Some(e) => e.to_string(),
+        None => typed_email.trim().to_lowercase().chars().take(254).collect(),
+    };
+    let attempt = match state.login_throttle.begin(&throttle_key, ip.as_deref()) {
+        Ok(attempt) => attempt,
+        Err(refused) => return throttled(&session, typed_email, &form.next, refused),
+    };
+    if !attempt.delay.is_zero() {
+        tokio::time::sleep(attempt.delay).await;
+    }
     let user = state
         .db
         .run(move |conn| -> Result<_, DbError> {
@@ -238,7 +252,6 @@ pub async fn login(
         .await
         .map_err(anyhow::Error::from)?
         && user.is_some();
-    let (ip, user_agent) = client_of(&req);
     let now = Utc::now().naive_utc();
     let user_for_audit = user.clone();
     let label =
@@ -267,6 +280,7 @@ pub async fn login(
         .await?;
     match signed_in {
         Some((user_id, sid, workspace_id)) => {
+            state.login_throttle.succeeded(attempt);
             session.sign_in(user_id, &sid, workspace_id).map_err(anyhow::Error::from)?;
             Ok(see_other(&next))
         }
@@ -280,6 +294,39 @@ pub async fn login(
             },
         ),
     }
+}
+
+/// The sign-in page refusing an attempt: 429, `Retry-After`, and when to come back in words.
+fn throttled(
+    session: &TypedSession,
+    email: String,
+    next: &str,
+    refused: Refused,
+) -> Result<HttpResponse, ConsoleError> {
+    let wait = refused.retry_after;
+    // Rounded up to the minute, so the time shown is never too early.
+    let at =
+        Utc::now() + chrono::TimeDelta::from_std(wait).unwrap_or_default() + chrono::TimeDelta::seconds(59);
+    let message = format!(
+        "Too many failed sign-in attempts. Sign-in is paused for this account or network: \
+         try again {} (after {} UTC).",
+        describe_wait(wait),
+        at.format("%H:%M")
+    );
+    let mut res = render_status(
+        StatusCode::TOO_MANY_REQUESTS,
+        &LoginPage {
+            ctx: PageCtx::anonymous(session),
+            email,
+            next: safe_next(next).unwrap_or_default().to_owned(),
+            error: Some(message),
+        },
+    )?;
+    res.headers_mut().insert(
+        actix_web::http::header::RETRY_AFTER,
+        actix_web::http::header::HeaderValue::from(wait.as_secs().max(1)),
+    );
+    Ok(res)
 }
 
 #[derive(Deserialize)]

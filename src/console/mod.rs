@@ -8,8 +8,10 @@ pub mod csrf;
 pub mod error;
 pub mod flash;
 pub mod member;
+pub mod members;
 pub mod pages;
 pub mod session;
+pub mod workspaces;
 
 use actix_web::{HttpResponse, web};
 
@@ -29,6 +31,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/settings", web::get().to(home))
         .configure(api_keys::configure)
         .configure(audit_log::configure);
+    cfg.configure(members::routes);
+    cfg.configure(workspaces::routes);
 }
 
 /// The console's front door: the key table.

@@ -1,0 +1,195 @@
+//! `keyward admin create`: accounts for scripted installs, without a browser.
+//!
+//! The password is read from standard input (one line) or, when standard input is a terminal,
+//! from a prompt that does not echo. It is never taken from the command line, where other
+//! users could read it in the process list and shells keep it in their history.
+//!
+//! What it does with `--email E --workspace W --role R`:
+//! - the user E is created if there is no account for E yet (the password is then required);
+//!   an existing account keeps its password and no password is read;
+//! - no workspace is named W: it is created, with E as its owner (`--role` must be `owner`,
+//!   since a workspace needs one);
+//! - exactly one workspace is named W: E is added to it with role R (default owner); if E is
+//!   already a member with that role nothing changes, so the command can be re-run safely;
+//! - several workspaces are named W: refused, since it is unclear which one is meant.
+
+use std::io::{BufRead, IsTerminal, Write};
+
+use chrono::Utc;
+use clap::Args;
+
+use crate::accounts::password::hash_password;
+use crate::accounts::{Email, Password, Role, members, store};
+use crate::audit::{self, Actor, Event};
+use crate::config::Settings;
+use crate::console::auth::parse_workspace_name;
+use crate::db::{Db, DbConnection, DbError};
+
+#[derive(Args, Clone, Debug)]
+pub struct CreateArgs {
+    /// The user's email address (created if it has no account yet).
+    #[arg(long)]
+    pub email: String,
+    /// The workspace's name (created if no workspace has this name).
+    #[arg(long)]
+    pub workspace: String,
+    /// owner, admin or viewer.
+    #[arg(long, default_value = "owner")]
+    pub role: String,
+}
+
+/// Runs `admin create` against an open, migrated database. `read_password` is called only
+/// when the account has to be created.
+pub fn create(
+    db: &Db,
+    args: &CreateArgs,
+    read_password: impl FnOnce() -> Result<String, String>,
+) -> Result<String, String> {
+    let email = Email::parse(&args.email).map_err(|e| format!("--email: {e}"))?;
+    let workspace = parse_workspace_name(&args.workspace).map_err(|e| format!("--workspace: {e}"))?;
+    let role: Role = args
+        .role
+        .trim()
+        .parse()
+        .map_err(|()| format!("--role `{}`: use owner, admin or viewer", args.role))?;
+
+    let lookup = email.clone();
+    let existing = run(db, move |conn| store::find_user_by_email(conn, lookup.as_str()))?;
+    let hash = match existing {
+        Some(_) => None,
+        None => {
+            let password = Password::parse(&read_password()?).map_err(|e| format!("password: {e}"))?;
+            Some(hash_password(&password))
+        }
+    };
+    let now = Utc::now().naive_utc();
+    let actor =
+        Actor { user_id: None, label: "system (keyward admin create)".into(), ip: None, user_agent: None };
+    db.write_blocking(|conn: &mut DbConnection| -> Result<Result<String, String>, DbError> {
+        let (user_id, new_user) = match store::find_user_by_email(conn, email.as_str())? {
+            Some(u) => (u.id, false),
+            None => match &hash {
+                Some(h) => (store::insert_user(conn, email.as_str(), h, now)?, true),
+                None => return Ok(Err("the account changed while being created; run the command again".into())),
+            },
+        };
+        let who = if new_user { format!("created {email}") } else { format!("{email} (existing account, password unchanged)") };
+        let named = members::workspaces_named(conn, &workspace)?;
+        match named.as_slice() {
+            [] => {
+                if role != Role::Owner {
+                    return Ok(Err(format!(
+                        "no workspace is named \u{201c}{workspace}\u{201d}; a new workspace's first member must be its owner (--role owner)"
+                    )));
+                }
+                let ws = store::insert_workspace(conn, &workspace, now)?;
+                store::insert_membership(conn, user_id, ws, Role::Owner, now)?;
+                let event = Event {
+                    workspace_id: Some(ws),
+                    action: "workspace.created",
+                    key: None,
+                    details: format!("Workspace \u{201c}{workspace}\u{201d} and its owner {email}, from the command line"),
+                };
+                audit::record(conn, &actor, event, now)?;
+                Ok(Ok(format!("{who}; created workspace \u{201c}{workspace}\u{201d} (id {ws}) with {email} as owner")))
+            }
+            [ws] => {
+                let ws = *ws;
+                if let Some(m) = members::find(conn, ws, user_id)? {
+                    return Ok(if m.role == role {
+                        Ok(format!("{email} is already {role} in \u{201c}{workspace}\u{201d}: nothing changed"))
+                    } else {
+                        Err(format!(
+                            "{email} is already {} in \u{201c}{workspace}\u{201d}; change roles in Settings \u{2192} Members",
+                            m.role
+                        ))
+                    });
+                }
+                members::lock_workspace(conn, ws)?;
+                store::insert_membership(conn, user_id, ws, role, now)?;
+                let event = Event {
+                    workspace_id: Some(ws),
+                    action: "member.added",
+                    key: None,
+                    details: format!("Added {email} as {role} (from the command line)"),
+                };
+                audit::record(conn, &actor, event, now)?;
+                Ok(Ok(format!("{who}; added to workspace \u{201c}{workspace}\u{201d} (id {ws}) as {role}")))
+            }
+            many => Ok(Err(format!(
+                "{} workspaces are named \u{201c}{workspace}\u{201d}; rename one in the console first",
+                many.len()
+            ))),
+        }
+    })
+    .map_err(|e| e.to_string())?
+}
+
+fn run<T>(db: &Db, f: impl FnOnce(&mut DbConnection) -> diesel::QueryResult<T>) -> Result<T, String> {
+    let mut conn = db.get().map_err(|e| e.to_string())?;
+    f(&mut conn).map_err(|e| e.to_string())
+}
+
+/// Opens the database (applying migrations) and runs `admin create`, reading the password
+/// from standard input or a prompt.
+pub async fn create_command(settings: &Settings, args: CreateArgs) -> Result<String, String> {
+    let (db, _) = crate::startup::open_database(settings).await.map_err(|e| e.to_string())?;
+    let prompt_for = args.email.trim().to_lowercase();
+    tokio::task::spawn_blocking(move || create(&db, &args, || read_password(&prompt_for)))
+        .await
+        .map_err(|e| e.to_string())?
+}
+
+/// One line from standard input, or a no-echo prompt (asked twice) on a terminal.
+fn read_password(email: &str) -> Result<String, String> {
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        let mut line = String::new();
+        stdin
+            .lock()
+            .read_line(&mut line)
+            .map_err(|e| format!("cannot read the password from standard input: {e}"))?;
+        let line = line.strip_suffix('\n').unwrap_or(&line);
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        if line.is_empty() {
+            return Err(
+                "no password on standard input: pipe one line, e.g. `keyward admin create … < password-file`"
+                    .into(),
+            );
+        }
+        return Ok(line.to_owned());
+    }
+    let first = prompt(&format!("Password for {email}: "))?;
+    let second = prompt("Password again: ")?;
+    if first != second {
+        return Err("the two passwords do not match".into());
+    }
+    Ok(first)
+}
+
+/// Asks on the terminal with echo turned off (through `stty`, restored afterwards).
+fn prompt(text: &str) -> Result<String, String> {
+    let mut stderr = std::io::stderr();
+    let _ = write!(stderr, "{text}");
+    let _ = stderr.flush();
+    if !stty("-echo") {
+        let _ = writeln!(stderr);
+        return Err(
+            "cannot turn off echo on this terminal; pipe the password on standard input instead".into()
+        );
+    }
+    let mut line = String::new();
+    let read = std::io::stdin().lock().read_line(&mut line);
+    stty("echo");
+    let _ = writeln!(stderr);
+    read.map_err(|e| format!("cannot read the password: {e}"))?;
+    Ok(line.trim_end_matches(['\n', '\r']).to_owned())
+}
+
+fn stty(arg: &str) -> bool {
+    std::process::Command::new("stty")
+        .arg(arg)
+        .stdin(std::process::Stdio::inherit())
+        .status()
+        .is_ok_and(|s| s.success())
+}
