@@ -86,7 +86,13 @@ async fn expect_verdict(console: &Console, tally: &Mutex<Tally>, secret: &str, w
     }
 }
 
-async fn client_loop(base: String, until: Instant, client_no: usize, tally: Arc<Mutex<Tally>>, secrets: Arc<Mutex<std::fs::File>>) {
+async fn client_loop(
+    base: String,
+    until: Instant,
+    client_no: usize,
+    tally: Arc<Mutex<Tally>>,
+    secrets: Arc<Mutex<std::fs::File>>,
+) {
     let mut console = match signed_in(&base).await {
         Ok(c) => c,
         Err(e) => {
@@ -98,7 +104,13 @@ async fn client_loop(base: String, until: Instant, client_no: usize, tally: Arc<
     let mut live: Vec<(i64, String)> = Vec::new();
     let mut dead: Vec<String> = Vec::new();
     let mut n: u64 = 0;
-    let pages = ["/settings/api-keys", "/settings/api-keys?page=2", "/settings/api-keys?q=soak", "/settings/api-keys?status=revoked", "/settings/audit-log"];
+    let pages = [
+        "/settings/api-keys",
+        "/settings/api-keys?page=2",
+        "/settings/api-keys?q=soak",
+        "/settings/api-keys?status=revoked",
+        "/settings/audit-log",
+    ];
     while Instant::now() < until {
         n += 1;
         tally.lock().unwrap().ops += 1;
@@ -154,11 +166,14 @@ async fn client_loop(base: String, until: Instant, client_no: usize, tally: Arc<
                             t.verifications += 1;
                             match got {
                                 Ok(Verdict::Refused(_)) => {}
-                                Ok(v) => t.wrong(format!("a regenerated key's old secret: verifier said {v:?}")),
+                                Ok(v) => {
+                                    t.wrong(format!("a regenerated key's old secret: verifier said {v:?}"))
+                                }
                                 Err(e) => t.fail(&e),
                             }
                         }
-                        expect_verdict(&console, &tally, &k.secret, &Verdict::Valid, "a regenerated key").await;
+                        expect_verdict(&console, &tally, &k.secret, &Verdict::Valid, "a regenerated key")
+                            .await;
                         dead.push(old);
                         live.push((k.id, k.secret));
                     }

@@ -231,11 +231,13 @@ impl Db {
 
 /// A query that failed because the connection died (the server went away, the backend was
 /// terminated) is an outage, not a bug: it becomes [`DbError::Unavailable`] (503), like a
-/// failed checkout. diesel marks such a connection broken, so r2d2 drops it on return and
-/// the next request gets a fresh one.
+/// failed checkout. The failed query itself may come back as an ordinary error (PostgreSQL's
+/// "terminating connection" arrives as a result before libpq marks the connection bad), so a
+/// failure is followed by a ping; a dead connection is then marked broken by diesel and r2d2
+/// drops it on return, so the next request gets a fresh one.
 fn lost_connection<T, E: From<DbError>>(conn: &mut DbConnection, result: Result<T, E>) -> Result<T, E> {
     match result {
-        Err(_) if conn.is_broken() => {
+        Err(_) if conn.is_broken() || conn.ping().is_err() => {
             Err(DbError::Unavailable("the database connection was lost".into()).into())
         }
         other => other,

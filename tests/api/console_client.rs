@@ -127,7 +127,8 @@ impl Console {
             .expect("http client");
         let mut console = Self { base: base.trim_end_matches('/').to_owned(), client, csrf: String::new() };
         let page = console.page_text("sign-in form", "/login").await?;
-        let token = csrf_of(&page).ok_or(Failure::Page { step: "sign-in form", why: "no CSRF token".into() })?;
+        let token =
+            csrf_of(&page).ok_or(Failure::Page { step: "sign-in form", why: "no CSRF token".into() })?;
         let res = console
             .client
             .post(console.url("/login"))
@@ -150,7 +151,8 @@ impl Console {
             .expect("http client");
         let mut console = Self { base: base.trim_end_matches('/').to_owned(), client, csrf: String::new() };
         let page = console.page_text("setup form", "/setup").await?;
-        let token = csrf_of(&page).ok_or(Failure::Page { step: "setup form", why: "no CSRF token".into() })?;
+        let token =
+            csrf_of(&page).ok_or(Failure::Page { step: "setup form", why: "no CSRF token".into() })?;
         let res = console
             .client
             .post(console.url("/setup"))
@@ -176,7 +178,8 @@ impl Console {
     /// The session's CSRF token, read from the create form.
     async fn refresh_csrf(&mut self) -> Result<(), Failure> {
         let page = self.page_text("create form", "/settings/api-keys/new").await?;
-        self.csrf = csrf_of(&page).ok_or(Failure::Page { step: "create form", why: "no CSRF token".into() })?;
+        self.csrf =
+            csrf_of(&page).ok_or(Failure::Page { step: "create form", why: "no CSRF token".into() })?;
         Ok(())
     }
 

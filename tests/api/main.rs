@@ -4,8 +4,8 @@
 mod helpers;
 
 mod accounts;
+mod console_client;
 mod foundation;
 mod hostile;
 mod outage;
-mod console_client;
 mod secrets_scan;

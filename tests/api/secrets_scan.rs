@@ -66,10 +66,12 @@ pub fn dump_database(url: &DatabaseUrl) -> Vec<u8> {
             assert!(tables.iter().any(|t| t.text == "api_keys"), "the dump sees the schema");
             let mut out = Vec::new();
             for table in tables {
-                let rows: Vec<Row> =
-                    diesel::sql_query(format!("SELECT row_to_json(t)::text AS text FROM \"{}\" t", table.text))
-                        .load(&mut conn)
-                        .expect("dump a table");
+                let rows: Vec<Row> = diesel::sql_query(format!(
+                    "SELECT row_to_json(t)::text AS text FROM \"{}\" t",
+                    table.text
+                ))
+                .load(&mut conn)
+                .expect("dump a table");
                 for row in rows {
                     out.extend_from_slice(row.text.as_bytes());
                     out.push(b'\n');

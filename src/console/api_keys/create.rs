@@ -120,7 +120,11 @@ impl NewKeyPage {
 
     /// The selected expiry choice; the 30-day preset on a fresh form.
     pub fn expiry_checked(&self, value: &str) -> bool {
-        if self.form.expiry.is_empty() { value == DEFAULT_DAYS.to_string() } else { self.form.expiry == value }
+        if self.form.expiry.is_empty() {
+            value == DEFAULT_DAYS.to_string()
+        } else {
+            self.form.expiry == value
+        }
     }
 
     /// `records:read` → `perm-records-read`.
@@ -238,7 +242,12 @@ pub async fn key_create(
                 rate_limit.map_or_else(|| "default".to_owned(), |n| format!("{n}/min")),
             );
             let key = Some(KeyRef { id, name: key_name.to_string(), masked });
-            audit::record(conn, &actor, Event { workspace_id: Some(ws), action: "key.created", key, details }, now)?;
+            audit::record(
+                conn,
+                &actor,
+                Event { workspace_id: Some(ws), action: "key.created", key, details },
+                now,
+            )?;
             Ok(Some(id))
         })
         .await?;

@@ -30,11 +30,13 @@ pub async fn key_delete_form(
     let mut consequences = Vec::new();
     if status != Status::Revoked {
         consequences.push(
-            "The key stops working immediately: every integration using it will fail on its next request.".into(),
+            "The key stops working immediately: every integration using it will fail on its next request."
+                .into(),
         );
     }
     consequences.push(
-        "The key is removed from the table. This cannot be undone. Its history stays in the audit log.".into(),
+        "The key is removed from the table. This cannot be undone. Its history stays in the audit log."
+            .into(),
     );
     if status == Status::Active {
         consequences.push("To stop the key but keep it listed, revoke it instead.".into());

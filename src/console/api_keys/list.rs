@@ -83,8 +83,7 @@ pub async fn key_list(
         })
         .await?;
     let catalogue = state.catalogue.clone();
-    let keys =
-        result.keys.into_iter().map(|k| KeyView::new(k, &result.emails, &catalogue, now)).collect();
+    let keys = result.keys.into_iter().map(|k| KeyView::new(k, &result.emails, &catalogue, now)).collect();
     let tabs = StatusFilter::ALL
         .iter()
         .map(|&f| Tab { label: f.label(), href: href(f, &q, 1), current: f == status })

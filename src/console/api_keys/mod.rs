@@ -173,12 +173,7 @@ fn who(id: Option<i64>, emails: &HashMap<i64, String>) -> String {
 }
 
 impl KeyView {
-    pub fn new(
-        k: KeyRow,
-        emails: &HashMap<i64, String>,
-        catalogue: &Catalogue,
-        now: NaiveDateTime,
-    ) -> Self {
+    pub fn new(k: KeyRow, emails: &HashMap<i64, String>, catalogue: &Catalogue, now: NaiveDateTime) -> Self {
         Self {
             id: k.id,
             masked: k.masked(),

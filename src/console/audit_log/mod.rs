@@ -115,7 +115,8 @@ pub async fn audit_log(
         .await?;
     let has_next = rows.len() as i64 > PAGE_SIZE;
     rows.truncate(PAGE_SIZE as usize);
-    let events = rows.into_iter().map(|row| EventView { iso: iso(row.at), exact: exact(row.at), row }).collect();
+    let events =
+        rows.into_iter().map(|row| EventView { iso: iso(row.at), exact: exact(row.at), row }).collect();
     render(&AuditLogPage {
         ctx: PageCtx::for_member(&member, &session, "audit"),
         events,
@@ -140,7 +141,8 @@ pub async fn audit_log_csv(
         .db
         .run(move |conn| query::events(conn, ws, &filter, CSV_MAX_ROWS, 0).map_err(DbError::from))
         .await?;
-    let mut body = csv::row(["time_utc", "actor", "action", "key_name", "key_masked", "ip", "user_agent", "details"]);
+    let mut body =
+        csv::row(["time_utc", "actor", "action", "key_name", "key_masked", "ip", "user_agent", "details"]);
     for r in &rows {
         let at = iso(r.at);
         body.push_str(&csv::row([
