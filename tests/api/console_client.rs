@@ -213,6 +213,26 @@ impl Console {
         Ok(Revealed { id, secret })
     }
 
+    /// Creates a key and stops at the redirect (the reveal page is not fetched): for many
+    /// concurrent creations in one session, where each would replace the pending reveal.
+    pub async fn create_key_unrevealed(&self, name: &str) -> Result<i64, Failure> {
+        let form = [
+            ("csrf_token", self.csrf.as_str()),
+            ("name", name),
+            ("permissions", "records:read"),
+            ("expiry", "30"),
+        ];
+        let res = self
+            .client
+            .post(self.url("/settings/api-keys"))
+            .form(&form)
+            .send()
+            .await
+            .map_err(transport("create key"))?;
+        let res = expect_status("create key", res, 303).await?;
+        reveal_id("create key", &location("create key", &res)?)
+    }
+
     async fn reveal(&self, path: &str) -> Result<String, Failure> {
         let html = self.page_text("reveal", path).await?;
         input_value(&html, "secret-key")
@@ -235,6 +255,20 @@ impl Console {
         let new_id = reveal_id("regenerate key", &loc)?;
         let secret = self.reveal(&loc).await?;
         Ok(Revealed { id: new_id, secret })
+    }
+
+    /// Regenerates a key and stops at the redirect; returns the id the reveal page names.
+    pub async fn regenerate_unrevealed(&self, id: i64) -> Result<i64, Failure> {
+        let path = format!("/settings/api-keys/{id}/regenerate");
+        let res = self
+            .client
+            .post(self.url(&path))
+            .form(&[("csrf_token", self.csrf.as_str())])
+            .send()
+            .await
+            .map_err(transport("regenerate key"))?;
+        let res = expect_status("regenerate key", res, 303).await?;
+        reveal_id("regenerate key", &location("regenerate key", &res)?)
     }
 
     /// Revokes a key; `Ok` once the server has answered that it is revoked.

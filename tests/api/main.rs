@@ -5,6 +5,7 @@ mod helpers;
 
 mod accounts;
 mod console_client;
+mod contention;
 mod foundation;
 mod hostile;
 mod outage;
