@@ -11,4 +11,5 @@ pub mod keys;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+pub mod verifier;
 pub mod web;

@@ -39,6 +39,7 @@ pub struct Application {
     port: u16,
     server: Server,
     state: web::Data<AppState>,
+    usage_flusher: tokio::task::JoinHandle<()>,
 }
 
 /// Connects, migrates and returns the database handle. Used by `serve` and `migrate`.
@@ -90,7 +91,13 @@ impl Application {
             catalogue: Arc::new(catalogue),
             has_users: AtomicBool::new(false),
             login_throttle: crate::accounts::throttle::LoginThrottle::new(settings.login_throttle),
+            verifier: Arc::new(crate::verifier::Verifier::new(settings.rate_limit)),
         });
+        let usage_flusher = crate::verifier::spawn_flusher(
+            state.verifier.clone(),
+            state.db.clone(),
+            settings.usage_flush_interval,
+        );
 
         let app_state = state.clone();
         let (workers, handle_signals, bind) =
@@ -118,10 +125,12 @@ impl Application {
                 .service(health::readyz)
                 .service(assets::asset)
                 .service(
-                    web::scope("/api").wrap(
-                        ErrorHandlers::new()
-                            .handler(StatusCode::METHOD_NOT_ALLOWED, not_found::api_method_not_allowed),
-                    ),
+                    web::scope("/api")
+                        .wrap(
+                            ErrorHandlers::new()
+                                .handler(StatusCode::METHOD_NOT_ALLOWED, not_found::api_method_not_allowed),
+                        )
+                        .configure(crate::verifier::routes::configure),
                 )
                 .configure(crate::console::configure)
                 .default_service(web::to(not_found::not_found))
@@ -135,7 +144,7 @@ impl Application {
             .listen(listener)
             .map_err(|e| StartError::Bind { addr: bind, reason: e.to_string() })?
             .run();
-        Ok(Self { port, server, state })
+        Ok(Self { port, server, state, usage_flusher })
     }
 
     pub fn port(&self) -> u16 {
@@ -153,7 +162,11 @@ impl Application {
 
     /// Serves until a signal (or a handle) stops the server, after in-flight requests finish.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await?;
+        let result = self.server.await;
+        // No request can count anything any more: write what is left, then stop.
+        self.usage_flusher.abort();
+        self.state.verifier.flush_now(&self.state.db).await;
+        result?;
         tracing::info!("server stopped");
         Ok(())
     }

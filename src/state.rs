@@ -16,4 +16,6 @@ pub struct AppState {
     pub has_users: AtomicBool,
     /// Failed sign-in counters per email and address.
     pub login_throttle: crate::accounts::throttle::LoginThrottle,
+    /// The key verifier: rate limiter and usage buffer.
+    pub verifier: Arc<crate::verifier::Verifier>,
 }

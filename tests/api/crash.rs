@@ -236,10 +236,17 @@ async fn check_after_restart(url: &DatabaseUrl, base: &str, seen: &Seen, report:
     let mut by_hash: HashMap<String, (i64, bool)> = HashMap::new();
     for (id, name, prefix, last4, hash, permissions, revoked_at) in &rows {
         assert!(created.contains(id), "key {id} exists without a key.created audit entry");
-        assert!(!name.is_empty() && !prefix.is_empty() && !permissions.is_empty(), "key {id} is half written");
+        assert!(
+            !name.is_empty() && !prefix.is_empty() && !permissions.is_empty(),
+            "key {id} is half written"
+        );
         assert_eq!(last4.len(), 4, "key {id} is half written");
         assert!(hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit()), "key {id}: bad hash");
-        assert_eq!(revoked_at.is_some(), revoked_events.contains(id), "key {id}: revocation and audit disagree");
+        assert_eq!(
+            revoked_at.is_some(),
+            revoked_events.contains(id),
+            "key {id}: revocation and audit disagree"
+        );
         by_hash.insert(hash.clone(), (*id, revoked_at.is_some()));
     }
     for id in &created {

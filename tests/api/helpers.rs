@@ -122,6 +122,8 @@ pub struct TestApp {
     pub state: web::Data<AppState>,
     pub database_url: DatabaseUrl,
     handle: ServerHandle,
+    /// The server task; `stop` waits for it, so shutdown work (the usage flush) is done.
+    run: tokio::sync::Mutex<Option<tokio::task::JoinHandle<std::io::Result<()>>>>,
     // Dropped last: the server must stop using the database before it is removed.
     _db: TestDb,
 }
@@ -148,7 +150,7 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Settings))
     let port = app.port();
     let handle = app.handle();
     let state = app.state();
-    tokio::spawn(app.run_until_stopped());
+    let run = tokio::spawn(app.run_until_stopped());
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
         port,
@@ -157,6 +159,7 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Settings))
         state,
         database_url: url,
         handle,
+        run: tokio::sync::Mutex::new(Some(run)),
         _db: db,
     }
 }
@@ -229,6 +232,9 @@ impl TestApp {
     /// Stops the server gracefully and waits for it.
     pub async fn stop(&self) {
         self.handle.stop(true).await;
+        if let Some(run) = self.run.lock().await.take() {
+            let _ = run.await;
+        }
     }
 }
 

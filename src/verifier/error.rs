@@ -1,0 +1,112 @@
+//! Every way a verification can fail, with its HTTP status, machine code and a message a
+//! developer can act on.
+
+use actix_web::http::StatusCode;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Denial {
+    /// No `X-Api-Key` and no `Authorization: Bearer` header.
+    MissingKey,
+    /// Empty, too long, not ASCII, or not the shape of a keyward key (checked without the database).
+    MalformedKey,
+    /// Both headers present with different keys.
+    ConflictingKeys,
+    /// A key-like query parameter (`?key=`, `?api_key=`, …).
+    KeyInQuery(String),
+    /// A required permission that is not a valid scope id.
+    InvalidRequire(String),
+    /// A request body that is not the expected JSON.
+    InvalidBody(String),
+    UnknownKey,
+    RevokedKey,
+    ExpiredKey,
+    InsufficientPermission(Vec<String>),
+    RateLimited {
+        retry_after: u64,
+    },
+    /// The database cannot be reached: the verifier fails closed.
+    Unavailable,
+}
+
+impl Denial {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::ConflictingKeys | Self::KeyInQuery(_) | Self::InvalidRequire(_) | Self::InvalidBody(_) => {
+                StatusCode::BAD_REQUEST
+            }
+            Self::MissingKey
+            | Self::MalformedKey
+            | Self::UnknownKey
+            | Self::RevokedKey
+            | Self::ExpiredKey => StatusCode::UNAUTHORIZED,
+            Self::InsufficientPermission(_) => StatusCode::FORBIDDEN,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::MissingKey => "missing_key",
+            Self::MalformedKey => "malformed_key",
+            Self::ConflictingKeys => "conflicting_keys",
+            Self::KeyInQuery(_) => "key_in_query",
+            Self::InvalidRequire(_) => "invalid_permission",
+            Self::InvalidBody(_) => "invalid_body",
+            Self::UnknownKey => "unknown_key",
+            Self::RevokedKey => "revoked_key",
+            Self::ExpiredKey => "expired_key",
+            Self::InsufficientPermission(_) => "insufficient_permission",
+            Self::RateLimited { .. } => "rate_limited",
+            Self::Unavailable => "unavailable",
+        }
+    }
+
+    pub fn message(&self) -> String {
+        match self {
+            Self::MissingKey => {
+                "No API key was sent. Send it in the X-Api-Key header or as Authorization: Bearer <key>."
+                    .into()
+            }
+            Self::MalformedKey => {
+                "The API key is not a valid keyward key: it should be kw_live_ followed by \
+                38 letters and digits. Check that it was copied whole, without spaces or quotes."
+                    .into()
+            }
+            Self::ConflictingKeys => {
+                "X-Api-Key and Authorization: Bearer carry different keys. Send one key, \
+                in one of the two headers."
+                    .into()
+            }
+            Self::KeyInQuery(name) => format!(
+                "Do not put API keys in the URL (query parameter `{name}`): URLs end up in logs and browser \
+                 history. Send the key in the X-Api-Key header instead, and regenerate this key if the URL \
+                 was shared or logged."
+            ),
+            Self::InvalidRequire(what) => format!(
+                "`{what}` is not a valid permission: use ids like records:read (a-z, 0-9, `:`, `.`, `_`, `-`)."
+            ),
+            Self::InvalidBody(why) => format!(
+                "The request body must be JSON like {{\"key\": \"kw_live_…\", \"permissions\": [\"records:read\"]}}: {why}"
+            ),
+            Self::UnknownKey => "This API key does not exist. It may have been deleted or regenerated; \
+                ask a workspace admin for a current key."
+                .into(),
+            Self::RevokedKey => "This API key has been revoked. Ask a workspace admin for a new key.".into(),
+            Self::ExpiredKey => {
+                "This API key has expired. Ask a workspace admin for a new key or a longer-lived one.".into()
+            }
+            Self::InsufficientPermission(missing) => format!(
+                "This API key lacks the permission {} needed here. Ask a workspace admin for a key that has it.",
+                missing.join(", ")
+            ),
+            Self::RateLimited { retry_after } => format!(
+                "Too many requests with this API key. Retry after {retry_after} second{}.",
+                if *retry_after == 1 { "" } else { "s" }
+            ),
+            Self::Unavailable => {
+                "Keys cannot be checked right now because the database is unreachable. Retry shortly.".into()
+            }
+        }
+    }
+}

@@ -1,0 +1,122 @@
+//! The verifier: the machine side of keyward. Services and reverse proxies ask it whether a
+//! key may be used; it answers in microseconds from one indexed lookup per request (no cache,
+//! so revocation, regeneration and deletion take effect on the very next request on every
+//! instance), a per-key rate limiter in memory, and a usage buffer written in batches.
+//!
+//! - [`extract`]: reading the key and required permissions from a request (no database).
+//! - [`decision`]: the lookup and the ordered checks.
+//! - [`ratelimit`]: per-key GCRA.
+//! - [`usage`]: the usage buffer and its batch writer.
+//! - [`routes`]: `POST /api/v1/keys/verify`, `GET /api/v1/auth`, `GET /api/v1/whoami`.
+
+pub mod decision;
+pub mod error;
+pub mod extract;
+pub mod ratelimit;
+pub mod routes;
+pub mod usage;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+
+use crate::config::RateLimitSettings;
+use crate::db::{Db, DbError};
+use crate::keys::ApiKey;
+pub use decision::KeyRecord;
+pub use error::Denial;
+use ratelimit::{Quota, RateLimiter, RateState};
+use usage::UsageBuffer;
+
+/// The verifier's long-lived state, shared by every worker.
+pub struct Verifier {
+    pub limiter: RateLimiter,
+    pub usage: UsageBuffer,
+    defaults: RateLimitSettings,
+}
+
+/// The verdict on one presented key, with what the response needs to show.
+#[derive(Debug)]
+pub struct Outcome {
+    pub record: Option<KeyRecord>,
+    pub rate: Option<RateState>,
+    pub result: Result<(), Denial>,
+}
+
+impl Verifier {
+    pub fn new(defaults: RateLimitSettings) -> Self {
+        Self { limiter: RateLimiter::new(), usage: UsageBuffer::default(), defaults }
+    }
+
+    /// Looks the key up and decides. Only reads: usage is buffered, never written here.
+    pub async fn check(&self, db: &Db, key: ApiKey, required: &[String], ip: Option<&str>) -> Outcome {
+        let record = match lookup(db, &key).await {
+            Ok(r) => r,
+            Err(_) => return Outcome { record: None, rate: None, result: Err(Denial::Unavailable) },
+        };
+        let now = Utc::now().naive_utc();
+        let mut result = decision::decide(record.as_ref(), required, now);
+        let Some(rec) = record else { return Outcome { record: None, rate: None, result } };
+        let quota = Quota::for_key(self.defaults, rec.rate_limit_per_minute);
+        let rate = if result.is_ok() {
+            let state = self.limiter.check(rec.id, quota, self.limiter.now());
+            if let Some(retry_after) = state.retry_after {
+                result = Err(Denial::RateLimited { retry_after });
+            }
+            state
+        } else {
+            self.limiter.peek(rec.id, quota, self.limiter.now())
+        };
+        self.usage.record(rec.id, result.is_ok(), now, ip);
+        Outcome { record: Some(rec), rate: Some(rate), result }
+    }
+}
+
+/// One indexed read by hash. For SQLite the file must still exist: connections opened earlier
+/// keep reading a deleted file, and a verifier must not keep saying yes from a database that
+/// is gone.
+async fn lookup(db: &Db, key: &ApiKey) -> Result<Option<KeyRecord>, DbError> {
+    if let Some(path) = db.url().sqlite_path() {
+        if !path.exists() {
+            return Err(DbError::Unavailable("the SQLite file is gone".into()));
+        }
+    }
+    let hash = key.hash();
+    db.run(move |conn| decision::find_by_hash(conn, &hash).map_err(DbError::from)).await
+}
+
+/// Writes buffered usage every `interval` and sweeps idle rate-limit entries, until stopped.
+/// The returned handle stops the loop; call [`Verifier::flush_now`] afterwards for the rest.
+pub fn spawn_flusher(verifier: Arc<Verifier>, db: Db, interval: Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            let (v, db) = (verifier.clone(), db.clone());
+            let _ = tokio::task::spawn_blocking(move || v.flush_blocking(&db)).await;
+        }
+    })
+}
+
+impl Verifier {
+    /// One flush on the current (blocking) thread, logging rather than returning failures.
+    pub fn flush_blocking(&self, db: &Db) {
+        self.limiter.sweep(self.limiter.now());
+        match self.usage.flush(db) {
+            Ok(report) if report.skipped_deleted > 0 => {
+                tracing::debug!(skipped = report.skipped_deleted, "usage for deleted keys dropped")
+            }
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "key usage not written yet; will retry"),
+        }
+    }
+
+    /// Flushes once from async code (at shutdown).
+    pub async fn flush_now(self: &Arc<Self>, db: &Db) {
+        let (v, db) = (self.clone(), db.clone());
+        let _ = tokio::task::spawn_blocking(move || v.flush_blocking(&db)).await;
+    }
+}

@@ -1,0 +1,261 @@
+//! The verifier's HTTP endpoints, under `/api`:
+//! `POST /v1/keys/verify`, `GET /v1/auth` (forward-auth), `GET /v1/whoami`, and `GET /v1/ping`
+//! (a do-nothing handler the benchmark compares against).
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, web};
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+
+use super::error::Denial;
+use super::extract::{key_from_headers, parse_key, refuse_key_in_query, required_permissions};
+use super::ratelimit::RateState;
+use super::{KeyRecord, Outcome};
+use crate::keys::scopes::is_valid_scope_id;
+use crate::state::AppState;
+use crate::web::api_error::json_error;
+
+/// The largest `POST /v1/keys/verify` body read.
+pub const MAX_VERIFY_BODY: usize = 16 * 1024;
+
+/// Registers the endpoints inside the `/api` scope.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    // Resources (not bare routes), so another method gets the scope's JSON 405.
+    cfg.service(web::resource("/v1/keys/verify").route(web::post().to(verify)))
+        .service(web::resource("/v1/auth").route(web::get().to(auth)))
+        .service(web::resource("/v1/whoami").route(web::get().to(whoami)))
+        .service(web::resource("/v1/ping").route(web::get().to(ping)));
+}
+
+fn client_ip(req: &HttpRequest) -> Option<String> {
+    req.peer_addr().map(|a| a.ip().to_string())
+}
+
+fn rate_headers(res: &mut HttpResponse, rate: Option<&RateState>) {
+    let Some(r) = rate else { return };
+    let h = res.headers_mut();
+    h.insert(HeaderName::from_static("ratelimit-limit"), HeaderValue::from(r.limit));
+    h.insert(HeaderName::from_static("ratelimit-remaining"), HeaderValue::from(r.remaining));
+    h.insert(HeaderName::from_static("ratelimit-reset"), HeaderValue::from(r.reset));
+    if let Ok(v) = HeaderValue::from_str(&format!("{};w=60;burst={}", r.per_minute, r.limit)) {
+        h.insert(HeaderName::from_static("ratelimit-policy"), v);
+    }
+}
+
+/// The JSON error for a refusal, with `WWW-Authenticate` on 401s and `Retry-After` on 429s.
+fn refusal(denial: &Denial, rate: Option<&RateState>) -> HttpResponse {
+    let mut res = json_error(denial.status(), denial.code(), &denial.message());
+    rate_headers(&mut res, rate);
+    let h = res.headers_mut();
+    if denial.status() == StatusCode::UNAUTHORIZED {
+        let challenge = match denial {
+            Denial::MissingKey => "Bearer realm=\"keyward\"",
+            _ => "Bearer realm=\"keyward\", error=\"invalid_token\"",
+        };
+        h.insert(actix_web::http::header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+    }
+    if let Denial::RateLimited { retry_after } = denial {
+        h.insert(actix_web::http::header::RETRY_AFTER, HeaderValue::from(*retry_after));
+    }
+    res
+}
+
+fn ok_builder() -> HttpResponseBuilder {
+    let mut b = HttpResponse::Ok();
+    b.insert_header(("Cache-Control", "no-store"));
+    b
+}
+
+/// Reads the key from the headers and runs the whole decision.
+async fn check_headers(state: &AppState, req: &HttpRequest, required: &[String]) -> Result<Outcome, Denial> {
+    refuse_key_in_query(req.query_string())?;
+    let key = key_from_headers(req.headers())?;
+    let ip = client_ip(req);
+    Ok(state.verifier.check(&state.db, key, required, ip.as_deref()).await)
+}
+
+/// Forward-auth: 200 with the key's identity in headers, or the refusal.
+async fn auth(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
+    let required = match required_permissions(&req) {
+        Ok(r) => r,
+        Err(d) => return refusal(&d, None),
+    };
+    let outcome = match check_headers(&state, &req, &required).await {
+        Ok(o) => o,
+        Err(d) => return refusal(&d, None),
+    };
+    let rate = outcome.rate.as_ref();
+    match (&outcome.result, &outcome.record) {
+        (Ok(()), Some(key)) => {
+            let mut res = ok_builder()
+                .insert_header(("X-Keyward-Key-Id", key.id.to_string()))
+                .insert_header(("X-Keyward-Workspace", key.workspace_id.to_string()))
+                .insert_header(("X-Keyward-Permissions", key.permissions.to_list().join(",")))
+                .finish();
+            rate_headers(&mut res, rate);
+            res
+        }
+        (Err(d), _) => refusal(d, rate),
+        (Ok(()), None) => refusal(&Denial::UnknownKey, None),
+    }
+}
+
+#[derive(Serialize)]
+struct WorkspaceJson<'a> {
+    id: i64,
+    name: &'a str,
+}
+
+#[derive(Serialize)]
+struct RateJson {
+    limit: u32,
+    remaining: u32,
+    reset: u64,
+    per_minute: u32,
+}
+
+impl From<&RateState> for RateJson {
+    fn from(r: &RateState) -> Self {
+        Self { limit: r.limit, remaining: r.remaining, reset: r.reset, per_minute: r.per_minute }
+    }
+}
+
+#[derive(Serialize)]
+struct WhoamiJson<'a> {
+    key_id: i64,
+    name: &'a str,
+    masked_key: String,
+    workspace: WorkspaceJson<'a>,
+    permissions: Vec<String>,
+    expires_at: Option<String>,
+    ratelimit: Option<RateJson>,
+}
+
+fn iso(at: Option<chrono::NaiveDateTime>) -> Option<String> {
+    at.map(|t| t.and_utc().to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+}
+
+/// "Test your key": what the key is and what it may do.
+async fn whoami(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
+    let outcome = match check_headers(&state, &req, &[]).await {
+        Ok(o) => o,
+        Err(d) => return refusal(&d, None),
+    };
+    let rate = outcome.rate.as_ref();
+    match (&outcome.result, &outcome.record) {
+        (Ok(()), Some(key)) => {
+            let mut res = ok_builder().json(WhoamiJson {
+                key_id: key.id,
+                name: &key.name,
+                masked_key: key.masked(),
+                workspace: WorkspaceJson { id: key.workspace_id, name: &key.workspace_name },
+                permissions: key.permissions.to_list(),
+                expires_at: iso(key.expires_at),
+                ratelimit: rate.map(RateJson::from),
+            });
+            rate_headers(&mut res, rate);
+            res
+        }
+        (Err(d), _) => refusal(d, rate),
+        (Ok(()), None) => refusal(&Denial::UnknownKey, None),
+    }
+}
+
+#[derive(Deserialize)]
+struct VerifyBody {
+    key: String,
+    #[serde(default)]
+    permissions: Option<Vec<String>>,
+}
+
+#[derive(Serialize)]
+struct VerifyJson<'a> {
+    valid: bool,
+    code: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<String>,
+    key_id: Option<i64>,
+    workspace_id: Option<i64>,
+    name: Option<&'a str>,
+    permissions: Option<Vec<String>>,
+    expires_at: Option<String>,
+    ratelimit: Option<RateJson>,
+}
+
+/// Reads at most [`MAX_VERIFY_BODY`] bytes; more is refused with a JSON 413.
+async fn read_body(mut payload: web::Payload) -> Result<web::BytesMut, HttpResponse> {
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|_| {
+            json_error(StatusCode::BAD_REQUEST, "invalid_body", "The request body could not be read.")
+        })?;
+        if body.len() + chunk.len() > MAX_VERIFY_BODY {
+            return Err(json_error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                &format!("The request body is larger than {MAX_VERIFY_BODY} bytes."),
+            ));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// For services that check keys themselves: always 200 once the request itself is sound;
+/// `valid` and `code` carry the verdict.
+async fn verify(state: web::Data<AppState>, req: HttpRequest, payload: web::Payload) -> HttpResponse {
+    if let Err(d) = refuse_key_in_query(req.query_string()) {
+        return refusal(&d, None);
+    }
+    let body = match read_body(payload).await {
+        Ok(b) => b,
+        Err(res) => return res,
+    };
+    let parsed: VerifyBody = match serde_json::from_slice(&body) {
+        Ok(b) => b,
+        Err(e) => return refusal(&Denial::InvalidBody(e.to_string()), None),
+    };
+    let required = parsed.permissions.unwrap_or_default();
+    if let Some(bad) = required.iter().find(|p| !is_valid_scope_id(p)) {
+        return refusal(&Denial::InvalidRequire(bad.chars().take(64).collect()), None);
+    }
+    let key = match parse_key(parsed.key.trim().as_bytes()) {
+        Ok(k) => k,
+        Err(d) => return verdict(&Err(d), None, None),
+    };
+    let ip = client_ip(&req);
+    let outcome = state.verifier.check(&state.db, key, &required, ip.as_deref()).await;
+    if outcome.result == Err(Denial::Unavailable) {
+        return refusal(&Denial::Unavailable, None);
+    }
+    verdict(&outcome.result, outcome.record.as_ref(), outcome.rate.as_ref())
+}
+
+fn verdict(result: &Result<(), Denial>, key: Option<&KeyRecord>, rate: Option<&RateState>) -> HttpResponse {
+    let (valid, code, message) = match result {
+        Ok(()) => (true, "ok", None),
+        Err(d) => (false, d.code(), Some(d.message())),
+    };
+    let mut res = ok_builder().json(VerifyJson {
+        valid,
+        code,
+        message,
+        key_id: key.map(|k| k.id),
+        workspace_id: key.map(|k| k.workspace_id),
+        name: key.map(|k| k.name.as_str()),
+        permissions: key.map(|k| k.permissions.to_list()),
+        expires_at: key.and_then(|k| iso(k.expires_at)),
+        ratelimit: rate.map(RateJson::from),
+    });
+    rate_headers(&mut res, rate);
+    if let Err(Denial::RateLimited { retry_after }) = result {
+        res.headers_mut().insert(actix_web::http::header::RETRY_AFTER, HeaderValue::from(*retry_after));
+    }
+    res
+}
+
+/// Does nothing, for the benchmark's baseline through the same server and middleware.
+async fn ping() -> HttpResponse {
+    ok_builder().finish()
+}

@@ -1,0 +1,207 @@
+//! Key usage gathered in memory and written in batches, so a verification never waits for a
+//! database write.
+//!
+//! Per key: allowed/denied counts per UTC day, and the last time and IP address it was
+//! allowed. [`UsageBuffer::flush`] swaps the buffer out and writes it in one transaction:
+//! counts are added to `key_usage_daily` (an upsert), `api_keys.last_used_*` is moved forward.
+//! Keys deleted in the meantime are skipped. If the write fails (the database is down) the
+//! counts go back into the buffer for the next attempt, so nothing is lost; the buffer holds at
+//! most one entry per key and day.
+
+use std::collections::HashMap;
+
+use chrono::{NaiveDate, NaiveDateTime};
+use diesel::prelude::*;
+use parking_lot::Mutex;
+
+use crate::db::schema::{api_keys, key_usage_daily};
+use crate::db::{Db, DbConnection, DbError};
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct KeyUsage {
+    /// (allowed, denied) per UTC day.
+    pub days: HashMap<NaiveDate, (i64, i64)>,
+    pub last_used: Option<(NaiveDateTime, String)>,
+}
+
+impl KeyUsage {
+    fn merge(&mut self, other: KeyUsage) {
+        for (day, (a, d)) in other.days {
+            let slot = self.days.entry(day).or_default();
+            slot.0 += a;
+            slot.1 += d;
+        }
+        if let Some((at, ip)) = other.last_used {
+            if self.last_used.as_ref().is_none_or(|(mine, _)| *mine < at) {
+                self.last_used = Some((at, ip));
+            }
+        }
+    }
+}
+
+/// What the request path writes into, and the flusher drains.
+#[derive(Default)]
+pub struct UsageBuffer {
+    pending: Mutex<HashMap<i64, KeyUsage>>,
+    /// Only one flush at a time, so the final flush at shutdown waits for a running one.
+    flushing: Mutex<()>,
+}
+
+/// What one flush wrote.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FlushReport {
+    pub keys: usize,
+    pub skipped_deleted: usize,
+}
+
+impl UsageBuffer {
+    /// Counts one decision about a known key. Allowed requests also move `last_used` forward.
+    pub fn record(&self, key_id: i64, allowed: bool, now: NaiveDateTime, ip: Option<&str>) {
+        let mut pending = self.pending.lock();
+        let entry = pending.entry(key_id).or_default();
+        let slot = entry.days.entry(now.date()).or_default();
+        if allowed {
+            slot.0 += 1;
+            if entry.last_used.as_ref().is_none_or(|(at, _)| *at <= now) {
+                let ip = ip.unwrap_or("").to_owned();
+                match &mut entry.last_used {
+                    // Reuse the string when the address is the same (the common case).
+                    Some((at, old)) if *old == ip => *at = now,
+                    other => *other = Some((now, ip)),
+                }
+            }
+        } else {
+            slot.1 += 1;
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.pending.lock().is_empty()
+    }
+
+    fn take(&self) -> HashMap<i64, KeyUsage> {
+        std::mem::take(&mut *self.pending.lock())
+    }
+
+    fn put_back(&self, batch: HashMap<i64, KeyUsage>) {
+        let mut pending = self.pending.lock();
+        for (id, usage) in batch {
+            pending.entry(id).or_default().merge(usage);
+        }
+    }
+
+    /// Writes everything gathered so far in one transaction. Call from a blocking thread.
+    pub fn flush(&self, db: &Db) -> Result<FlushReport, DbError> {
+        let _one_at_a_time = self.flushing.lock();
+        let batch = self.take();
+        if batch.is_empty() {
+            return Ok(FlushReport::default());
+        }
+        match db.write_blocking(|conn| write_batch(conn, &batch)) {
+            Ok(report) => Ok(report),
+            Err(e) => {
+                self.put_back(batch);
+                Err(e)
+            }
+        }
+    }
+}
+
+fn write_batch(conn: &mut DbConnection, batch: &HashMap<i64, KeyUsage>) -> Result<FlushReport, DbError> {
+    let ids: Vec<i64> = batch.keys().copied().collect();
+    let mut existing: Vec<i64> = Vec::with_capacity(ids.len());
+    // Bounded IN lists: SQLite caps bound parameters.
+    for chunk in ids.chunks(500) {
+        existing.extend(
+            api_keys::table.filter(api_keys::id.eq_any(chunk)).select(api_keys::id).load::<i64>(conn)?,
+        );
+    }
+    let mut report = FlushReport { keys: 0, skipped_deleted: ids.len() - existing.len() };
+    for id in existing {
+        let usage = &batch[&id];
+        for (day, (allowed, denied)) in &usage.days {
+            upsert_day(conn, id, *day, *allowed, *denied)?;
+        }
+        if let Some((at, ip)) = &usage.last_used {
+            // Never move the time backwards (another instance may have written a later one).
+            diesel::update(
+                api_keys::table
+                    .find(id)
+                    .filter(api_keys::last_used_at.is_null().or(api_keys::last_used_at.lt(*at))),
+            )
+            .set((api_keys::last_used_at.eq(*at), api_keys::last_used_ip.eq(ip)))
+            .execute(conn)?;
+        }
+        report.keys += 1;
+    }
+    Ok(report)
+}
+
+/// Adds counts to a day's row, creating it when absent. The multi-connection DSL has no
+/// ON CONFLICT, so each backend's own connection runs the same upsert.
+fn upsert_day(
+    conn: &mut DbConnection,
+    id: i64,
+    day: NaiveDate,
+    allowed: i64,
+    denied: i64,
+) -> QueryResult<()> {
+    use diesel::upsert::excluded;
+    use key_usage_daily::dsl as k;
+    macro_rules! upsert {
+        ($c:expr) => {
+            diesel::insert_into(k::key_usage_daily)
+                .values((k::key_id.eq(id), k::day.eq(day), k::allowed.eq(allowed), k::denied.eq(denied)))
+                .on_conflict((k::key_id, k::day))
+                .do_update()
+                .set((
+                    k::allowed.eq(k::allowed + excluded(k::allowed)),
+                    k::denied.eq(k::denied + excluded(k::denied)),
+                ))
+                .execute($c)
+        };
+    }
+    match conn {
+        DbConnection::Postgresql(c) => upsert!(c),
+        DbConnection::Sqlite(c) => upsert!(c),
+    }
+    .map(drop)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(day: u32, h: u32) -> NaiveDateTime {
+        NaiveDate::from_ymd_opt(2026, 11, day).unwrap().and_hms_opt(h, 0, 0).unwrap()
+    }
+
+    #[test]
+    fn counts_split_by_day_and_last_use_moves_forward_only() {
+        let buf = UsageBuffer::default();
+        buf.record(1, true, at(22, 23), Some("10.0.0.1"));
+        buf.record(1, false, at(22, 23), Some("10.0.0.1"));
+        buf.record(1, true, at(23, 1), Some("10.0.0.2"));
+        // A late-arriving earlier request does not move last_used back.
+        buf.record(1, true, at(23, 0), Some("10.0.0.3"));
+        let taken = buf.take();
+        let u = &taken[&1];
+        assert_eq!(u.days[&at(22, 0).date()], (1, 1));
+        assert_eq!(u.days[&at(23, 0).date()], (2, 0));
+        assert_eq!(u.last_used, Some((at(23, 1), "10.0.0.2".to_owned())));
+        assert!(buf.is_empty());
+    }
+
+    #[test]
+    fn a_failed_batch_is_merged_back() {
+        let buf = UsageBuffer::default();
+        buf.record(1, true, at(22, 1), Some("a"));
+        let batch = buf.take();
+        buf.record(1, true, at(22, 2), Some("b"));
+        buf.record(1, false, at(22, 2), None);
+        buf.put_back(batch);
+        let u = &buf.take()[&1];
+        assert_eq!(u.days[&at(22, 0).date()], (2, 1));
+        assert_eq!(u.last_used, Some((at(22, 2), "b".to_owned())));
+    }
+}
