@@ -17,20 +17,28 @@ pub fn needles(secret: &str) -> Vec<String> {
     out
 }
 
-/// Panics naming the first key found in `haystack`.
+/// Panics naming the first key found in `haystack`. Every key's 32-character random body is
+/// looked for inside every run of key characters (`A-Z a-z 0-9 _`), which covers the whole key
+/// too, in one pass over the haystack.
 #[track_caller]
 pub fn assert_no_key_in(haystack: &[u8], secrets: &[String], what: &str) {
+    let mut bodies: std::collections::HashMap<&[u8], &str> = std::collections::HashMap::new();
     for secret in secrets {
         for needle in needles(secret) {
-            if contains(haystack, needle.as_bytes()) {
-                panic!("a key issued during the run appears in {what}: {}…", &secret[..12.min(secret.len())]);
+            if needle.len() == 32 {
+                bodies.insert(&secret.as_bytes()[secret.len() - needle.len() - 6..secret.len() - 6], secret);
+            }
+        }
+        assert!(needles(secret).len() == 2, "not a key: {}…", &secret[..8.min(secret.len())]);
+    }
+    let is_key_char = |b: &u8| b.is_ascii_alphanumeric() || *b == b'_';
+    for run in haystack.split(|b| !is_key_char(b)).filter(|r| r.len() >= 32) {
+        for window in run.windows(32) {
+            if let Some(secret) = bodies.get(window) {
+                panic!("a key issued during the run appears in {what}: {}…", &secret[..12]);
             }
         }
     }
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 #[derive(QueryableByName)]
@@ -80,4 +88,20 @@ pub fn dump_database(url: &DatabaseUrl) -> Vec<u8> {
             out
         }
     }
+}
+
+#[test]
+#[should_panic(expected = "appears in the haystack")]
+fn the_scanner_finds_a_key_body_inside_other_bytes() {
+    let key = keyward::keys::ApiKey::generate();
+    let body = &key.expose()[8..40];
+    let haystack = [b"\x00\x01binary".as_slice(), b"x_", body.as_bytes(), b"\xff"].concat();
+    assert_no_key_in(&haystack, &[key.expose().to_owned()], "the haystack");
+}
+
+#[test]
+fn the_scanner_passes_bytes_without_keys() {
+    let key = keyward::keys::ApiKey::generate();
+    let other = keyward::keys::ApiKey::generate();
+    assert_no_key_in(other.expose().as_bytes(), &[key.expose().to_owned()], "the haystack");
 }
