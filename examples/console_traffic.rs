@@ -5,6 +5,7 @@
 //! ```text
 //! console_traffic make-keys BASE N OUT       # set up (or sign in), create N keys, write them to OUT
 //! console_traffic run BASE SECONDS CLIENTS SECRETS_OUT
+//! console_traffic seed DATABASE_URL WORKSPACE_ID N   # N keys straight into the database
 //! ```
 //! `run` prints one line `CONSOLE_RESULT key=value …` and exits non-zero on any 5xx or any
 //! wrong verdict. Every key it was shown is appended to SECRETS_OUT, so the script can check
@@ -277,9 +278,64 @@ async fn main() {
                 std::process::exit(1);
             }
         }
+        Some("seed") if args.len() == 5 => {
+            let ws: i64 = args[3].parse().expect("WORKSPACE_ID");
+            let n: usize = args[4].parse().expect("N");
+            seed(&args[2], ws, n);
+        }
         _ => {
-            eprintln!("usage: console_traffic make-keys BASE N OUT | run BASE SECONDS CLIENTS SECRETS_OUT");
+            eprintln!(
+                "usage: console_traffic make-keys BASE N OUT | run BASE SECONDS CLIENTS SECRETS_OUT \
+                 | seed DATABASE_URL WORKSPACE_ID N"
+            );
             std::process::exit(2);
         }
     }
+}
+
+/// Fills a workspace with `n` keys for the console benchmark: varied names (one in 10,000 is
+/// a "rare" one, for a search with few matches), a tenth revoked, a tenth expired. The secrets
+/// are generated and thrown away: only their hashes are stored, as the console would.
+fn seed(url: &str, workspace_id: i64, n: usize) {
+    use diesel::prelude::*;
+    use keyward::db::schema::api_keys;
+    use keyward::db::{DbConnection, DbError};
+
+    let url = keyward::config::DatabaseUrl::parse(url).expect("database URL");
+    let db = keyward::db::Db::connect(&url, 1).expect("connect");
+    let now = chrono::Utc::now().naive_utc();
+    let words = ["deploy bot", "ci runner", "billing sync", "partner api", "mobile app", "backup job"];
+    for chunk_start in (0..n).step_by(10_000) {
+        let end = (chunk_start + 10_000).min(n);
+        db.write_blocking(|conn: &mut DbConnection| -> Result<(), DbError> {
+            for i in chunk_start..end {
+                let key = keyward::keys::ApiKey::generate();
+                let name = if i % 10_000 == 7 {
+                    format!("rare zebra {i}")
+                } else {
+                    format!("{} {i}", words[i % words.len()])
+                };
+                let created = now - chrono::TimeDelta::seconds((n - i) as i64);
+                let expires = (i % 10 == 3).then(|| now - chrono::TimeDelta::days(1));
+                let revoked = (i % 10 == 5).then_some(now);
+                diesel::insert_into(api_keys::table)
+                    .values((
+                        api_keys::workspace_id.eq(workspace_id),
+                        api_keys::name.eq(name),
+                        api_keys::prefix.eq("kw_live_"),
+                        api_keys::last4.eq(key.last4()),
+                        api_keys::key_hash.eq(key.hash().as_str()),
+                        api_keys::permissions.eq("records:read"),
+                        api_keys::expiry_rule.eq(if expires.is_some() { "30" } else { "never" }),
+                        api_keys::created_at.eq(created),
+                        api_keys::expires_at.eq(expires),
+                        api_keys::revoked_at.eq(revoked),
+                    ))
+                    .execute(conn)?;
+            }
+            Ok(())
+        })
+        .expect("seed keys");
+    }
+    println!("seeded {n} keys into workspace {workspace_id}");
 }

@@ -9,6 +9,7 @@ mod contention;
 mod crash;
 mod foundation;
 mod hostile;
+mod hostile_input;
 mod nginx;
 mod outage;
 mod secrets_scan;
