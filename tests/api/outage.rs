@@ -8,10 +8,11 @@ use keyward::config::DatabaseUrl;
 use reqwest::StatusCode;
 
 use crate::both_backends;
-use crate::helpers::{Backend, TestApp, spawn_app};
+use crate::helpers::{Backend, TestApp, spawn_app, spawn_app_with};
 
 both_backends! {
     readiness_and_console_fail_with_503_while_the_database_is_gone_and_recover_by_themselves,
+    the_verifier_fails_closed_under_load_and_resumes_by_itself,
 }
 
 /// Takes a test's database away and gives it back.
@@ -129,5 +130,100 @@ async fn readiness_and_console_fail_with_503_while_the_database_is_gone_and_reco
     for _ in 0..8 {
         assert_eq!(app.get("/settings/api-keys").await.status(), 200);
     }
+    app.stop().await;
+}
+
+/// One verifier answer seen by the load, with when its request started and ended.
+struct Seen {
+    started: Instant,
+    ended: Instant,
+    status: u16,
+    valid: bool,
+    code: String,
+}
+
+async fn the_verifier_fails_closed_under_load_and_resumes_by_itself(backend: Backend) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    let app = spawn_app_with(backend, |s| {
+        s.workers = 2;
+        s.pool_size = 8;
+        // High enough that the load never meets the rate limit.
+        s.rate_limit.per_minute = 1_000_000_000;
+        s.rate_limit.burst_per_second = 1_000_000_000;
+    })
+    .await;
+    let owner =
+        crate::console_client::Console::setup(&app.address, "o@example.com", "outage password 1", "Outage")
+            .await
+            .expect("setup");
+    let key = owner.create_key("under load").await.expect("create");
+
+    let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
+    let stop = Arc::new(AtomicBool::new(false));
+    let load: Vec<_> = (0..6)
+        .map(|n| {
+            let (seen, stop, base, secret) =
+                (seen.clone(), stop.clone(), app.address.clone(), key.secret.clone());
+            tokio::spawn(async move {
+                let client = reqwest::Client::new();
+                while !stop.load(Ordering::Relaxed) {
+                    let started = Instant::now();
+                    // Half JSON verification, half forward-auth.
+                    let res = if n % 2 == 0 {
+                        client
+                            .post(format!("{base}/api/v1/keys/verify"))
+                            .json(&serde_json::json!({ "key": secret }))
+                            .send()
+                            .await
+                    } else {
+                        client.get(format!("{base}/api/v1/auth")).header("x-api-key", &secret).send().await
+                    }
+                    .expect("the server answers throughout");
+                    let status = res.status().as_u16();
+                    let body: serde_json::Value = res.json().await.unwrap_or_default();
+                    let valid = status == 200 && (n % 2 == 1 || body["valid"] == true);
+                    let code =
+                        body["error"]["code"].as_str().or(body["code"].as_str()).unwrap_or("").to_owned();
+                    seen.lock().unwrap().push(Seen { started, ended: Instant::now(), status, valid, code });
+                }
+            })
+        })
+        .collect();
+
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let outage = Outage::for_app(&app);
+    outage.begin();
+    wait_for_status(&app, "/readyz", StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(10)).await;
+    let down_confirmed = Instant::now();
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    let restoring = Instant::now();
+    outage.end();
+    let recovery = wait_for_status(&app, "/readyz", StatusCode::OK, Duration::from_secs(15)).await;
+    let up_confirmed = Instant::now();
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    stop.store(true, Ordering::Relaxed);
+    for t in load {
+        t.await.unwrap();
+    }
+
+    let seen = seen.lock().unwrap();
+    let during: Vec<&Seen> =
+        seen.iter().filter(|s| s.started >= down_confirmed && s.ended <= restoring).collect();
+    let after: Vec<&Seen> = seen.iter().filter(|s| s.started >= up_confirmed).collect();
+    eprintln!(
+        "outage ({backend:?}): {} answers during the outage, {} after; back {} ms after the database",
+        during.len(),
+        after.len(),
+        recovery.as_millis()
+    );
+    assert!(during.len() >= 10, "the load kept going during the outage");
+    for s in &during {
+        assert!(!s.valid, "a key was accepted while the database was gone");
+        assert_eq!((s.status, s.code.as_str()), (503, "unavailable"), "fail closed with 503 unavailable");
+    }
+    assert!(seen.iter().all(|s| s.status == 200 || s.status == 503), "only 200s and 503s");
+    assert!(!after.is_empty() && after.iter().all(|s| s.valid), "service resumed without a restart");
     app.stop().await;
 }
