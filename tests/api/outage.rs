@@ -208,7 +208,7 @@ async fn the_verifier_fails_closed_under_load_and_resumes_by_itself(backend: Bac
         t.await.unwrap();
     }
 
-    let seen = seen.lock().unwrap();
+    let seen = std::mem::take(&mut *seen.lock().unwrap());
     let during: Vec<&Seen> =
         seen.iter().filter(|s| s.started >= down_confirmed && s.ended <= restoring).collect();
     let after: Vec<&Seen> = seen.iter().filter(|s| s.started >= up_confirmed).collect();
