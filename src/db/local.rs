@@ -11,7 +11,6 @@ use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 
 use diesel::QueryResult;
-use diesel::r2d2::ManageConnection;
 
 use super::{ConnectionManager, DbConnection, DbError};
 use crate::config::DatabaseUrl;
@@ -30,8 +29,9 @@ pub fn with_sqlite<T>(
     LOCAL.with(|cell| {
         let mut slot = cell.borrow_mut();
         if slot.as_ref().is_none_or(|(p, _)| p != path) {
-            let manager = ConnectionManager { url: DatabaseUrl::Sqlite(path.to_path_buf()) };
-            let conn = manager.connect().map_err(|e| DbError::Unavailable(e.to_string()))?;
+            let manager =
+                ConnectionManager { url: DatabaseUrl::Sqlite(path.to_path_buf()), down: Default::default() };
+            let conn = manager.open().map_err(|e| DbError::Unavailable(e.to_string()))?;
             *slot = Some((path.to_path_buf(), conn));
         }
         let (_, conn) = slot.as_mut().expect("set above");

@@ -9,6 +9,7 @@ mod migrations;
 pub mod schema;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
@@ -37,26 +38,35 @@ pub enum DbError {
     Query(#[from] diesel::result::Error),
 }
 
+/// How long a request waits for a pooled connection while the database answers.
+const CHECKOUT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long it waits once the last attempt to connect failed: the database is known to be
+/// gone, so a request gets its 503 at once instead of queueing behind the outage. The pool
+/// keeps retrying in the background, and the first success lifts this.
+const CHECKOUT_TIMEOUT_WHILE_DOWN: Duration = Duration::from_millis(250);
+
 /// Opens connections for r2d2, choosing the backend from the URL and applying the SQLite
 /// pragmas on every new connection.
 #[derive(Debug)]
 pub struct ConnectionManager {
     url: DatabaseUrl,
+    /// Set when the latest attempt to connect failed, cleared by the next success.
+    down: Arc<AtomicBool>,
 }
 
-impl ManageConnection for ConnectionManager {
-    type Connection = DbConnection;
-    type Error = r2d2::Error;
-
-    fn connect(&self) -> Result<DbConnection, r2d2::Error> {
+impl ConnectionManager {
+    fn open(&self) -> Result<DbConnection, r2d2::Error> {
         match &self.url {
             DatabaseUrl::Sqlite(path) => {
-                let path = path.to_str().ok_or_else(|| {
+                // Never create the file here: `prepare_sqlite_path` made it at start-up, so a
+                // missing file means it was moved or deleted. Creating an empty one would turn
+                // an outage into "no such table" errors and hide the real file when it returns.
+                let uri = sqlite_uri_without_create(path).ok_or_else(|| {
                     r2d2::Error::ConnectionError(diesel::ConnectionError::BadConnection(
                         "SQLite path is not valid UTF-8".into(),
                     ))
                 })?;
-                let mut conn = SqliteConnection::establish(path).map_err(r2d2::Error::ConnectionError)?;
+                let mut conn = SqliteConnection::establish(&uri).map_err(r2d2::Error::ConnectionError)?;
                 // busy_timeout first: the WAL switch itself may wait for another process.
                 conn.batch_execute(
                     "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
@@ -69,6 +79,33 @@ impl ManageConnection for ConnectionManager {
                 .map(DbConnection::Postgresql)
                 .map_err(r2d2::Error::ConnectionError),
         }
+    }
+}
+
+/// `file:PATH?mode=rw`: opens an existing SQLite file for reading and writing, never creates one.
+fn sqlite_uri_without_create(path: &std::path::Path) -> Option<String> {
+    let raw = path.to_str()?;
+    let mut uri = String::from("file:");
+    for c in raw.chars() {
+        match c {
+            '%' => uri.push_str("%25"),
+            '?' => uri.push_str("%3f"),
+            '#' => uri.push_str("%23"),
+            c => uri.push(c),
+        }
+    }
+    uri.push_str("?mode=rw");
+    Some(uri)
+}
+
+impl ManageConnection for ConnectionManager {
+    type Connection = DbConnection;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<DbConnection, r2d2::Error> {
+        let result = self.open();
+        self.down.store(result.is_err(), Ordering::Relaxed);
+        result
     }
 
     fn is_valid(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
@@ -91,12 +128,14 @@ pub struct Db {
     /// reads and then writes never meets `SQLITE_BUSY` from a sibling connection; other
     /// processes are still covered by `busy_timeout`.
     write_lock: Arc<parking_lot::Mutex<()>>,
+    down: Arc<AtomicBool>,
 }
 
 impl Db {
     /// Builds the pool and checks that one connection can be opened.
     pub fn connect(url: &DatabaseUrl, pool_size: u32) -> Result<Self, DbError> {
-        let manager = ConnectionManager { url: url.clone() };
+        let down = Arc::new(AtomicBool::new(false));
+        let manager = ConnectionManager { url: url.clone(), down: down.clone() };
         // One direct attempt first: a bad start then fails at once with the driver's own
         // message, instead of after the pool's timeout with a generic one.
         drop(manager.connect().map_err(|e| DbError::Unavailable(e.to_string()))?);
@@ -104,11 +143,11 @@ impl Db {
             .error_handler(Box::new(LogErrors))
             .max_size(pool_size)
             .min_idle(Some(1))
-            .connection_timeout(Duration::from_secs(5))
+            .connection_timeout(CHECKOUT_TIMEOUT)
             .test_on_check_out(false)
             .build(manager)
             .map_err(|e| DbError::Unavailable(describe_pool_error(&e.to_string())))?;
-        Ok(Self { pool, url: Arc::new(url.clone()), write_lock: Default::default() })
+        Ok(Self { pool, url: Arc::new(url.clone()), write_lock: Default::default(), down })
     }
 
     pub fn url(&self) -> &DatabaseUrl {
@@ -120,8 +159,19 @@ impl Db {
     }
 
     /// A pooled connection, for code that is already on a blocking thread.
+    ///
+    /// Fails fast with [`DbError::Unavailable`] when the database is known to be gone: the
+    /// last connection attempt failed, or the SQLite file is no longer there (open
+    /// connections would otherwise go on reading and writing the vanished file).
     pub fn get(&self) -> Result<r2d2::PooledConnection<ConnectionManager>, DbError> {
-        self.pool.get().map_err(|e| DbError::Unavailable(describe_pool_error(&e.to_string())))
+        if let Some(path) = self.url.sqlite_path() {
+            if !path.exists() {
+                return Err(DbError::Unavailable(format!("SQLite file {} is missing", path.display())));
+            }
+        }
+        let timeout =
+            if self.down.load(Ordering::Relaxed) { CHECKOUT_TIMEOUT_WHILE_DOWN } else { CHECKOUT_TIMEOUT };
+        self.pool.get_timeout(timeout).map_err(|e| DbError::Unavailable(describe_pool_error(&e.to_string())))
     }
 
     /// Runs read work on a blocking thread.
@@ -134,7 +184,8 @@ impl Db {
         let db = self.clone();
         tokio::task::spawn_blocking(move || {
             let mut conn = db.get()?;
-            f(&mut conn)
+            let result = f(&mut conn);
+            lost_connection(&mut conn, result)
         })
         .await
         .unwrap_or_else(|e| Err(DbError::Unavailable(format!("database task failed: {e}")).into()))
@@ -162,7 +213,8 @@ impl Db {
         let mut conn = self.get()?;
         let _guard = self.is_sqlite().then(|| self.write_lock.lock());
         let conn: &mut DbConnection = &mut conn;
-        conn.transaction(f)
+        let result = conn.transaction(f);
+        lost_connection(conn, result)
     }
 
     /// True when a connection can be had and answers a trivial query. For SQLite the file
@@ -175,6 +227,21 @@ impl Db {
             }
         }
         self.run(|conn| conn.ping().map_err(DbError::from)).await.is_ok()
+    }
+}
+
+/// A query that failed because the connection died (the server went away, the backend was
+/// terminated) is an outage, not a bug: it becomes [`DbError::Unavailable`] (503), like a
+/// failed checkout. The failed query itself may come back as an ordinary error (PostgreSQL's
+/// "terminating connection" arrives as a result before libpq marks the connection bad), so a
+/// failure is followed by a ping; a dead connection is then marked broken by diesel and r2d2
+/// drops it on return, so the next request gets a fresh one.
+fn lost_connection<T, E: From<DbError>>(conn: &mut DbConnection, result: Result<T, E>) -> Result<T, E> {
+    match result {
+        Err(_) if conn.is_broken() || conn.ping().is_err() => {
+            Err(DbError::Unavailable("the database connection was lost".into()).into())
+        }
+        other => other,
     }
 }
 

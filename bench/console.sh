@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Console performance with a big workspace: 100,000 keys, then the key table's first page, a
+# search with few matches, a search with many, the revoked filter and the middle page (page
+# 1,000 of 2,000), each
+# requested REPEAT times in a row by a signed-in owner. Prints the median and p90 time at the
+# server (the request log's `micros`, so the network and curl are not counted) and at the
+# client, on SQLite and PostgreSQL. Target: every median under 50 ms.
+#
+#   bench/console.sh                     # release build, 100,000 keys, 30 requests each
+#   KEYS=20000 REPEAT=10 bench/console.sh
+# PostgreSQL: KEYWARD_TEST_POSTGRES_URL (postgres://postgres@127.0.0.1:5432/test), where a
+# database keyward_console_bench_PID is created and dropped. SKIP_POSTGRES=1 skips it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+KEYS=${KEYS:-100000}
+REPEAT=${REPEAT:-30}
+PG_URL=${KEYWARD_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}
+TARGET=${CARGO_TARGET_DIR:-target}
+
+cargo build --release --quiet --bin keyward --example console_traffic
+BIN="$TARGET/release/keyward"; TOOL="$TARGET/release/examples/console_traffic"
+WORK=$(mktemp -d); SERVER_PID=""; PG_DB=""
+cleanup() {
+  if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; fi
+  if [ -n "$PG_DB" ]; then psql -q "$PG_URL" -c "DROP DATABASE IF EXISTS \"$PG_DB\" WITH (FORCE)" >/dev/null 2>&1 || true; fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+csrf() { sed -n 's/.*name="csrf_token" value="\([^"]*\)".*/\1/p' | head -n 1; }
+
+# median and p90 of the numbers on standard input (microseconds) → "median_ms p90_ms"
+stats() { sort -n | awk '{ v[NR] = $1 } END { printf "%.1f %.1f", v[int((NR + 1) / 2)] / 1000, v[int(NR * 0.9 + 0.5)] / 1000 }'; }
+
+run_backend() {
+  local name=$1 url=$2 port base jar="$WORK/$1.cookies" log="$WORK/$1.log"
+  port=$(shuf -i 20000-60000 -n 1); base="http://127.0.0.1:$port"
+  KEYWARD_DATABASE_URL="$url" KEYWARD_BIND="127.0.0.1:$port" KEYWARD_WORKERS=2 RUST_LOG=info "$BIN" 2>"$log" &
+  SERVER_PID=$!
+  for _ in $(seq 1 100); do curl -fsS "$base/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
+
+  # First-run setup makes workspace 1 and its owner; then the keys go straight in.
+  local token
+  token=$(curl -fsS -c "$jar" -b "$jar" "$base/setup" | csrf)
+  curl -fsS -o /dev/null -c "$jar" -b "$jar" "$base/setup" --data-urlencode "csrf_token=$token" \
+    --data-urlencode "email=bench@example.com" --data-urlencode "password=bench password 123" \
+    --data-urlencode "password_confirm=bench password 123" --data-urlencode "workspace_name=Bench"
+  local started=$SECONDS
+  "$TOOL" seed "$url" 1 "$KEYS" >/dev/null
+  echo "[$name] seeded $KEYS keys in $(( SECONDS - started )) s"
+
+  local label path late=$(( KEYS / 100 > 1 ? KEYS / 100 : 1 ))
+  for spec in "first page|/settings/api-keys" \
+              "search, 1 in 10,000|/settings/api-keys?q=zebra" \
+              "search, 1 in 6 matches|/settings/api-keys?q=deploy" \
+              "revoked filter|/settings/api-keys?status=revoked" \
+              "page $late (middle)|/settings/api-keys?page=$late"; do
+    label=${spec%%|*}; path=${spec#*|}
+    curl -fsS -o /dev/null -b "$jar" "$base$path"   # warm-up, not counted
+    local before; before=$(wc -l <"$log")
+    : >"$WORK/client.txt"
+    for _ in $(seq 1 "$REPEAT"); do
+      curl -fsS -o "$WORK/page.html" -b "$jar" -w '%{time_total}\n' "$base$path" \
+        | awk '{ printf "%d\n", $1 * 1000000 }' >>"$WORK/client.txt"
+    done
+    grep -q 'data-key-id=' "$WORK/page.html" || { echo "[$name] $label: no keys on the page"; exit 1; }
+    local server client
+    server=$(tail -n +"$((before + 1))" "$log" | sed 's/\x1b\[[0-9;]*m//g' | grep 'path=/settings/api-keys ' \
+      | sed -n 's/.*micros=\([0-9]*\).*/\1/p' | stats)
+    client=$(stats <"$WORK/client.txt")
+    printf '[%s] %-24s server median/p90 %s ms   client median/p90 %s ms\n' "$name" "$label" \
+      "$(echo "$server" | tr ' ' '/')" "$(echo "$client" | tr ' ' '/')"
+  done
+  kill "$SERVER_PID"; wait "$SERVER_PID" || true; SERVER_PID=""
+}
+
+run_backend sqlite "sqlite://$WORK/console.db"
+if [ -z "${SKIP_POSTGRES:-}" ]; then
+  PG_DB="keyward_console_bench_$$"
+  psql -q "$PG_URL" -c "CREATE DATABASE \"$PG_DB\"" >/dev/null
+  run_backend postgres "${PG_URL%/*}/$PG_DB"
+fi
