@@ -40,7 +40,8 @@ pub enum DbError {
 
 /// How long a request waits for a pooled connection while the database answers.
 const CHECKOUT_TIMEOUT: Duration = Duration::from_secs(5);
-/// How long it waits once the last attempt to connect failed: the database is known to be
+/// How long it waits once the last attempt to connect failed (and the slice it waits in
+/// otherwise, to notice an outage that begins meanwhile): the database is known to be
 /// gone, so a request gets its 503 at once instead of queueing behind the outage. The pool
 /// keeps retrying in the background, and the first success lifts this.
 const CHECKOUT_TIMEOUT_WHILE_DOWN: Duration = Duration::from_millis(250);
@@ -169,9 +170,20 @@ impl Db {
                 return Err(DbError::Unavailable(format!("SQLite file {} is missing", path.display())));
             }
         }
-        let timeout =
-            if self.down.load(Ordering::Relaxed) { CHECKOUT_TIMEOUT_WHILE_DOWN } else { CHECKOUT_TIMEOUT };
-        self.pool.get_timeout(timeout).map_err(|e| DbError::Unavailable(describe_pool_error(&e.to_string())))
+        // Wait in short slices: a request that began waiting just before an outage must notice
+        // it (the `down` flag) and answer 503 promptly, not sit out the whole timeout and then
+        // answer long after its client gave up.
+        let deadline = std::time::Instant::now() + CHECKOUT_TIMEOUT;
+        loop {
+            match self.pool.get_timeout(CHECKOUT_TIMEOUT_WHILE_DOWN) {
+                Ok(conn) => return Ok(conn),
+                Err(e) => {
+                    if self.down.load(Ordering::Relaxed) || std::time::Instant::now() >= deadline {
+                        return Err(DbError::Unavailable(describe_pool_error(&e.to_string())));
+                    }
+                }
+            }
+        }
     }
 
     /// Runs read work on a blocking thread.
