@@ -165,11 +165,7 @@ impl Db {
     /// last connection attempt failed, or the SQLite file is no longer there (open
     /// connections would otherwise go on reading and writing the vanished file).
     pub fn get(&self) -> Result<r2d2::PooledConnection<ConnectionManager>, DbError> {
-        if let Some(path) = self.url.sqlite_path() {
-            if !path.exists() {
-                return Err(DbError::Unavailable(format!("SQLite file {} is missing", path.display())));
-            }
-        }
+        self.check_sqlite_file()?;
         // Wait in short slices: a request that began waiting just before an outage must notice
         // it (the `down` flag) and answer 503 promptly, not sit out the whole timeout and then
         // answer long after its client gave up.
@@ -229,15 +225,21 @@ impl Db {
         lost_connection(conn, result)
     }
 
-    /// True when a connection can be had and answers a trivial query. For SQLite the file
-    /// must also still exist: open connections keep working on a deleted file, which would
-    /// otherwise hide the loss until the next restart.
-    pub async fn is_ready(&self) -> bool {
-        if let Some(path) = self.url.sqlite_path() {
-            if !path.exists() {
-                return false;
+    /// For SQLite, fails when the file is no longer at its path. Every read path checks this
+    /// ([`Db::get`], and the verifier's per-thread connection), so none keeps answering from a
+    /// moved or deleted file.
+    pub fn check_sqlite_file(&self) -> Result<(), DbError> {
+        match self.url.sqlite_path() {
+            Some(path) if !path.exists() => {
+                Err(DbError::Unavailable(format!("SQLite file {} is missing", path.display())))
             }
+            _ => Ok(()),
         }
+    }
+
+    /// True when a connection can be had and answers a trivial query (through [`Db::get`],
+    /// so a missing SQLite file counts as not ready).
+    pub async fn is_ready(&self) -> bool {
         self.run(|conn| conn.ping().map_err(DbError::from)).await.is_ok()
     }
 }

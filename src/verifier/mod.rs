@@ -79,9 +79,9 @@ impl Verifier {
 async fn lookup(db: &Db, key: &ApiKey) -> Result<Option<KeyRecord>, DbError> {
     let hash = key.hash();
     if let Some(path) = db.url().sqlite_path() {
-        if !path.exists() {
+        if let Err(gone) = db.check_sqlite_file() {
             crate::db::local::forget_sqlite();
-            return Err(DbError::Unavailable("the SQLite file is gone".into()));
+            return Err(gone);
         }
         // A point read by unique index: cheaper on this thread than a hop to the pool.
         return crate::db::local::with_sqlite(path, |conn| decision::find_by_hash(conn, &hash));
