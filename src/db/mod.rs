@@ -7,6 +7,7 @@
 pub mod local;
 mod migrations;
 pub mod schema;
+pub mod wal_watch;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -1,14 +1,17 @@
 //! The verifier: the machine side of keyward. Services and reverse proxies ask it whether a
-//! key may be used; it answers in microseconds from one indexed lookup per request (no cache,
-//! so revocation, regeneration and deletion take effect on the very next request on every
-//! instance), a per-key rate limiter in memory, and a usage buffer written in batches.
+//! key may be used; it answers in microseconds from one indexed lookup per request (on SQLite
+//! from memory while the database is unchanged, see [`cache`]; revocation, regeneration and
+//! deletion take effect on the very next request on every instance), a per-key rate limiter
+//! in memory, and a usage buffer written in batches.
 //!
 //! - [`extract`]: reading the key and required permissions from a request (no database).
 //! - [`decision`]: the lookup and the ordered checks.
+//! - [`cache`]: key records in memory on SQLite, dropped at any commit.
 //! - [`ratelimit`]: per-key GCRA.
 //! - [`usage`]: the usage buffer and its batch writer.
 //! - [`routes`]: `POST /api/v1/keys/verify`, `GET /api/v1/auth`, `GET /api/v1/whoami`.
 
+pub mod cache;
 pub mod decision;
 pub mod error;
 pub mod extract;
@@ -24,6 +27,7 @@ use chrono::Utc;
 use crate::config::RateLimitSettings;
 use crate::db::{Db, DbError};
 use crate::keys::ApiKey;
+use cache::KeyCache;
 pub use decision::KeyRecord;
 pub use error::Denial;
 use ratelimit::{Quota, RateLimiter, RateState};
@@ -31,6 +35,7 @@ use usage::UsageBuffer;
 
 /// The verifier's long-lived state, shared by every worker.
 pub struct Verifier {
+    pub cache: KeyCache,
     pub limiter: RateLimiter,
     pub usage: UsageBuffer,
     defaults: RateLimitSettings,
@@ -39,24 +44,29 @@ pub struct Verifier {
 /// The verdict on one presented key, with what the response needs to show.
 #[derive(Debug)]
 pub struct Outcome {
-    pub record: Option<KeyRecord>,
+    pub record: Option<Arc<KeyRecord>>,
     pub rate: Option<RateState>,
     pub result: Result<(), Denial>,
 }
 
 impl Verifier {
     pub fn new(defaults: RateLimitSettings) -> Self {
-        Self { limiter: RateLimiter::new(), usage: UsageBuffer::default(), defaults }
+        Self {
+            cache: KeyCache::default(),
+            limiter: RateLimiter::new(),
+            usage: UsageBuffer::default(),
+            defaults,
+        }
     }
 
     /// Looks the key up and decides. Only reads: usage is buffered, never written here.
     pub async fn check(&self, db: &Db, key: ApiKey, required: &[String], ip: Option<&str>) -> Outcome {
-        let record = match lookup(db, &key).await {
+        let record = match self.lookup(db, &key).await {
             Ok(r) => r,
             Err(_) => return Outcome { record: None, rate: None, result: Err(Denial::Unavailable) },
         };
         let now = Utc::now().naive_utc();
-        let mut result = decision::decide(record.as_ref(), required, now);
+        let mut result = decision::decide(record.as_deref(), required, now);
         let Some(rec) = record else { return Outcome { record: None, rate: None, result } };
         let quota = Quota::for_key(self.defaults, rec.rate_limit_per_minute);
         let rate = if result.is_ok() {
@@ -73,20 +83,35 @@ impl Verifier {
     }
 }
 
-/// One indexed read by hash. For SQLite the file must still exist: connections opened earlier
-/// keep reading a deleted file, and a verifier must not keep saying yes from a database that
-/// is gone.
-async fn lookup(db: &Db, key: &ApiKey) -> Result<Option<KeyRecord>, DbError> {
-    let hash = key.hash();
-    if let Some(path) = db.url().sqlite_path() {
+impl Verifier {
+    /// One indexed read by hash, or on SQLite the record cached under the database's current
+    /// state. For SQLite the file must still exist: connections opened earlier keep reading a
+    /// deleted file, and a verifier must not keep saying yes from a database that is gone.
+    async fn lookup(&self, db: &Db, key: &ApiKey) -> Result<Option<Arc<KeyRecord>>, DbError> {
+        let hash = key.hash();
+        let Some(path) = db.url().sqlite_path() else {
+            let found =
+                db.run(move |conn| decision::find_by_hash(conn, &hash).map_err(DbError::from)).await?;
+            return Ok(found.map(Arc::new));
+        };
         if let Err(gone) = db.check_sqlite_file() {
             crate::db::local::forget_sqlite();
+            self.cache.reset();
             return Err(gone);
         }
+        // The stamp is taken before the read, so what is read is at least as new as the stamp.
+        let stamp = self.cache.stamp(path);
+        if let Some(hit) = stamp.as_ref().and_then(|s| self.cache.get(&hash, s)) {
+            return Ok(Some(hit));
+        }
         // A point read by unique index: cheaper on this thread than a hop to the pool.
-        return crate::db::local::with_sqlite(path, |conn| decision::find_by_hash(conn, &hash));
+        let found =
+            crate::db::local::with_sqlite(path, |conn| decision::find_by_hash(conn, &hash))?.map(Arc::new);
+        if let (Some(stamp), Some(record)) = (stamp, &found) {
+            self.cache.insert(&hash, stamp, record.clone());
+        }
+        Ok(found)
     }
-    db.run(move |conn| decision::find_by_hash(conn, &hash).map_err(DbError::from)).await
 }
 
 /// Writes buffered usage every `interval` and sweeps idle rate-limit entries, until stopped.

@@ -229,7 +229,7 @@ async fn verify(state: web::Data<AppState>, req: HttpRequest, payload: web::Payl
     if outcome.result == Err(Denial::Unavailable) {
         return refusal(&Denial::Unavailable, None);
     }
-    verdict(&outcome.result, outcome.record.as_ref(), outcome.rate.as_ref())
+    verdict(&outcome.result, outcome.record.as_deref(), outcome.rate.as_ref())
 }
 
 fn verdict(result: &Result<(), Denial>, key: Option<&KeyRecord>, rate: Option<&RateState>) -> HttpResponse {

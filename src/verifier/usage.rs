@@ -63,11 +63,11 @@ impl UsageBuffer {
         if allowed {
             slot.0 += 1;
             if entry.last_used.as_ref().is_none_or(|(at, _)| *at <= now) {
-                let ip = ip.unwrap_or("").to_owned();
+                let ip = ip.unwrap_or("");
                 match &mut entry.last_used {
                     // Reuse the string when the address is the same (the common case).
-                    Some((at, old)) if *old == ip => *at = now,
-                    other => *other = Some((now, ip)),
+                    Some((at, old)) if old == ip => *at = now,
+                    other => *other = Some((now, ip.to_owned())),
                 }
             }
         } else {
