@@ -10,13 +10,9 @@ use std::collections::HashMap;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use super::search_form;
 use crate::db::DbConnection;
 use crate::db::schema::{api_keys, users};
-
-diesel::define_sql_function! {
-    /// SQL `lower()`, the same on SQLite and PostgreSQL, for case-insensitive search.
-    fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
-}
 
 /// Keys shown on one page of the table.
 pub const PAGE_SIZE: i64 = 50;
@@ -148,11 +144,12 @@ pub struct KeyPage {
     pub has_next: bool,
 }
 
-/// `%` and `_` in a search are literal text, not wildcards.
+/// The LIKE pattern for a search, matched against `search_name` (see [`search_form`]), with
+/// `%`, `_` and `\` taken as literal text, not wildcards.
 fn like_pattern(search: &str) -> String {
     let mut p = String::with_capacity(search.len() + 2);
     p.push('%');
-    for c in search.to_lowercase().chars() {
+    for c in search_form(search).chars() {
         if matches!(c, '%' | '_' | '\\') {
             p.push('\\');
         }
@@ -185,7 +182,7 @@ pub fn list(
     };
     let search = q.search.trim();
     if !search.is_empty() {
-        query = query.filter(lower(api_keys::name).like(like_pattern(search)).escape('\\'));
+        query = query.filter(api_keys::search_name.like(like_pattern(search)).escape('\\'));
     }
     let page = q.page.max(1);
     let mut keys: Vec<KeyRow> = query
@@ -266,8 +263,30 @@ pub struct NewKey<'a> {
     pub rate_limit_per_minute: Option<i32>,
 }
 
+/// Stores a key with its `search_name`, derived here so no caller can forget it.
 pub fn insert(conn: &mut DbConnection, key: &NewKey<'_>) -> QueryResult<i64> {
-    diesel::insert_into(api_keys::table).values(key).returning(api_keys::id).get_result(conn)
+    diesel::insert_into(api_keys::table)
+        .values((key, api_keys::search_name.eq(search_form(key.name))))
+        .returning(api_keys::id)
+        .get_result(conn)
+}
+
+/// Sets every key's `search_name` to [`search_form`] of its name where it differs; returns how
+/// many changed. The migration that added the column could fold only with the database's
+/// `lower()` (ASCII-only on SQLite), so `db::run_migrations` calls this right after it.
+pub fn refold_search_names(conn: &mut DbConnection) -> QueryResult<usize> {
+    let rows: Vec<(i64, String, String)> =
+        api_keys::table.select((api_keys::id, api_keys::name, api_keys::search_name)).load(conn)?;
+    let mut changed = 0;
+    for (id, name, stored) in rows {
+        let folded = search_form(&name);
+        if folded != stored {
+            changed += diesel::update(api_keys::table.find(id))
+                .set(api_keys::search_name.eq(folded))
+                .execute(conn)?;
+        }
+    }
+    Ok(changed)
 }
 
 /// Replaces a key's secret: the old hash is overwritten, so the old secret stops at once.
