@@ -321,6 +321,7 @@ fn seed(url: &str, workspace_id: i64, n: usize) {
                 diesel::insert_into(api_keys::table)
                     .values((
                         api_keys::workspace_id.eq(workspace_id),
+                        api_keys::search_name.eq(keyward::keys::search_form(&name)),
                         api_keys::name.eq(name),
                         api_keys::prefix.eq("kw_live_"),
                         api_keys::last4.eq(key.last4()),

@@ -48,6 +48,7 @@ fn main() -> Result<(), String> {
                 .values((
                     api_keys::workspace_id.eq(ws),
                     api_keys::name.eq(format!("bench {i}")),
+                    api_keys::search_name.eq(format!("bench {i}")),
                     api_keys::prefix.eq("kw_live_"),
                     api_keys::last4.eq(last4),
                     api_keys::key_hash.eq(hash),

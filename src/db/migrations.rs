@@ -7,11 +7,51 @@ use super::DbConnection;
 const SQLITE: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 
+/// The migration that added `api_keys.search_name` (directory `2026-11-24-000001_key_search`).
+const KEY_SEARCH: &str = "20261124000001";
+
 /// Applies every pending migration; returns how many ran.
 pub fn run_migrations(conn: &mut DbConnection) -> Result<usize, String> {
-    let applied = match conn {
-        DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE).map(|v| v.len()),
-        DbConnection::Postgresql(c) => c.run_pending_migrations(POSTGRES).map(|v| v.len()),
-    };
-    applied.map_err(|e| format!("migrations failed: {e}"))
+    let applied: Vec<String> = match conn {
+        DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE),
+        DbConnection::Postgresql(c) => c.run_pending_migrations(POSTGRES),
+    }
+    .map(|versions| versions.iter().map(ToString::to_string).collect())
+    .map_err(|e| format!("migrations failed: {e}"))?;
+    // SQL could only fold existing names with the database's `lower()`; fold them the way
+    // new keys are folded. Once, in the run that added the column.
+    if applied.iter().any(|v| v == KEY_SEARCH) {
+        crate::keys::store::refold_search_names(conn)
+            .map_err(|e| format!("migrations failed: folding key names for search: {e}"))?;
+    }
+    Ok(applied.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use diesel::connection::SimpleConnection;
+    use diesel::prelude::*;
+
+    use super::*;
+    use crate::db::schema::api_keys;
+
+    /// A database from before the search column, with a non-ASCII name: after the upgrade the
+    /// name is folded as new keys are, which SQLite's ASCII-only `lower()` alone would not do.
+    #[test]
+    fn upgrading_folds_existing_names_in_rust() {
+        let mut conn = DbConnection::Sqlite(SqliteConnection::establish(":memory:").unwrap());
+        let DbConnection::Sqlite(c) = &mut conn else { unreachable!() };
+        let first = c.run_next_migration(SQLITE).unwrap();
+        assert_ne!(first.to_string(), KEY_SEARCH, "the init migration runs first");
+        c.batch_execute(
+            "INSERT INTO workspaces (name, created_at) VALUES ('W', '2026-01-01 00:00:00'); \
+             INSERT INTO api_keys (workspace_id, name, prefix, last4, key_hash, permissions, \
+             expiry_rule, created_at) VALUES (1, 'ÄRGER Deploy', 'kw_live_', 'abcd', 'h', '*', \
+             'never', '2026-01-01 00:00:00')",
+        )
+        .unwrap();
+        assert!(run_migrations(&mut conn).unwrap() >= 1);
+        let folded: String = api_keys::table.select(api_keys::search_name).first(&mut conn).unwrap();
+        assert_eq!(folded, "ärger deploy");
+    }
 }

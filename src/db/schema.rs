@@ -63,6 +63,7 @@ diesel::table! {
         last_used_ip -> Nullable<Text>,
         rate_limit_per_minute -> Nullable<Integer>,
         regenerated_at -> Nullable<Timestamp>,
+        search_name -> Text,
     }
 }
 

@@ -9,6 +9,6 @@ pub mod secret;
 pub mod store;
 
 pub use expiry::Expiry;
-pub use name::KeyName;
+pub use name::{KeyName, search_form};
 pub use scopes::{Catalogue, PermissionSet};
 pub use secret::{ApiKey, KeyHash, MalformedKey};

@@ -3,20 +3,23 @@
 //!
 //! Status is derived, never stored: `revoked_at` set → revoked; `expires_at` ≤ now → expired;
 //! otherwise active. The list pages by `(workspace_id, id)` (the `api_keys_by_workspace`
-//! index), newest first.
+//! index), newest first. Its name search compares `search_name` (the name folded by
+//! [`search_form`] when the key is stored) with the folded query, through a trigram index on
+//! each backend (migration `key_search`).
 
 use std::collections::HashMap;
 
 use chrono::NaiveDateTime;
+use diesel::dsl::sql;
 use diesel::prelude::*;
+use diesel::sql_types::{Bool, Text};
 
+use super::search_form;
 use crate::db::DbConnection;
 use crate::db::schema::{api_keys, users};
 
-diesel::define_sql_function! {
-    /// SQL `lower()`, the same on SQLite and PostgreSQL, for case-insensitive search.
-    fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
-}
+/// The query backend of [`DbConnection`] (SQLite or PostgreSQL, chosen at run time).
+type Backend = <DbConnection as diesel::Connection>::Backend;
 
 /// Keys shown on one page of the table.
 pub const PAGE_SIZE: i64 = 50;
@@ -148,11 +151,15 @@ pub struct KeyPage {
     pub has_next: bool,
 }
 
-/// `%` and `_` in a search are literal text, not wildcards.
-fn like_pattern(search: &str) -> String {
-    let mut p = String::with_capacity(search.len() + 2);
+/// Searches this long or longer use SQLite's trigram index: a trigram is 3 characters.
+const MIN_TRIGRAM_CHARS: usize = 3;
+
+/// The LIKE pattern for a folded search (see [`search_form`]), matched against `search_name`,
+/// with `%`, `_` and `\` taken as literal text, not wildcards.
+fn like_pattern(folded: &str) -> String {
+    let mut p = String::with_capacity(folded.len() + 2);
     p.push('%');
-    for c in search.to_lowercase().chars() {
+    for c in folded.chars() {
         if matches!(c, '%' | '_' | '\\') {
             p.push('\\');
         }
@@ -183,9 +190,21 @@ pub fn list(
         }
         StatusFilter::Revoked => query.filter(api_keys::revoked_at.is_not_null()),
     };
-    let search = q.search.trim();
+    let search = search_form(q.search.trim());
+    // Names never hold control characters (`KeyName` refuses them), so such a search matches
+    // nothing; and PostgreSQL would refuse a NUL in a text parameter with an error (a 500).
+    if search.chars().any(char::is_control) {
+        return Ok(KeyPage { keys: Vec::new(), emails: HashMap::new(), has_next: false });
+    }
     if !search.is_empty() {
-        query = query.filter(lower(api_keys::name).like(like_pattern(search)).escape('\\'));
+        query = match conn {
+            DbConnection::Sqlite(_) if search.chars().count() >= MIN_TRIGRAM_CHARS => {
+                query.filter(sqlite_fts_contains(&search))
+            }
+            // PostgreSQL's pg_trgm index serves this LIKE itself; on SQLite a 1–2 character
+            // search walks the (workspace_id, id, search_name) index.
+            _ => query.filter(api_keys::search_name.like(like_pattern(&search)).escape('\\')),
+        };
     }
     let page = q.page.max(1);
     let mut keys: Vec<KeyRow> = query
@@ -209,6 +228,20 @@ pub fn list(
             .collect()
     };
     Ok(KeyPage { keys, emails, has_next })
+}
+
+/// SQLite only: the key's `search_name` contains `folded` (3 or more characters), looked up in
+/// the trigram full-text table `api_keys_fts` (migration `key_search`), where a `LIKE '%…%'`
+/// would test every row of the workspace. A quoted FTS5 phrase is a run of consecutive
+/// trigrams, which is exactly a substring; inside the quotes only `"` is special (written
+/// twice), so `%`, `_`, `*` and the rest are literal.
+fn sqlite_fts_contains(folded: &str) -> Box<dyn BoxableExpression<api_keys::table, Backend, SqlType = Bool>> {
+    let phrase = format!("\"{}\"", folded.replace('"', "\"\""));
+    Box::new(
+        sql::<Bool>("api_keys.id IN (SELECT rowid FROM api_keys_fts WHERE api_keys_fts MATCH ")
+            .bind::<Text, _>(phrase)
+            .sql(")"),
+    )
 }
 
 /// True when the workspace has no keys at all (the empty state, as opposed to an empty filter).
@@ -266,8 +299,30 @@ pub struct NewKey<'a> {
     pub rate_limit_per_minute: Option<i32>,
 }
 
+/// Stores a key with its `search_name`, derived here so no caller can forget it.
 pub fn insert(conn: &mut DbConnection, key: &NewKey<'_>) -> QueryResult<i64> {
-    diesel::insert_into(api_keys::table).values(key).returning(api_keys::id).get_result(conn)
+    diesel::insert_into(api_keys::table)
+        .values((key, api_keys::search_name.eq(search_form(key.name))))
+        .returning(api_keys::id)
+        .get_result(conn)
+}
+
+/// Sets every key's `search_name` to [`search_form`] of its name where it differs; returns how
+/// many changed. The migration that added the column could fold only with the database's
+/// `lower()` (ASCII-only on SQLite), so `db::run_migrations` calls this right after it.
+pub fn refold_search_names(conn: &mut DbConnection) -> QueryResult<usize> {
+    let rows: Vec<(i64, String, String)> =
+        api_keys::table.select((api_keys::id, api_keys::name, api_keys::search_name)).load(conn)?;
+    let mut changed = 0;
+    for (id, name, stored) in rows {
+        let folded = search_form(&name);
+        if folded != stored {
+            changed += diesel::update(api_keys::table.find(id))
+                .set(api_keys::search_name.eq(folded))
+                .execute(conn)?;
+        }
+    }
+    Ok(changed)
 }
 
 /// Replaces a key's secret: the old hash is overwritten, so the old secret stops at once.
@@ -328,7 +383,7 @@ mod tests {
 
     #[test]
     fn search_wildcards_are_literal() {
-        assert_eq!(like_pattern("50%_Off\\"), "%50\\%\\_off\\\\%");
+        assert_eq!(like_pattern("50%_off\\"), "%50\\%\\_off\\\\%");
     }
 
     #[test]

@@ -171,7 +171,7 @@ fn migrate_applies_migrations_and_help_lists_the_commands() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("migrations applied: 1"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("migrations applied: 2"));
     let help = Command::new(env!("CARGO_BIN_EXE_keyward")).arg("--help").output().unwrap();
     let text = String::from_utf8_lossy(&help.stdout);
     for word in ["serve", "migrate", "--database-url", "KEYWARD_BIND"] {

@@ -66,6 +66,7 @@ pub async fn seed_key(app: &TestApp, seed: SeedKey) -> Seeded {
             let id = diesel::insert_into(api_keys::table)
                 .values((
                     api_keys::workspace_id.eq(ws),
+                    api_keys::search_name.eq(keyward::keys::search_form(seed.name)),
                     api_keys::name.eq(seed.name),
                     api_keys::prefix.eq("kw_live_"),
                     api_keys::last4.eq(last4),
