@@ -4,6 +4,7 @@
 //! the work onto a blocking thread and turn pool failures into [`DbError::Unavailable`], which
 //! every web layer maps to 503 (the verifier fails closed, never open).
 
+mod file_watch;
 pub mod local;
 mod migrations;
 pub mod schema;
@@ -131,6 +132,8 @@ pub struct Db {
     /// processes are still covered by `busy_timeout`.
     write_lock: Arc<parking_lot::Mutex<()>>,
     down: Arc<AtomicBool>,
+    /// SQLite: whether the file is still at its path, cheaply (see [`file_watch`]).
+    file: Option<Arc<file_watch::FileWatch>>,
 }
 
 impl Db {
@@ -149,7 +152,8 @@ impl Db {
             .test_on_check_out(false)
             .build(manager)
             .map_err(|e| DbError::Unavailable(describe_pool_error(&e.to_string())))?;
-        Ok(Self { pool, url: Arc::new(url.clone()), write_lock: Default::default(), down })
+        let file = url.sqlite_path().map(|p| Arc::new(file_watch::FileWatch::new(p)));
+        Ok(Self { pool, url: Arc::new(url.clone()), write_lock: Default::default(), down, file })
     }
 
     pub fn url(&self) -> &DatabaseUrl {
@@ -230,8 +234,8 @@ impl Db {
     /// ([`Db::get`], and the verifier's per-thread connection), so none keeps answering from a
     /// moved or deleted file.
     pub fn check_sqlite_file(&self) -> Result<(), DbError> {
-        match self.url.sqlite_path() {
-            Some(path) if !path.exists() => {
+        match (self.url.sqlite_path(), &self.file) {
+            (Some(path), Some(file)) if !file.is_present() => {
                 Err(DbError::Unavailable(format!("SQLite file {} is missing", path.display())))
             }
             _ => Ok(()),
