@@ -2,8 +2,10 @@
 # Benchmark of the verifier: GET /api/v1/auth against GET /api/v1/ping (a do-nothing handler
 # of the same server, same middleware), with wrk, on SQLite and PostgreSQL, 100,000 keys seeded.
 #
-#   bench/verify.sh              # 10 s per run, 64 connections
-#   DURATION=5s bench/verify.sh  # shorter
+#   bench/verify.sh              # 10 s per run, 64 connections, 3 rounds
+#   DURATION=5s ROUNDS=1 bench/verify.sh  # shorter
+# Each round drives ping then auth; the figures are each handler's median round, so a burst of
+# other load on the machine during one run does not decide the ratio.
 # PostgreSQL: KEYWARD_BENCH_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432), a
 # database keyward_bench is dropped and recreated there. SKIP_POSTGRES=1 skips it.
 set -euo pipefail
@@ -12,6 +14,7 @@ DURATION="${DURATION:-10s}"
 CONNECTIONS="${CONNECTIONS:-64}"
 THREADS="${THREADS:-2}"
 KEYS="${KEYS:-100000}"
+ROUNDS="${ROUNDS:-3}"
 PG_SERVER="${KEYWARD_BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432}"
 
 if ! command -v wrk >/dev/null; then
@@ -52,6 +55,11 @@ drive() {
   echo "$rps $p50 $p99"
 }
 
+# The run (a line of drive's output) with the median req/s.
+median_run() {
+  sort -n -k1,1 "$1" | awk '{ line[NR] = $0 } END { print line[int((NR + 1) / 2)] }'
+}
+
 run_backend() {
   local name=$1 url=$2
   echo "== $name: seeding $KEYS keys"
@@ -61,8 +69,14 @@ run_backend() {
   RUST_LOG=warn KEYWARD_DATABASE_URL="$url" KEYWARD_BIND="127.0.0.1:$port" "$BIN" serve &
   SERVER_PID=$!
   for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
-  read -r ping_rps ping_p50 ping_p99 < <(drive "http://127.0.0.1:$port/api/v1/ping")
-  read -r auth_rps auth_p50 auth_p99 < <(drive "http://127.0.0.1:$port/api/v1/auth")
+  : >"$WORK/ping.runs"; : >"$WORK/auth.runs"
+  for round in $(seq 1 "$ROUNDS"); do
+    drive "http://127.0.0.1:$port/api/v1/ping" >>"$WORK/ping.runs"
+    drive "http://127.0.0.1:$port/api/v1/auth" >>"$WORK/auth.runs"
+    echo "round $round: ping $(tail -n1 "$WORK/ping.runs" | cut -d' ' -f1) req/s, auth $(tail -n1 "$WORK/auth.runs" | cut -d' ' -f1) req/s"
+  done
+  read -r ping_rps ping_p50 ping_p99 < <(median_run "$WORK/ping.runs")
+  read -r auth_rps auth_p50 auth_p99 < <(median_run "$WORK/auth.runs")
   local rss
   rss=$(awk '/VmHWM/ {printf "%.1f MiB", $2/1024}' "/proc/$SERVER_PID/status")
   kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""
