@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::config::{DatabaseUrl, RateLimitSettings, Settings};
 use crate::startup::{Application, open_database};
+use crate::web::trusted_proxies::TrustedProxies;
 
 #[derive(Parser)]
 #[command(name = "keyward", version, about = "Self-hosted API-key manager: admin console and key verifier")]
@@ -54,6 +55,11 @@ pub struct Opts {
     /// The URL browsers use, e.g. https://keys.example.com (https turns on Secure cookies).
     #[arg(long, env = "KEYWARD_PUBLIC_URL", global = true)]
     pub public_url: Option<String>,
+    /// Reverse proxies trusted to name the client in X-Forwarded-For / X-Real-IP: comma-separated
+    /// addresses or CIDR ranges, e.g. 127.0.0.1,10.0.0.0/8,::1. Default: none (the client is
+    /// whoever connects).
+    #[arg(long, env = "KEYWARD_TRUSTED_PROXIES", global = true)]
+    pub trusted_proxies: Option<String>,
     /// A TOML file describing your API's permission scopes.
     #[arg(long, env = "KEYWARD_SCOPES", global = true)]
     pub scopes: Option<PathBuf>,
@@ -80,6 +86,7 @@ impl Opts {
             }
             None => None,
         };
+        s.trusted_proxies = TrustedProxies::parse(self.trusted_proxies.as_deref().unwrap_or_default())?;
         s.scopes_file = self.scopes.clone();
         if self.rate_limit_per_minute == 0 || self.rate_limit_burst == 0 {
             return Err("rate limits must be at least 1".into());

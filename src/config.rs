@@ -4,6 +4,8 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::web::trusted_proxies::TrustedProxies;
+
 /// Where the data lives. Chosen from the URL scheme, never by trial connection.
 #[derive(Clone, PartialEq, Eq)]
 pub enum DatabaseUrl {
@@ -114,6 +116,8 @@ pub struct Settings {
     pub secret_key: Option<String>,
     /// The public base URL; `https` here turns on `Secure` cookies.
     pub public_url: Option<url::Url>,
+    /// Proxies whose `X-Forwarded-For` / `X-Real-IP` name the client. Empty: nobody's.
+    pub trusted_proxies: TrustedProxies,
     /// An optional TOML scope catalogue.
     pub scopes_file: Option<PathBuf>,
     pub rate_limit: RateLimitSettings,
@@ -139,6 +143,7 @@ impl Settings {
             database_url,
             secret_key: None,
             public_url: None,
+            trusted_proxies: TrustedProxies::default(),
             scopes_file: None,
             rate_limit: RateLimitSettings::default(),
             session_idle_timeout: Duration::from_secs(12 * 3600),

@@ -62,9 +62,10 @@ impl Member {
     }
 }
 
-/// The client's address and user agent, as the audit log records them.
+/// The client's address and user agent, as the audit log and the sign-in throttle see them.
 pub fn client_of(req: &HttpRequest) -> (Option<String>, Option<String>) {
-    let ip = req.peer_addr().map(|a| a.ip().to_string());
+    let state = req.app_data::<web::Data<AppState>>().expect("AppState is registered");
+    let ip = crate::web::client_ip::client_ip(req, &state.settings.trusted_proxies).map(|ip| ip.to_string());
     let ua = req.headers().get("user-agent").and_then(|v| v.to_str().ok()).map(str::to_owned);
     (ip, ua)
 }

@@ -28,8 +28,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/v1/ping").route(web::get().to(ping)));
 }
 
-fn client_ip(req: &HttpRequest) -> Option<String> {
-    req.peer_addr().map(|a| a.ip().to_string())
+/// The address recorded as a key's last use.
+fn client_ip(state: &AppState, req: &HttpRequest) -> Option<String> {
+    crate::web::client_ip::client_ip(req, &state.settings.trusted_proxies).map(|ip| ip.to_string())
 }
 
 fn rate_headers(res: &mut HttpResponse, rate: Option<&RateState>) {
@@ -71,7 +72,7 @@ fn ok_builder() -> HttpResponseBuilder {
 async fn check_headers(state: &AppState, req: &HttpRequest, required: &[String]) -> Result<Outcome, Denial> {
     refuse_key_in_query(req.query_string())?;
     let key = key_from_headers(req.headers())?;
-    let ip = client_ip(req);
+    let ip = client_ip(state, req);
     Ok(state.verifier.check(&state.db, key, required, ip.as_deref()).await)
 }
 
@@ -224,7 +225,7 @@ async fn verify(state: web::Data<AppState>, req: HttpRequest, payload: web::Payl
         Ok(k) => k,
         Err(d) => return verdict(&Err(d), None, None),
     };
-    let ip = client_ip(&req);
+    let ip = client_ip(&state, &req);
     let outcome = state.verifier.check(&state.db, key, &required, ip.as_deref()).await;
     if outcome.result == Err(Denial::Unavailable) {
         return refusal(&Denial::Unavailable, None);

@@ -151,6 +151,20 @@ fn an_unwritable_sqlite_path_fails_with_one_line() {
 }
 
 #[test]
+fn a_bad_trusted_proxy_entry_fails_with_one_line_naming_it() {
+    // An unusable database as well: were the entry accepted, the start would still fail (on
+    // another line) instead of serving forever.
+    let no_db = ("KEYWARD_DATABASE_URL", "sqlite:///no/such/folder/k.db");
+    let (code, err) = bad_start(&[no_db, ("KEYWARD_TRUSTED_PROXIES", "127.0.0.1, 10.0.0.0/33")], &[]);
+    assert_ne!(code, 0);
+    assert_one_plain_line(&err, "KEYWARD_TRUSTED_PROXIES: `10.0.0.0/33`");
+    // The flag too.
+    let (code, err) = bad_start(&[no_db], &["--trusted-proxies", "proxy.internal"]);
+    assert_ne!(code, 0);
+    assert_one_plain_line(&err, "`proxy.internal` is not an IP address or CIDR range");
+}
+
+#[test]
 fn a_port_in_use_fails_with_one_line() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
@@ -174,7 +188,7 @@ fn migrate_applies_migrations_and_help_lists_the_commands() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("migrations applied: 2"));
     let help = Command::new(env!("CARGO_BIN_EXE_keyward")).arg("--help").output().unwrap();
     let text = String::from_utf8_lossy(&help.stdout);
-    for word in ["serve", "migrate", "--database-url", "KEYWARD_BIND"] {
+    for word in ["serve", "migrate", "--database-url", "KEYWARD_BIND", "KEYWARD_TRUSTED_PROXIES"] {
         assert!(text.contains(word), "help lacks {word}:\n{text}");
     }
 }

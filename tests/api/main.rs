@@ -7,6 +7,7 @@ mod accounts;
 mod admin_cli;
 mod api_keys;
 mod audit_log;
+mod client_address;
 mod console_client;
 mod contention;
 mod crash;

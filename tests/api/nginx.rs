@@ -1,13 +1,16 @@
-//! A real nginx with `auth_request` to `/api/v1/auth` in front of a tiny upstream. Skipped
-//! with a visible note when nginx is not installed (CI installs it).
+//! A real nginx with `auth_request` to `/api/v1/auth` in front of a tiny upstream, trusted by
+//! keyward to name the client. Skipped with a visible note when nginx is not installed (CI
+//! installs it).
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use crate::helpers::{Backend, spawn_app};
-use crate::verifier_helpers::{SeedKey, revoke, seed_key};
+use keyward::web::trusted_proxies::TrustedProxies;
+
+use crate::helpers::{Backend, spawn_app_with};
+use crate::verifier_helpers::{SeedKey, revoke, seed_key, usage_of};
 
 fn nginx_binary() -> Option<&'static str> {
     ["/usr/sbin/nginx", "/usr/bin/nginx"].into_iter().find(|p| std::path::Path::new(p).exists())
@@ -55,7 +58,12 @@ async fn nginx_auth_request_lets_valid_keys_through_and_refuses_the_rest() {
         );
         return;
     };
-    let app = spawn_app(Backend::Sqlite).await;
+    // keyward trusts the nginx in front of it (which connects from 127.0.0.1).
+    let app = spawn_app_with(Backend::Sqlite, |s| {
+        s.trusted_proxies = TrustedProxies::parse("127.0.0.1").unwrap();
+        s.usage_flush_interval = Duration::from_millis(100);
+    })
+    .await;
     let upstream = spawn_upstream();
     let port = free_port();
     let dir = tempfile::tempdir().unwrap();
@@ -80,6 +88,7 @@ http {{
       proxy_pass_request_body off;
       proxy_set_header Content-Length "";
       proxy_set_header X-Keyward-Require $keyward_require;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
     }}
     location /records/ {{
       set $keyward_require "records:read";
@@ -142,6 +151,28 @@ http {{
     let res =
         client.post(format!("{base}/records/1")).header("X-Api-Key", reader.secret()).send().await.unwrap();
     assert_eq!(res.status(), 403);
+
+    // A client on another address, claiming yet another: keyward records the address nginx
+    // saw, not the one the client put in its own X-Forwarded-For.
+    let elsewhere =
+        reqwest::Client::builder().local_address(std::net::IpAddr::from([127, 0, 0, 2])).build().unwrap();
+    let res = elsewhere
+        .get(format!("{base}/records/1"))
+        .header("X-Api-Key", reader.secret())
+        .header("X-Forwarded-For", "10.9.9.9")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let mut last_ip = None;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        last_ip = usage_of(&app, reader.id).await.3;
+        if last_ip.as_deref() == Some("127.0.0.2") {
+            break;
+        }
+    }
+    assert_eq!(last_ip.as_deref(), Some("127.0.0.2"), "the last-used IP is the client nginx saw");
 
     revoke(&app, writer.id).await;
     let res = client

@@ -1,0 +1,183 @@
+//! `KEYWARD_TRUSTED_PROXIES`: the reverse proxies whose forwarding headers keyward believes.
+//! Parsed once at start, so a typo stops the server instead of silently trusting nobody
+//! (or everybody).
+
+use std::fmt;
+use std::net::IpAddr;
+
+/// One address or CIDR range. Always holds a valid prefix for its family, and the address
+/// with its host bits cleared, so matching is one mask and compare.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct IpRange {
+    network: IpAddr,
+    prefix: u8,
+}
+
+impl IpRange {
+    /// Accepts `10.0.0.1`, `10.0.0.0/8`, `::1`, `fd00::/8`. Host bits below the prefix are
+    /// ignored (`10.1.2.3/8` is `10.0.0.0/8`), as nginx's `set_real_ip_from` does.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let (addr, prefix) = match raw.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (raw, None),
+        };
+        let addr: IpAddr = addr.parse().map_err(|_| format!("`{raw}` is not an IP address or CIDR range"))?;
+        // A v4-mapped IPv6 entry names the IPv4 address, as the peer is compared canonically.
+        let (addr, max) = match addr.to_canonical() {
+            v4 @ IpAddr::V4(_) if addr.is_ipv6() => match prefix {
+                None => (v4, 32),
+                // `::ffff:10.0.0.0/104` would need shifting the prefix; nobody writes it.
+                Some(_) => return Err(format!("`{raw}`: write IPv4 ranges in IPv4 form")),
+            },
+            IpAddr::V4(_) => (addr, 32),
+            IpAddr::V6(_) => (addr, 128),
+        };
+        let prefix = match prefix {
+            None => max,
+            Some(p) => match p.parse::<u8>() {
+                // Digits only: `u8::from_str` would also take `+8`.
+                Ok(n) if n <= max && p.bytes().all(|b| b.is_ascii_digit()) => n,
+                _ => return Err(format!("`{raw}`: the prefix length must be 0 to {max}")),
+            },
+        };
+        Ok(Self { network: mask(addr, prefix), prefix })
+    }
+
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        ip.is_ipv4() == self.network.is_ipv4() && mask(ip, self.prefix) == self.network
+    }
+}
+
+/// `ip` with every bit past the first `prefix` cleared.
+fn mask(ip: IpAddr, prefix: u8) -> IpAddr {
+    match ip {
+        IpAddr::V4(a) => {
+            let bits = u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0);
+            IpAddr::V4((u32::from(a) & bits).into())
+        }
+        IpAddr::V6(a) => {
+            let bits = u128::MAX.checked_shl(128 - u32::from(prefix)).unwrap_or(0);
+            IpAddr::V6((u128::from(a) & bits).into())
+        }
+    }
+}
+
+impl fmt::Debug for IpRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.network, self.prefix)
+    }
+}
+
+/// The proxies allowed to say who the client is. Empty (the default) trusts nobody: the
+/// client is always whoever connected.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TrustedProxies(Vec<IpRange>);
+
+impl TrustedProxies {
+    /// A comma-separated list; blanks around entries and empty entries are ignored, so an
+    /// empty variable means nobody. The error names the first bad entry.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        raw.split(',')
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+            .map(|e| IpRange::parse(e).map_err(|why| format!("KEYWARD_TRUSTED_PROXIES: {why}")))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Self)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Whether `ip` (compared in canonical form, so `::ffff:10.0.0.1` is `10.0.0.1`) is trusted.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = ip.to_canonical();
+        self.0.iter().any(|r| r.contains(ip))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn single_addresses_match_only_themselves() {
+        let t = TrustedProxies::parse("127.0.0.1, ::1").unwrap();
+        assert!(t.contains(ip("127.0.0.1")));
+        assert!(t.contains(ip("::1")));
+        assert!(!t.contains(ip("127.0.0.2")));
+        assert!(!t.contains(ip("::2")));
+    }
+
+    #[test]
+    fn ipv4_ranges_match_by_prefix() {
+        let t = TrustedProxies::parse("10.0.0.0/8,192.168.1.0/24").unwrap();
+        assert!(t.contains(ip("10.255.3.4")));
+        assert!(!t.contains(ip("11.0.0.0")));
+        assert!(t.contains(ip("192.168.1.200")));
+        assert!(!t.contains(ip("192.168.2.1")));
+    }
+
+    #[test]
+    fn ipv6_ranges_match_by_prefix_and_never_across_families() {
+        let t = TrustedProxies::parse("fd00::/8, 2001:db8::/32").unwrap();
+        assert!(t.contains(ip("fd12:3456::1")));
+        assert!(t.contains(ip("2001:db8:ffff::1")));
+        assert!(!t.contains(ip("2001:db9::1")));
+        assert!(!t.contains(ip("10.0.0.1")));
+        // /0 of one family is still only that family.
+        let v4_all = TrustedProxies::parse("0.0.0.0/0").unwrap();
+        assert!(v4_all.contains(ip("203.0.113.7")));
+        assert!(!v4_all.contains(ip("2001:db8::1")));
+    }
+
+    #[test]
+    fn mapped_ipv4_peers_match_ipv4_entries() {
+        // A dual-stack listener sees IPv4 clients as `::ffff:a.b.c.d`.
+        let t = TrustedProxies::parse("10.0.0.0/8").unwrap();
+        assert!(t.contains(ip("::ffff:10.1.2.3")));
+        let mapped_entry = TrustedProxies::parse("::ffff:10.1.2.3").unwrap();
+        assert!(mapped_entry.contains(ip("10.1.2.3")));
+    }
+
+    #[test]
+    fn host_bits_below_the_prefix_are_ignored() {
+        assert_eq!(
+            TrustedProxies::parse("10.1.2.3/8").unwrap(),
+            TrustedProxies::parse("10.0.0.0/8").unwrap()
+        );
+    }
+
+    #[test]
+    fn prefix_bounds_follow_the_family() {
+        assert!(TrustedProxies::parse("10.0.0.0/0").is_ok());
+        assert!(TrustedProxies::parse("10.0.0.0/32").is_ok());
+        assert!(TrustedProxies::parse("::/128").is_ok());
+        for bad in [
+            "10.0.0.0/33",
+            "::/129",
+            "10.0.0.0/",
+            "10.0.0.0/-1",
+            "10.0.0.0/+8",
+            "10.0.0.0/8/8",
+            "::ffff:10.0.0.0/104",
+        ] {
+            let err = TrustedProxies::parse(bad).unwrap_err();
+            assert!(err.starts_with("KEYWARD_TRUSTED_PROXIES: `") && err.contains(bad), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn empty_means_nobody_and_bad_entries_are_named() {
+        assert!(TrustedProxies::parse("").unwrap().is_empty());
+        assert!(TrustedProxies::parse(" , ").unwrap().is_empty());
+        let err = TrustedProxies::parse("127.0.0.1, localhost, 10.0.0.0/8").unwrap_err();
+        assert_eq!(err, "KEYWARD_TRUSTED_PROXIES: `localhost` is not an IP address or CIDR range");
+        assert!(TrustedProxies::parse("1.2.3.4:80").is_err());
+        assert!(TrustedProxies::parse("1.2.3").is_err());
+    }
+}
