@@ -117,56 +117,39 @@ fn reveal_id(step: &'static str, loc: &str) -> Result<i64, Failure> {
 }
 
 impl Console {
-    /// A fresh client (own cookie jar) signed in as `email`.
-    pub async fn sign_in(base: &str, email: &str, password: &str) -> Result<Self, Failure> {
+    /// A fresh client with its own cookie jar, not signed in yet.
+    fn fresh(base: &str) -> Self {
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .cookie_store(true)
             .timeout(Duration::from_secs(30))
             .build()
             .expect("http client");
-        let mut console = Self { base: base.trim_end_matches('/').to_owned(), client, csrf: String::new() };
-        let page = console.page_text("sign-in form", "/login").await?;
-        let token =
-            csrf_of(&page).ok_or(Failure::Page { step: "sign-in form", why: "no CSRF token".into() })?;
-        let res = console
-            .client
-            .post(console.url("/login"))
-            .form(&[("csrf_token", token.as_str()), ("email", email), ("password", password)])
-            .send()
-            .await
-            .map_err(transport("sign in"))?;
-        expect_status("sign in", res, 303).await?;
+        Self { base: base.trim_end_matches('/').to_owned(), client, csrf: String::new() }
+    }
+
+    /// A fresh client signed in as `email`.
+    pub async fn sign_in(base: &str, email: &str, password: &str) -> Result<Self, Failure> {
+        let mut console = Self::fresh(base);
+        let token = console.form_token("sign-in form", "/login").await?;
+        let form = [("csrf_token", token.as_str()), ("email", email), ("password", password)];
+        console.post_303("sign in", "/login", &form).await?;
         console.refresh_csrf().await?;
         Ok(console)
     }
 
     /// Completes first-run setup and returns the signed-in owner.
     pub async fn setup(base: &str, email: &str, password: &str, workspace: &str) -> Result<Self, Failure> {
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .cookie_store(true)
-            .timeout(Duration::from_secs(30))
-            .build()
-            .expect("http client");
-        let mut console = Self { base: base.trim_end_matches('/').to_owned(), client, csrf: String::new() };
-        let page = console.page_text("setup form", "/setup").await?;
-        let token =
-            csrf_of(&page).ok_or(Failure::Page { step: "setup form", why: "no CSRF token".into() })?;
-        let res = console
-            .client
-            .post(console.url("/setup"))
-            .form(&[
-                ("csrf_token", token.as_str()),
-                ("email", email),
-                ("password", password),
-                ("password_confirm", password),
-                ("workspace_name", workspace),
-            ])
-            .send()
-            .await
-            .map_err(transport("setup"))?;
-        expect_status("setup", res, 303).await?;
+        let mut console = Self::fresh(base);
+        let token = console.form_token("setup form", "/setup").await?;
+        let form = [
+            ("csrf_token", token.as_str()),
+            ("email", email),
+            ("password", password),
+            ("password_confirm", password),
+            ("workspace_name", workspace),
+        ];
+        console.post_303("setup", "/setup", &form).await?;
         console.refresh_csrf().await?;
         Ok(console)
     }
@@ -175,11 +158,15 @@ impl Console {
         format!("{}{}", self.base, path)
     }
 
+    /// The CSRF token in the form on the page at `path`.
+    async fn form_token(&self, step: &'static str, path: &str) -> Result<String, Failure> {
+        let page = self.page_text(step, path).await?;
+        csrf_of(&page).ok_or(Failure::Page { step, why: "no CSRF token".into() })
+    }
+
     /// The session's CSRF token, read from the create form.
     async fn refresh_csrf(&mut self) -> Result<(), Failure> {
-        let page = self.page_text("create form", "/settings/api-keys/new").await?;
-        self.csrf =
-            csrf_of(&page).ok_or(Failure::Page { step: "create form", why: "no CSRF token".into() })?;
+        self.csrf = self.form_token("create form", "/settings/api-keys/new").await?;
         Ok(())
     }
 
@@ -188,6 +175,30 @@ impl Console {
         let res = self.client.get(self.url(path)).send().await.map_err(transport(step))?;
         let res = expect_status(step, res, 200).await?;
         res.text().await.map_err(transport(step))
+    }
+
+    /// POSTs a form that must answer with a redirect (303, as every console form does).
+    async fn post_303(
+        &self,
+        step: &'static str,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> Result<reqwest::Response, Failure> {
+        let res = self.client.post(self.url(path)).form(form).send().await.map_err(transport(step))?;
+        expect_status(step, res, 303).await
+    }
+
+    /// POSTs a form that redirects to a reveal page; returns that page's path and key id.
+    async fn post_to_reveal(
+        &self,
+        step: &'static str,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> Result<(String, i64), Failure> {
+        let res = self.post_303(step, path, form).await?;
+        let loc = location(step, &res)?;
+        let id = reveal_id(step, &loc)?;
+        Ok((loc, id))
     }
 
     /// Creates a key through the form; returns it as the reveal page showed it.
@@ -199,16 +210,7 @@ impl Console {
     pub async fn create_key_with(&self, name: &str, fields: &[(&str, &str)]) -> Result<Revealed, Failure> {
         let mut form: Vec<(&str, &str)> = vec![("csrf_token", &self.csrf), ("name", name)];
         form.extend_from_slice(fields);
-        let res = self
-            .client
-            .post(self.url("/settings/api-keys"))
-            .form(&form)
-            .send()
-            .await
-            .map_err(transport("create key"))?;
-        let res = expect_status("create key", res, 303).await?;
-        let loc = location("create key", &res)?;
-        let id = reveal_id("create key", &loc)?;
+        let (loc, id) = self.post_to_reveal("create key", "/settings/api-keys", &form).await?;
         let secret = self.reveal(&loc).await?;
         Ok(Revealed { id, secret })
     }
@@ -222,15 +224,7 @@ impl Console {
             ("permissions", "records:read"),
             ("expiry", "30"),
         ];
-        let res = self
-            .client
-            .post(self.url("/settings/api-keys"))
-            .form(&form)
-            .send()
-            .await
-            .map_err(transport("create key"))?;
-        let res = expect_status("create key", res, 303).await?;
-        reveal_id("create key", &location("create key", &res)?)
+        Ok(self.post_to_reveal("create key", "/settings/api-keys", &form).await?.1)
     }
 
     async fn reveal(&self, path: &str) -> Result<String, Failure> {
@@ -242,46 +236,25 @@ impl Console {
 
     /// Regenerates a key; returns the new secret (the old one stops working).
     pub async fn regenerate(&self, id: i64) -> Result<Revealed, Failure> {
-        let path = format!("/settings/api-keys/{id}/regenerate");
-        let res = self
-            .client
-            .post(self.url(&path))
-            .form(&[("csrf_token", self.csrf.as_str())])
-            .send()
-            .await
-            .map_err(transport("regenerate key"))?;
-        let res = expect_status("regenerate key", res, 303).await?;
-        let loc = location("regenerate key", &res)?;
-        let new_id = reveal_id("regenerate key", &loc)?;
+        let (loc, new_id) = self.post_regenerate(id).await?;
         let secret = self.reveal(&loc).await?;
         Ok(Revealed { id: new_id, secret })
     }
 
     /// Regenerates a key and stops at the redirect; returns the id the reveal page names.
     pub async fn regenerate_unrevealed(&self, id: i64) -> Result<i64, Failure> {
+        Ok(self.post_regenerate(id).await?.1)
+    }
+
+    async fn post_regenerate(&self, id: i64) -> Result<(String, i64), Failure> {
         let path = format!("/settings/api-keys/{id}/regenerate");
-        let res = self
-            .client
-            .post(self.url(&path))
-            .form(&[("csrf_token", self.csrf.as_str())])
-            .send()
-            .await
-            .map_err(transport("regenerate key"))?;
-        let res = expect_status("regenerate key", res, 303).await?;
-        reveal_id("regenerate key", &location("regenerate key", &res)?)
+        self.post_to_reveal("regenerate key", &path, &[("csrf_token", self.csrf.as_str())]).await
     }
 
     /// Revokes a key; `Ok` once the server has answered that it is revoked.
     pub async fn revoke(&self, id: i64) -> Result<(), Failure> {
         let path = format!("/settings/api-keys/{id}/revoke");
-        let res = self
-            .client
-            .post(self.url(&path))
-            .form(&[("csrf_token", self.csrf.as_str())])
-            .send()
-            .await
-            .map_err(transport("revoke key"))?;
-        expect_status("revoke key", res, 303).await.map(drop)
+        self.post_303("revoke key", &path, &[("csrf_token", self.csrf.as_str())]).await.map(drop)
     }
 
     /// Asks the verifier about a key.
