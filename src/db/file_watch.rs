@@ -29,6 +29,10 @@ impl FileWatch {
         Self { path: path.to_path_buf(), state: Mutex::new(None) }
     }
 
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// True when the file is at its path (as far as anyone could tell at this instant).
     pub fn is_present(&self) -> bool {
         let mut state = self.state.lock();

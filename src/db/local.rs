@@ -12,8 +12,7 @@ use std::path::{Path, PathBuf};
 
 use diesel::QueryResult;
 
-use super::{ConnectionManager, DbConnection, DbError};
-use crate::config::DatabaseUrl;
+use super::{DbConnection, DbError};
 
 thread_local! {
     static LOCAL: RefCell<Option<(PathBuf, DbConnection)>> = const { RefCell::new(None) };
@@ -29,9 +28,7 @@ pub fn with_sqlite<T>(
     LOCAL.with(|cell| {
         let mut slot = cell.borrow_mut();
         if slot.as_ref().is_none_or(|(p, _)| p != path) {
-            let manager =
-                ConnectionManager { url: DatabaseUrl::Sqlite(path.to_path_buf()), down: Default::default() };
-            let conn = manager.open().map_err(|e| DbError::Unavailable(e.to_string()))?;
+            let conn = super::open_sqlite(path)?;
             *slot = Some((path.to_path_buf(), conn));
         }
         let (_, conn) = slot.as_mut().expect("set above");

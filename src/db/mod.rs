@@ -101,6 +101,14 @@ fn sqlite_uri_without_create(path: &std::path::Path) -> Option<String> {
     Some(uri)
 }
 
+/// A connection of its own to an existing SQLite file, outside the pool, with the same pragmas
+/// (the verifier's per-thread reads, the WAL watch's keeper).
+fn open_sqlite(path: &std::path::Path) -> Result<DbConnection, DbError> {
+    let manager =
+        ConnectionManager { url: DatabaseUrl::Sqlite(path.to_path_buf()), down: Default::default() };
+    manager.open().map_err(|e| DbError::Unavailable(e.to_string()))
+}
+
 impl ManageConnection for ConnectionManager {
     type Connection = DbConnection;
     type Error = r2d2::Error;
@@ -234,9 +242,9 @@ impl Db {
     /// ([`Db::get`], and the verifier's per-thread connection), so none keeps answering from a
     /// moved or deleted file.
     pub fn check_sqlite_file(&self) -> Result<(), DbError> {
-        match (self.url.sqlite_path(), &self.file) {
-            (Some(path), Some(file)) if !file.is_present() => {
-                Err(DbError::Unavailable(format!("SQLite file {} is missing", path.display())))
+        match &self.file {
+            Some(file) if !file.is_present() => {
+                Err(DbError::Unavailable(format!("SQLite file {} is missing", file.path().display())))
             }
             _ => Ok(()),
         }

@@ -26,8 +26,7 @@ use std::path::{Path, PathBuf};
 
 use diesel::connection::SimpleConnection;
 
-use super::{ConnectionManager, DbConnection};
-use crate::config::DatabaseUrl;
+use super::DbConnection;
 
 /// The first copy of the WAL-index header (bytes 0..48 of `-shm`).
 pub type WalStamp = [u8; 48];
@@ -42,9 +41,7 @@ impl WalWatch {
     /// Opens a connection of its own and the database's `-shm` file. Fails when the database
     /// is not in WAL mode (no `-shm`), which leaves the caller without a cache, not wrong.
     pub fn open(db_path: &Path) -> Result<Self, String> {
-        let manager =
-            ConnectionManager { url: DatabaseUrl::Sqlite(db_path.to_path_buf()), down: Default::default() };
-        let mut keeper = manager.open().map_err(|e| e.to_string())?;
+        let mut keeper = super::open_sqlite(db_path).map_err(|e| e.to_string())?;
         // A first read transaction makes SQLite create and map the WAL-index.
         keeper.batch_execute("SELECT count(*) FROM sqlite_master;").map_err(|e| e.to_string())?;
         let mut shm_path = db_path.as_os_str().to_owned();
@@ -72,7 +69,7 @@ mod tests {
 
     fn fresh_db(dir: &Path) -> PathBuf {
         let path = dir.join("watch.db");
-        let url = DatabaseUrl::Sqlite(path.clone());
+        let url = crate::config::DatabaseUrl::Sqlite(path.clone());
         super::super::prepare_sqlite_path(&url).unwrap();
         path
     }
@@ -82,8 +79,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = fresh_db(dir.path());
         let watch = WalWatch::open(&path).expect("WAL mode");
-        let manager = ConnectionManager { url: DatabaseUrl::Sqlite(path.clone()), down: Default::default() };
-        let mut other = manager.open().unwrap();
+        let mut other = super::super::open_sqlite(&path).unwrap();
         other.batch_execute("CREATE TABLE t (x INTEGER)").unwrap();
         let mut last = watch.stamp().unwrap();
         for i in 0..20 {
