@@ -129,7 +129,7 @@ pub async fn setup(
         .db
         .write(move |conn| -> Result<Option<(i64, i64, String)>, ConsoleError> {
             // Checked again inside the transaction: two racing setups must not both win.
-            if store::any_user_exists(conn)? {
+            if !store::claim_setup(conn, now)? || store::any_user_exists(conn)? {
                 return Ok(None);
             }
             let user_id = store::insert_user(conn, email.as_str(), &hash, now)?;

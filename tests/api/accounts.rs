@@ -1,11 +1,13 @@
 //! First-run setup, sign-in, sessions and CSRF.
 
 use crate::both_backends;
-use crate::helpers::{Backend, OWNER_EMAIL, OWNER_PASSWORD, assert_is_redirect_to, spawn_app};
+use crate::helpers::{Backend, OWNER_EMAIL, OWNER_PASSWORD, assert_is_redirect_to, extract_csrf, spawn_app};
 
 both_backends! {
     a_fresh_install_sends_every_console_page_to_setup,
     setup_creates_the_owner_then_answers_404,
+    racing_setups_make_exactly_one_owner,
+    overlapping_setup_transactions_claim_setup_once,
     setup_errors_keep_what_was_typed,
     sign_in_works_and_a_wrong_password_is_refused_vaguely,
     a_post_without_the_csrf_token_is_refused_and_changes_nothing,
@@ -42,6 +44,60 @@ async fn setup_creates_the_owner_then_answers_404(backend: Backend) {
         )
         .await;
     assert_eq!(res.status(), 404);
+}
+
+async fn racing_setups_make_exactly_one_owner(backend: Backend) {
+    let app = spawn_app(backend).await;
+    // Every browser holds a setup form before any of them submits it.
+    let mut forms = Vec::new();
+    for i in 0..8 {
+        let browser = app.browser();
+        let token = extract_csrf(&browser.get_text("/setup").await).expect("csrf token");
+        forms.push((browser.client, token, format!("owner{i}@example.com")));
+    }
+    let url = app.url("/setup");
+    let url = &url;
+    let statuses = futures_util::future::join_all(forms.iter().map(|(client, token, email)| async move {
+        let fields = [
+            ("csrf_token", token.as_str()),
+            ("email", email.as_str()),
+            ("password", OWNER_PASSWORD),
+            ("password_confirm", OWNER_PASSWORD),
+            ("workspace_name", email.as_str()),
+        ];
+        client.post(url).form(&fields).send().await.expect("request").status().as_u16()
+    }))
+    .await;
+    assert_eq!(statuses.iter().filter(|&&s| s == 303).count(), 1, "exactly one setup wins: {statuses:?}");
+    assert!(statuses.iter().all(|&s| s == 303 || s == 404), "the others are 404: {statuses:?}");
+    let created = app.audit_actions().await.into_iter().filter(|(a, _)| a == "workspace.created").count();
+    assert_eq!(created, 1, "one workspace and one owner");
+}
+
+/// The HTTP race above rarely overlaps two transactions; this one forces the overlap: the
+/// first claim is held open while the second is attempted on another connection.
+async fn overlapping_setup_transactions_claim_setup_once(backend: Backend) {
+    use keyward::accounts::store::claim_setup;
+    use keyward::db::DbError;
+    let app = spawn_app(backend).await;
+    let now = chrono::Utc::now().naive_utc();
+    let (first_in, second_go) = std::sync::mpsc::channel();
+    let db = app.state.db.clone();
+    let first = std::thread::spawn(move || {
+        db.write_blocking(|conn| -> Result<bool, DbError> {
+            let won = claim_setup(conn, now)?;
+            first_in.send(()).unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            Ok(won)
+        })
+    });
+    second_go.recv().unwrap();
+    let db = app.state.db.clone();
+    let second = std::thread::spawn(move || {
+        db.write_blocking(|conn| -> Result<bool, DbError> { Ok(claim_setup(conn, now)?) })
+    });
+    assert!(first.join().unwrap().expect("first claim"));
+    assert!(!second.join().unwrap().expect("second claim"), "the second claim waits and then loses");
 }
 
 async fn setup_errors_keep_what_was_typed(backend: Backend) {
@@ -93,6 +149,25 @@ async fn sign_in_works_and_a_wrong_password_is_refused_vaguely(backend: Backend)
         .await;
     assert_is_redirect_to(&ok, "/settings/api-keys");
     assert_eq!(app.get("/settings/api-keys").await.status(), 200);
+
+    // `next` survives only as a path on this site: protocol-relative and backslash tricks that
+    // browsers read as another host fall back to the key table.
+    for (next, lands_on) in [
+        ("/settings/audit-log", "/settings/audit-log"),
+        ("//evil.example", "/settings/api-keys"),
+        ("/\\evil.example", "/settings/api-keys"),
+        ("https:/evil.example", "/settings/api-keys"),
+    ] {
+        let browser = app.browser();
+        let res = browser
+            .post_form(
+                "/login",
+                "/login",
+                &[("email", OWNER_EMAIL), ("password", OWNER_PASSWORD), ("next", next)],
+            )
+            .await;
+        assert_is_redirect_to(&res, lands_on);
+    }
 }
 
 async fn a_post_without_the_csrf_token_is_refused_and_changes_nothing(backend: Backend) {
@@ -123,6 +198,16 @@ async fn a_post_without_the_csrf_token_is_refused_and_changes_nothing(backend: B
     assert_eq!(cross.status(), 403);
     // Nothing was created.
     assert_eq!(app.get("/setup").await.status(), 200);
+
+    // The same holds for a signed-in admin's forms.
+    app.setup_owner().await;
+    let key = [("name", "Forged"), ("permissions", "records:read"), ("expiry", "30")];
+    assert_eq!(app.post_form_raw("/settings/api-keys", &key).await.status(), 403);
+    let mut forged = vec![("csrf_token", "forged")];
+    forged.extend_from_slice(&key);
+    assert_eq!(app.post_form_raw("/settings/api-keys", &forged).await.status(), 403);
+    let table = app.get_text("/settings/api-keys").await;
+    assert!(!table.contains("Forged"), "no key was created: {table}");
 }
 
 async fn sign_out_makes_a_copied_cookie_worthless(backend: Backend) {
