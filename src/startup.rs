@@ -68,6 +68,9 @@ fn plain(e: crate::db::DbError) -> StartError {
 
 impl Application {
     pub async fn build(settings: Settings) -> Result<Self, StartError> {
+        // The dummy hash behind unknown-email sign-ins is made now, off the request path, so
+        // the first such sign-in takes no longer than a wrong password.
+        std::thread::spawn(|| std::sync::LazyLock::force(&crate::accounts::password::DUMMY_HASH));
         let catalogue = match &settings.scopes_file {
             Some(path) => Catalogue::load(path).map_err(StartError::Config)?,
             None => Catalogue::default(),

@@ -265,7 +265,8 @@ pub async fn login(
             };
             let actor = Actor { user_id: user_for_audit.as_ref().map(|u| u.id), label, ip, user_agent };
             let workspace_id = workspaces.first().map(|w| w.workspace_id);
-            let action = if ok { "user.signed_in" } else { "user.sign_in_failed" };
+            // A right password with no workspace left to enter is not a sign-in.
+            let action = if ok && workspace_id.is_some() { "user.signed_in" } else { "user.sign_in_failed" };
             audit::record(
                 conn,
                 &actor,

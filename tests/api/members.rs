@@ -164,6 +164,13 @@ async fn a_removed_member_no_longer_reaches_the_workspace(backend: Backend) {
     assert_is_redirect_to(&app.post_form(&rm, &rm, &[]).await, "/settings/members");
     let res = bob.get("/settings/api-keys").await;
     assert_eq!(res.status(), 303, "bob's next request is sent to sign-in");
+    // His right password no longer signs him in anywhere, and the log does not call it a sign-in.
+    let signed_in_before = app.audit_actions().await.iter().filter(|(a, _)| a == "user.signed_in").count();
+    let again = app.browser().sign_in("bob@example.com", crate::helpers::MEMBER_PASSWORD).await;
+    assert_eq!(again.status(), 401);
+    let actions = app.audit_actions().await;
+    assert_eq!(actions.iter().filter(|(a, _)| a == "user.signed_in").count(), signed_in_before);
+    assert_eq!(actions.last().map(|(a, _)| a.as_str()), Some("user.sign_in_failed"));
 }
 
 async fn users_switch_between_their_workspaces(backend: Backend) {
