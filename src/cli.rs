@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::{DatabaseUrl, RateLimitSettings, Settings};
+use crate::config::{DatabaseUrl, RateLimitSettings, Settings, parse_duration};
 use crate::startup::{Application, open_database};
 use crate::web::trusted_proxies::TrustedProxies;
 
@@ -69,6 +69,12 @@ pub struct Opts {
     /// Default burst per key, per second.
     #[arg(long, env = "KEYWARD_RATE_LIMIT_BURST", default_value_t = 10, global = true)]
     pub rate_limit_burst: u32,
+    /// A console session ends after this long without a request: e.g. 30m, 12h, 2d.
+    #[arg(long, env = "KEYWARD_SESSION_IDLE_TIMEOUT", default_value = "12h", global = true)]
+    pub session_idle_timeout: String,
+    /// A console session ends this long after sign-in, however active: e.g. 12h, 7d.
+    #[arg(long, env = "KEYWARD_SESSION_ABSOLUTE_TIMEOUT", default_value = "7d", global = true)]
+    pub session_absolute_timeout: String,
     /// HTTP worker threads (default: one per CPU).
     #[arg(long, env = "KEYWARD_WORKERS", global = true)]
     pub workers: Option<usize>,
@@ -95,6 +101,13 @@ impl Opts {
             per_minute: self.rate_limit_per_minute,
             burst_per_second: self.rate_limit_burst,
         };
+        s.session_idle_timeout = parse_duration(&self.session_idle_timeout)
+            .map_err(|e| format!("KEYWARD_SESSION_IDLE_TIMEOUT: {e}"))?;
+        s.session_absolute_timeout = parse_duration(&self.session_absolute_timeout)
+            .map_err(|e| format!("KEYWARD_SESSION_ABSOLUTE_TIMEOUT: {e}"))?;
+        if s.session_idle_timeout > s.session_absolute_timeout {
+            return Err("the session idle timeout must not exceed the absolute timeout".into());
+        }
         if let Some(w) = self.workers {
             s.workers = w.max(1);
         }
@@ -123,4 +136,28 @@ pub fn run(cli: Cli) -> Result<(), String> {
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings_from(args: &[&str]) -> Result<Settings, String> {
+        let cli = Cli::try_parse_from(std::iter::once("keyward").chain(args.iter().copied()))
+            .map_err(|e| e.to_string())?;
+        cli.opts.settings()
+    }
+
+    #[test]
+    fn session_timeouts_come_from_the_command_line() {
+        let s =
+            settings_from(&["--session-idle-timeout", "30m", "--session-absolute-timeout", "2d"]).unwrap();
+        assert_eq!(s.session_idle_timeout, std::time::Duration::from_secs(1800));
+        assert_eq!(s.session_absolute_timeout, std::time::Duration::from_secs(2 * 86_400));
+        let defaults = settings_from(&[]).unwrap();
+        assert_eq!(defaults.session_idle_timeout, std::time::Duration::from_secs(12 * 3600));
+        let bad = settings_from(&["--session-idle-timeout", "soon"]).err().unwrap();
+        assert!(bad.contains("KEYWARD_SESSION_IDLE_TIMEOUT"), "{bad}");
+        assert!(settings_from(&["--session-idle-timeout", "8d"]).is_err(), "idle longer than absolute");
+    }
 }

@@ -162,9 +162,40 @@ impl Settings {
     }
 }
 
+/// A span of time as an operator writes it: a whole number and a unit, `m` (minutes), `h`
+/// (hours) or `d` (days), e.g. `30m`, `12h`, `7d`. At least one minute, at most 365 days.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let bad = || format!("`{text}` is not a duration like 30m, 12h or 7d");
+    let split = text.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
+    let (digits, unit) = text.split_at(split);
+    let n: u64 = digits.parse().map_err(|_| bad())?;
+    let unit_secs = match unit.trim() {
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(bad()),
+    };
+    let secs = n.checked_mul(unit_secs).ok_or_else(bad)?;
+    if !(60..=365 * 86_400).contains(&secs) {
+        return Err(format!("`{text}` is out of range: between 1 minute and 365 days"));
+    }
+    Ok(Duration::from_secs(secs))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_read_as_operators_write_them() {
+        assert_eq!(parse_duration("30m"), Ok(Duration::from_secs(1800)));
+        assert_eq!(parse_duration("12h"), Ok(Duration::from_secs(12 * 3600)));
+        assert_eq!(parse_duration(" 7d "), Ok(Duration::from_secs(7 * 86_400)));
+        for bad in ["", "12", "h", "1.5h", "-1h", "12 hours", "0m", "366d", "99999999999999999999d"] {
+            assert!(parse_duration(bad).is_err(), "{bad:?} should be refused");
+        }
+    }
 
     #[test]
     fn sqlite_urls_name_a_path() {
