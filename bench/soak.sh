@@ -160,6 +160,9 @@ soak_one() {
   rss_base=${rss_base:-$rss_end}
   growth=$(awk -v a="$rss_base" -v b="$rss_end" 'BEGIN { printf "%.1f", (a > 0 ? (b - a) * 100 / a : 0) }')
   echo "[$backend] RSS_RESULT after_${base_at}s_kb=$rss_base end_kb=$rss_end growth_pct=$growth"
+  # The curve at each tenth of the run: growth that levels off reads differently from a leak.
+  echo "[$backend] RSS_CURVE_KB $(awk -v step="$(( DURATION / 10 > 0 ? DURATION / 10 : 1 ))" \
+    '$1 >= next_t { printf "%ss=%s ", $1, $2; next_t = $1 - $1 % step + step }' "$work/rss.txt")"
 
   # No issued key in the log or in the database: the whole key, and its 32-character body.
   cat "$work/wrk_keys.txt" "$work/secrets.txt" 2>/dev/null | sort -u >"$work/all_keys.txt"

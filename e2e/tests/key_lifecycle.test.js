@@ -95,6 +95,7 @@ describe('the key lifecycle in the console', () => {
     assert.equal((await cell(row, 'Key').innerText()).trim(), masked(deployBot.secret), 'masked key in the Key cell');
     assert.equal((await cell(row, 'Last used').innerText()).trim(), 'Never');
     assert.equal((await cell(row, 'Status').innerText()).trim(), 'Active');
+    assert.match(await cell(row, 'Expires').locator('.soon').innerText(), /in [67] days/, 'the 7-day expiry is shown and highlighted');
     const perms = await cell(row, 'Permissions').innerText();
     assert.match(perms, /records:read|Read records/);
     assert.match(perms, /files:upload|Upload files/);

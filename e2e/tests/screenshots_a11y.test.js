@@ -63,6 +63,12 @@ describe('screenshots and accessibility', () => {
     assert.equal(await status('Old CI token'), 'Revoked');
     assert.equal(await status('Analytics export'), 'Active');
     assert.equal(await cell(keyRow(page, 'Deploy bot'), 'Last used').locator('time[datetime]').count(), 1, 'Deploy bot shows its use');
+    const expires = async (name) => (await cell(keyRow(page, name), 'Expires').innerText()).replace(/\s+/g, ' ').trim();
+    const soon = cell(keyRow(page, 'Billing sync'), 'Expires').locator('.soon');
+    assert.equal(await soon.count(), 1, 'a key expiring within 7 days is highlighted');
+    assert.match(await soon.innerText(), /⚠\s*in [67] days/);
+    assert.equal(await cell(keyRow(page, 'Deploy bot'), 'Expires').locator('.soon').count(), 0, 'a 90-day key is not highlighted');
+    assert.match(await expires('Analytics export'), /⚠ Never/, 'a key without expiry says Never with a warning mark');
     await session.expectNoProblems();
   });
 
