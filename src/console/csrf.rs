@@ -13,6 +13,8 @@ use subtle::ConstantTimeEq;
 
 use super::error::ConsoleError;
 use super::session::CSRF;
+use crate::state::AppState;
+use crate::web::site_origin::SiteOrigin;
 
 /// Largest form body accepted by the console.
 pub const MAX_FORM_BYTES: usize = 64 * 1024;
@@ -75,9 +77,12 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
     }
 }
 
-/// True unless an `Origin` (or, failing that, `Referer`) header names another site.
+/// True unless an `Origin` (or, failing that, `Referer`) header names another site: one that
+/// is neither the host this request came in on nor the configured public URL's.
 fn same_origin(req: &HttpRequest) -> bool {
-    let host = req.connection_info().host().to_ascii_lowercase();
+    let state = req.app_data::<web::Data<AppState>>().expect("AppState is registered");
+    let ours = SiteOrigin::of_request(req, &state.settings.trusted_proxies);
+    let public = state.settings.public_url.as_ref().and_then(SiteOrigin::of_public_url);
     let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let claimed = match (header("origin"), header("referer")) {
         (Some(origin), _) => origin,
@@ -91,7 +96,8 @@ fn same_origin(req: &HttpRequest) -> bool {
                 (Some(h), None) => h.to_owned(),
                 _ => return false,
             };
-            authority.eq_ignore_ascii_case(&host)
+            authority.eq_ignore_ascii_case(&ours.authority)
+                || public.is_some_and(|p| authority.eq_ignore_ascii_case(&p.authority))
         }
         // `Origin: null` (sandboxed frames, some redirects) and garbage are refused.
         Err(_) => false,

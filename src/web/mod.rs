@@ -8,4 +8,5 @@ pub mod headers;
 pub mod health;
 pub mod not_found;
 pub mod request_log;
+pub mod site_origin;
 pub mod trusted_proxies;

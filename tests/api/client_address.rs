@@ -18,6 +18,7 @@ both_backends! {
     without_trusted_proxies_forwarded_headers_are_ignored,
     behind_a_trusted_proxy_each_forwarded_address_has_its_own_sign_in_budget,
     without_trusted_proxies_every_forwarded_address_shares_the_peer_budget,
+    forwarded_host_counts_only_from_a_trusted_proxy,
 }
 
 const CLIENT_A: &str = "203.0.113.7";
@@ -148,4 +149,49 @@ async fn without_trusted_proxies_every_forwarded_address_shares_the_peer_budget(
     // The counterpart: untrusted, both "clients" are 127.0.0.1, so A's failures lock B out.
     let app = spawn_app_with(backend, small_ip_budget).await;
     assert_eq!(exhaust_a_then_sign_in_from_b(&app).await, (429, 429));
+}
+
+/// The console's cross-site check and the reveal page's URLs take `X-Forwarded-Host` /
+/// `-Proto` only from a trusted proxy: a client cannot name the host its own Origin is checked
+/// against.
+async fn forwarded_host_counts_only_from_a_trusted_proxy(backend: Backend) {
+    let untrusted = spawn_app_with(backend, |_| {}).await;
+    let trusted = spawn_app_with(backend, trust_localhost).await;
+    for (app, proxied) in [(&untrusted, false), (&trusted, true)] {
+        app.setup_owner().await;
+        let token = app.csrf_token("/settings/api-keys/new").await;
+        let res = app
+            .client
+            .post(app.url("/settings/api-keys"))
+            .header("Origin", "https://keys.example.com")
+            .header("X-Forwarded-Host", "keys.example.com")
+            .header("X-Forwarded-Proto", "https")
+            .form(&[
+                ("csrf_token", token.as_str()),
+                ("name", "Via proxy"),
+                ("permissions", "records:read"),
+                ("expiry", "30"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        if !proxied {
+            assert_eq!(res.status(), 403, "an untrusted client's X-Forwarded-Host is not believed");
+            continue;
+        }
+        assert_eq!(res.status(), 303, "a trusted proxy's X-Forwarded-Host is the site");
+        let reveal = res.headers()["location"].to_str().unwrap().to_owned();
+        let page = app
+            .client
+            .get(app.url(&reveal))
+            .header("X-Forwarded-Host", "keys.example.com")
+            .header("X-Forwarded-Proto", "https")
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(page.contains("https://keys.example.com/api/v1/whoami"), "{page}");
+    }
 }

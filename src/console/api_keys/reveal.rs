@@ -14,6 +14,7 @@ use crate::console::session::TypedSession;
 use crate::db::DbError;
 use crate::keys::store;
 use crate::state::AppState;
+use crate::web::site_origin::SiteOrigin;
 
 #[derive(Template)]
 #[template(path = "api_keys/reveal.html")]
@@ -64,8 +65,9 @@ pub async fn key_reveal(
             })
             .await?;
     }
-    let info = req.connection_info();
-    let whoami_url = format!("{}://{}/api/v1/whoami", info.scheme(), info.host());
+    let site =
+        SiteOrigin::for_links(&req, &state.settings.trusted_proxies, state.settings.public_url.as_ref());
+    let whoami_url = format!("{}://{}/api/v1/whoami", site.scheme, site.authority);
     let page = RevealPage {
         ctx: PageCtx::for_member(&member, &session, "keys"),
         id,
