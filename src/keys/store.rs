@@ -262,6 +262,31 @@ pub fn find(conn: &mut DbConnection, workspace_id: i64, id: i64) -> QueryResult<
         .optional()
 }
 
+/// Whether `key_hash` is still the key's secret and it has not been shown since it was issued
+/// (no `key.revealed` event at or after its creation or last regeneration). The session cookie
+/// carries a fresh key to its reveal page; this makes that a one-time trip on the server's
+/// side too, so a copy of an older cookie cannot show the key again, nor a replaced one.
+pub fn revealable(conn: &mut DbConnection, key: &KeyRow, key_hash: &str) -> QueryResult<bool> {
+    use crate::db::schema::audit_events;
+    let current: Option<String> = api_keys::table
+        .filter(api_keys::id.eq(key.id))
+        .filter(api_keys::revoked_at.is_null())
+        .select(api_keys::key_hash)
+        .first(conn)
+        .optional()?;
+    if current.as_deref() != Some(key_hash) {
+        return Ok(false);
+    }
+    let issued_at = key.regenerated_at.unwrap_or(key.created_at);
+    let shown: i64 = audit_events::table
+        .filter(audit_events::key_id.eq(key.id))
+        .filter(audit_events::action.eq("key.revealed"))
+        .filter(audit_events::at.ge(issued_at))
+        .count()
+        .get_result(conn)?;
+    Ok(shown == 0)
+}
+
 /// Whether an active key of the workspace already has this name (revoked and expired keys
 /// free their names). `except` skips one key, for checks about an existing key.
 pub fn active_name_taken(

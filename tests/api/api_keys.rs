@@ -21,6 +21,7 @@ use crate::helpers::{
 
 both_backends! {
     the_key_lifecycle_walks_from_create_to_delete,
+    a_copy_of_the_cookie_cannot_show_a_key_again,
     every_validation_message_is_shown_beside_its_field_with_input_kept,
     no_text_column_of_any_table_contains_an_issued_key,
     viewers_see_no_actions_and_are_refused,
@@ -1095,4 +1096,41 @@ label = "Print labels"
     assert_eq!(key_row(&app, id).await.unwrap().2, "billing:refunds shipping.labels");
     let table = web.get_text("/settings/api-keys").await;
     assert!(table.contains("title=\"Issue refunds\""));
+}
+
+/// The key rides to its reveal page in the encrypted session cookie. A copy of that cookie
+/// taken before the reveal (a stolen cookie, a second tab restoring an old one) still holds
+/// it, so the server also refuses a second showing of the same secret.
+async fn a_copy_of_the_cookie_cannot_show_a_key_again(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.setup_owner().await;
+    let owner = Browser::of(&app);
+    let res =
+        post_create(&owner, &[("name", "Once"), ("permissions", "records:read"), ("expiry", "30")]).await;
+    let copied: Vec<String> = res
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
+        .collect();
+    assert!(!copied.is_empty(), "the create response sets the session cookie");
+    let id = reveal_id(&res);
+    let reveal = format!("/settings/api-keys/{id}/reveal");
+    let secret = secret_on(&owner.get_text(&reveal).await).expect("the first reveal shows the key");
+
+    let replayed = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(owner.url(&reveal))
+        .header("Cookie", copied.join("; "))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replayed.status(), 200, "the copied cookie is still a signed-in session");
+    let html = replayed.text().await.unwrap();
+    assert!(!html.contains(&secret) && secret_on(&html).is_none(), "the key is not shown twice");
+    assert!(html.contains("can no longer be displayed"), "{html}");
+    let shown = app.audit_actions().await.iter().filter(|(a, _)| a == "key.revealed").count();
+    assert_eq!(shown, 1);
 }

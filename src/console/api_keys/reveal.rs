@@ -12,6 +12,7 @@ use crate::console::member::Member;
 use crate::console::pages::{PageCtx, render};
 use crate::console::session::TypedSession;
 use crate::db::DbError;
+use crate::keys::secret::KeyHash;
 use crate::keys::store;
 use crate::state::AppState;
 use crate::web::site_origin::SiteOrigin;
@@ -46,14 +47,20 @@ pub async fn key_reveal(
         .run(move |conn| store::find(conn, ws, id).map_err(DbError::from))
         .await?
         .ok_or(ConsoleError::NotFound)?;
-    let secret = session.take_pending_reveal(id);
+    let pending = session.take_pending_reveal(id);
     let now = Utc::now().naive_utc();
-    if secret.is_some() {
+    let mut secret = None;
+    if let Some(pending) = pending {
         let actor = member.actor();
         let key_ref = key.key_ref();
-        state
+        let row = key.clone();
+        let hash = KeyHash::of(&pending);
+        let shown = state
             .db
-            .write(move |conn| -> Result<(), ConsoleError> {
+            .write(move |conn| -> Result<bool, ConsoleError> {
+                if !store::revealable(conn, &row, hash.as_str())? {
+                    return Ok(false);
+                }
                 let event = Event {
                     workspace_id: Some(ws),
                     action: "key.revealed",
@@ -61,9 +68,10 @@ pub async fn key_reveal(
                     details: "The full key was shown once, on its reveal page".into(),
                 };
                 audit::record(conn, &actor, event, now)?;
-                Ok(())
+                Ok(true)
             })
             .await?;
+        secret = shown.then_some(pending);
     }
     let site =
         SiteOrigin::for_links(&req, &state.settings.trusted_proxies, state.settings.public_url.as_ref());
