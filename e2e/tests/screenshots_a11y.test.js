@@ -72,21 +72,33 @@ describe('screenshots and accessibility', () => {
     await session.expectNoProblems();
   });
 
+  /** The page never scrolls sideways: at 375 px everything reflows (wide tables become cards). */
+  async function expectFits(page, what) {
+    const { scrollWidth, innerWidth } = await page.evaluate(() => ({
+      scrollWidth: document.documentElement.scrollWidth,
+      innerWidth: window.innerWidth,
+    }));
+    assert.ok(scrollWidth <= innerWidth, `${what} scrolls sideways: ${scrollWidth} px of content in ${innerWidth} px`);
+  }
+
   for (const [label, viewport] of SIZES) {
     it(`key table, create form and audit log at ${label} px pass axe and are saved`, async () => {
       await page.setViewportSize(viewport);
       await page.goto(session.url('/settings/api-keys'));
       await screenshot(page, `keys-table-${label}`);
       await expectAccessible(page, `the key table at ${label} px`);
+      await expectFits(page, `the key table at ${label} px`);
 
       await page.getByRole('link', { name: 'Create API key' }).first().click();
       await page.waitForURL('**/settings/api-keys/new');
       await screenshot(page, `create-form-${label}`);
       await expectAccessible(page, `the create form at ${label} px`);
+      await expectFits(page, `the create form at ${label} px`);
 
       await page.goto(session.url('/settings/audit-log'));
       await screenshot(page, `audit-log-${label}`);
       await expectAccessible(page, `the audit log at ${label} px`);
+      await expectFits(page, `the audit log at ${label} px`);
       await session.expectNoProblems();
     });
 
@@ -95,6 +107,7 @@ describe('screenshots and accessibility', () => {
       await createKey(session, { name: `Throwaway ${label}`, permissions: ['records:read'], expiry: '7' });
       await screenshot(page, `reveal-${label}`);
       await expectAccessible(page, `the reveal page at ${label} px`);
+      await expectFits(page, `the reveal page at ${label} px`);
       // Throw it away: the screenshot shows a key that no longer works.
       await page.goto(session.url('/settings/api-keys'));
       await openRowAction(page, `Throwaway ${label}`, 'Delete');
