@@ -202,6 +202,12 @@ pub async fn actions_for(app: &TestApp, key_id: i64) -> Vec<String> {
         .unwrap()
 }
 
+/// The status `/api/v1/whoami` answers for this key.
+async fn whoami_status(app: &TestApp, secret: &str) -> u16 {
+    let res = app.client.get(app.url("/api/v1/whoami")).header("X-Api-Key", secret).send().await.unwrap();
+    res.status().as_u16()
+}
+
 fn no_store(res: &Response) -> bool {
     res.headers().get("cache-control").and_then(|v| v.to_str().ok()) == Some("no-store")
 }
@@ -288,6 +294,9 @@ async fn the_key_lifecycle_walks_from_create_to_delete(backend: Backend) {
     }
     assert!(table.contains("aria-label=\"Revoke key Deploy bot\""));
 
+    // The first secret works (and, on SQLite, now sits in the verifier's cache).
+    assert_eq!(whoami_status(&app, &secret).await, 200);
+
     // Regenerate: confirm page, then a new secret; the old hash is gone.
     let confirm = web.get_text(&format!("/settings/api-keys/{id}/regenerate")).await;
     let doc = Html::parse_document(&confirm);
@@ -313,6 +322,9 @@ async fn the_key_lifecycle_walks_from_create_to_delete(backend: Backend) {
     assert_eq!((name.as_str(), perms.as_str()), ("Deploy bot", "files:upload records:read"));
     assert_eq!(hash, ApiKey::parse(&new_secret).unwrap().hash().as_str());
     assert_ne!(hash, key.hash().as_str());
+    // The old secret stops at once; the new one works.
+    assert_eq!(whoami_status(&app, &secret).await, 401, "the old secret still works");
+    assert_eq!(whoami_status(&app, &new_secret).await, 200);
 
     // Revoke: stays listed as Revoked, with when and by whom.
     let confirm = web.get_text(&format!("/settings/api-keys/{id}/revoke")).await;
