@@ -17,7 +17,7 @@ use crate::console::member::Member;
 use crate::console::pages::{PageCtx, render, render_status};
 use crate::console::see_other;
 use crate::console::session::{PendingReveal, TypedSession};
-use crate::keys::expiry::{DEFAULT_DAYS, MAX_CUSTOM_DAYS, PRESET_DAYS};
+use crate::keys::expiry::{DEFAULT_DAYS, PRESET_DAYS, latest_custom_date};
 use crate::keys::store::{self, NewKey};
 use crate::keys::{ApiKey, Catalogue, Expiry, KeyName, PermissionSet};
 use crate::state::AppState;
@@ -105,7 +105,7 @@ impl NewKeyPage {
             errors,
             presets,
             min_date: (today + Days::new(1)).to_string(),
-            max_date: (today + Days::new(MAX_CUSTOM_DAYS)).to_string(),
+            max_date: latest_custom_date(today).to_string(),
             default_rate_limit: state.settings.rate_limit.per_minute,
         }
     }
@@ -136,7 +136,7 @@ impl NewKeyPage {
     pub fn custom_result(&self) -> String {
         match chrono::NaiveDate::parse_from_str(self.form.expiry_date.trim(), "%Y-%m-%d") {
             Ok(d) => format!("Expires at the end of {} (UTC)", d.format("%-d %b %Y")),
-            Err(_) => format!("Pick a date up to {MAX_CUSTOM_DAYS} days ahead"),
+            Err(_) => "Pick a date up to one year ahead".to_owned(),
         }
     }
 }
