@@ -55,20 +55,35 @@ async fn the_csv_download_has_a_header_and_neutralises_formulas(backend: Backend
     let web = Browser::of(&app);
     let (_, secret) =
         create_key(&web, "=HYPERLINK(\"http://evil.example\",\"x\")", &["records:read"], "30").await;
+    // Where a spreadsheet splits on `;`, an unquoted `Ops;=1+1` would become `Ops` and `=1+1`.
+    create_key(&web, "Ops;=1+1", &["records:read"], "30").await;
     let res = web.get("/settings/audit-log.csv").await;
     assert_eq!(res.status(), 200);
     let header = |n: &str| res.headers().get(n).unwrap().to_str().unwrap().to_owned();
+    let res_truncated = res.headers().get("x-keyward-truncated").cloned();
     assert!(header("content-type").starts_with("text/csv"));
     assert!(header("content-disposition").starts_with("attachment"));
     let body = res.text().await.unwrap();
     let mut lines = body.split("\r\n");
-    assert_eq!(lines.next(), Some("time_utc,actor,action,key_name,key_masked,ip,user_agent,details"));
+    assert_eq!(
+        lines.next(),
+        Some(
+            "\"time_utc\",\"actor\",\"action\",\"key_name\",\"key_masked\",\"ip\",\"user_agent\",\"details\""
+        )
+    );
     assert!(body.contains("\"'=HYPERLINK(\"\"http://evil.example\"\",\"\"x\"\")\""), "{body}");
     assert!(!body.contains(",=HYPERLINK") && !body.contains("\"=HYPERLINK"));
+    // Every cell is quoted, so the `;` stays inside the name's cell whatever the separator.
+    assert_eq!(body.matches(";=1+1").count(), body.matches("\"Ops;=1+1\"").count(), "{body}");
+    assert_eq!(body.matches("\"Ops;=1+1\"").count(), 2, "its created and revealed events: {body}");
+    for line in body.split_terminator("\r\n") {
+        assert!(line.starts_with('"') && line.ends_with('"'), "an unquoted cell: {line}");
+    }
+    assert!(res_truncated.is_none(), "a short log is not cut");
     assert!(!body.contains(&secret));
     // Filters apply to the download too.
     let only = web.get_text("/settings/audit-log.csv?action=key.revealed").await;
-    assert_eq!(only.trim_end().split("\r\n").count(), 2, "{only}");
+    assert_eq!(only.trim_end().split("\r\n").count(), 3, "the header and two reveals: {only}");
 }
 
 async fn the_log_is_paginated_and_shows_only_this_workspace(backend: Backend) {
