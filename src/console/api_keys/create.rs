@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use super::{date, no_store};
 use crate::accounts::Capability;
+use crate::accounts::members::lock_workspace;
 use crate::audit::{self, Event, KeyRef};
 use crate::console::csrf::CsrfForm;
 use crate::console::error::ConsoleError;
@@ -214,7 +215,10 @@ pub async fn key_create(
     let created = state
         .db
         .write(move |conn| -> Result<Option<i64>, ConsoleError> {
-            // Checked inside the write transaction, so two racing creates cannot both win.
+            // Checked inside the write transaction, behind the workspace's row lock: on
+            // PostgreSQL (READ COMMITTED) two racing creates would otherwise both find the name
+            // free. SQLite serialises writers anyway.
+            lock_workspace(conn, ws)?;
             if store::active_name_taken(conn, ws, key_name.as_str(), now, None)? {
                 return Ok(None);
             }

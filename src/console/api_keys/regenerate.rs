@@ -6,6 +6,7 @@ use chrono::{NaiveDateTime, Utc};
 
 use super::{ConfirmFormData, ConfirmPage, date, load_key, no_store, parse_key_id};
 use crate::accounts::Capability;
+use crate::accounts::members::lock_workspace;
 use crate::audit::{self, Event};
 use crate::console::csrf::CsrfForm;
 use crate::console::error::ConsoleError;
@@ -97,6 +98,8 @@ pub async fn key_regenerate(
     let outcome = state
         .db
         .write(move |conn| -> Result<Outcome, ConsoleError> {
+            // Serialised with creates, so the name check below cannot race a new key.
+            lock_workspace(conn, ws)?;
             let key = store::find(conn, ws, id)?.ok_or(ConsoleError::NotFound)?;
             if let Some(why) = refusal(&key, now) {
                 return Ok(Outcome::Refused(why));
