@@ -44,6 +44,9 @@ pub struct AuditParams {
     pub action: String,
     #[serde(default)]
     pub key: String,
+    /// One key's events, by id; anything but a positive number is ignored.
+    #[serde(default)]
+    pub key_id: String,
     #[serde(default)]
     pub page: String,
 }
@@ -54,6 +57,7 @@ impl AuditParams {
         Filter {
             action: if ACTIONS.contains(&action) { action.to_owned() } else { String::new() },
             key: self.key.trim().chars().take(64).collect(),
+            key_id: self.key_id.trim().parse::<i64>().ok().filter(|id| *id > 0),
         }
     }
 
@@ -62,7 +66,7 @@ impl AuditParams {
     }
 }
 
-/// `?action=…&key=…&page=…` for links that keep the filters.
+/// `?action=…&key=…&key_id=…&page=…` for links that keep the filters.
 fn href(base: &str, filter: &Filter, page: i64) -> String {
     let mut q = url::form_urlencoded::Serializer::new(String::new());
     if !filter.action.is_empty() {
@@ -71,11 +75,23 @@ fn href(base: &str, filter: &Filter, page: i64) -> String {
     if !filter.key.is_empty() {
         q.append_pair("key", &filter.key);
     }
+    if let Some(id) = filter.key_id {
+        q.append_pair("key_id", &id.to_string());
+    }
     if page > 1 {
         q.append_pair("page", &page.to_string());
     }
     let q = q.finish();
     if q.is_empty() { base.to_owned() } else { format!("{base}?{q}") }
+}
+
+/// The key the log is narrowed to (`?key_id=`), as its newest event names it.
+pub struct KeyScope {
+    pub id: i64,
+    pub name: Option<String>,
+    pub masked: Option<String>,
+    /// The same page without the key filter (other filters kept).
+    pub clear_href: String,
 }
 
 pub struct EventView {
@@ -91,6 +107,7 @@ pub struct AuditLogPage {
     pub events: Vec<EventView>,
     pub actions: &'static [&'static str],
     pub filter: Filter,
+    pub key_scope: Option<KeyScope>,
     pub page: i64,
     pub prev_href: Option<String>,
     pub next_href: Option<String>,
@@ -107,12 +124,22 @@ pub async fn audit_log(
     let page = params.page();
     let ws = member.workspace_id;
     let f = filter.clone();
-    let mut rows = state
+    let (mut rows, label) = state
         .db
         .run(move |conn| {
-            query::events(conn, ws, &f, PAGE_SIZE + 1, (page - 1) * PAGE_SIZE).map_err(DbError::from)
+            let rows = query::events(conn, ws, &f, PAGE_SIZE + 1, (page - 1) * PAGE_SIZE)?;
+            let label = match f.key_id {
+                Some(id) => query::key_label(conn, ws, id)?,
+                None => None,
+            };
+            Ok::<_, DbError>((rows, label))
         })
         .await?;
+    let key_scope = filter.key_id.map(|id| {
+        let (name, masked) = label.unwrap_or_default();
+        let clear_href = href("/settings/audit-log", &Filter { key_id: None, ..filter.clone() }, 1);
+        KeyScope { id, name, masked, clear_href }
+    });
     let has_next = rows.len() as i64 > PAGE_SIZE;
     rows.truncate(PAGE_SIZE as usize);
     let events =
@@ -125,6 +152,7 @@ pub async fn audit_log(
         next_href: has_next.then(|| href("/settings/audit-log", &filter, page + 1)),
         csv_href: href("/settings/audit-log.csv", &filter, 1),
         filter,
+        key_scope,
         page,
     })
 }
