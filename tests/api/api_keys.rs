@@ -513,8 +513,16 @@ async fn every_validation_message_is_shown_beside_its_field_with_input_kept(back
     assert!(
         Html::parse_document(&html).select(&Selector::parse("#expiry-never[checked]").unwrap()).count() == 1
     );
+    // In any case: "billing" clashes with "Billing", and the message names the existing key.
+    for other in ["billing", "BILLING"] {
+        let res = post_create(&web, &[("name", other), ("full_access", "on"), ("expiry", "never")]).await;
+        assert_eq!(res.status(), 422, "{other}");
+        let html = res.text().await.unwrap();
+        assert!(html.contains("An active key named “Billing” already exists."), "{other}: {html}");
+        assert!(html.contains(&format!("value=\"{other}\"")), "{other} is kept in the field");
+    }
     web.post_form("/settings/api-keys", &format!("/settings/api-keys/{first}/revoke"), &[]).await;
-    let (second, _) = create_key(&web, "Billing", &["records:read"], "never").await;
+    let (second, _) = create_key(&web, "billing", &["records:read"], "never").await;
     assert_ne!(first, second);
 
     // A fresh form has 30 days checked and shows the resulting dates server-side.

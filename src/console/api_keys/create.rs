@@ -169,7 +169,7 @@ pub fn parse_rate_limit(raw: &str) -> Result<Option<i32>, String> {
     }
 }
 
-/// The message when an active key already has the name.
+/// The message when an active key already has the name (`name` as that key spells it).
 pub fn name_taken_message(name: &str) -> String {
     format!(
         "An active key named \u{201c}{name}\u{201d} already exists. Choose another name, or revoke that key first."
@@ -214,13 +214,13 @@ pub async fn key_create(
     let key_name = name.clone();
     let created = state
         .db
-        .write(move |conn| -> Result<Option<i64>, ConsoleError> {
+        .write(move |conn| -> Result<Result<i64, String>, ConsoleError> {
             // Checked inside the write transaction, behind the workspace's row lock: on
             // PostgreSQL (READ COMMITTED) two racing creates would otherwise both find the name
             // free. SQLite serialises writers anyway.
             lock_workspace(conn, ws)?;
-            if store::active_name_taken(conn, ws, key_name.as_str(), now, None)? {
-                return Ok(None);
+            if let Some(existing) = store::active_name_clash(conn, ws, key_name.as_str(), now, None)? {
+                return Ok(Err(existing));
             }
             let expires_at = expiry.expires_at(now);
             let id = store::insert(
@@ -252,12 +252,15 @@ pub async fn key_create(
                 Event { workspace_id: Some(ws), action: "key.created", key, details },
                 now,
             )?;
-            Ok(Some(id))
+            Ok(Ok(id))
         })
         .await?;
-    let Some(id) = created else {
-        let errors = CreateKeyErrors { name: Some(name_taken_message(name.as_str())), ..Default::default() };
-        return invalid(&state, form, errors);
+    let id = match created {
+        Ok(id) => id,
+        Err(existing) => {
+            let errors = CreateKeyErrors { name: Some(name_taken_message(&existing)), ..Default::default() };
+            return invalid(&state, form, errors);
+        }
     };
     session
         .set_pending_reveal(&PendingReveal { key_id: id, secret: secret.expose().to_owned() })

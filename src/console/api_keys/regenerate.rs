@@ -105,10 +105,9 @@ pub async fn key_regenerate(
                 return Ok(Outcome::Refused(why));
             }
             // An expired key's name may have been reused by a newer active key.
-            if store::active_name_taken(conn, ws, &key.name, now, Some(id))? {
+            if let Some(other) = store::active_name_clash(conn, ws, &key.name, now, Some(id))? {
                 return Ok(Outcome::Refused(format!(
-                    "Another active key is now named \u{201c}{}\u{201d}. Revoke or rename that one first, or create a new key.",
-                    key.name
+                    "Another active key is now named \u{201c}{other}\u{201d}. Revoke or rename that one first, or create a new key."
                 )));
             }
             let expires_at = Expiry::from_rule(&key.expiry_rule).expires_at(now);
