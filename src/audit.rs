@@ -6,6 +6,7 @@ use diesel::prelude::*;
 
 use crate::db::DbConnection;
 use crate::db::schema::audit_events;
+use crate::keys::search_form;
 
 /// Who did it and from where. Built from the request by the console layer.
 #[derive(Clone, Debug, Default)]
@@ -45,6 +46,8 @@ struct NewEvent<'a> {
     key_id: Option<i64>,
     key_name: Option<&'a str>,
     key_masked: Option<&'a str>,
+    /// The key name as the log's filter compares it ([`search_form`]).
+    key_search_name: Option<String>,
     ip: Option<&'a str>,
     user_agent: Option<&'a str>,
     details: &'a str,
@@ -69,12 +72,42 @@ pub fn record(
             key_id: event.key.as_ref().map(|k| k.id),
             key_name: event.key.as_ref().map(|k| k.name.as_str()),
             key_masked: event.key.as_ref().map(|k| k.masked.as_str()),
+            key_search_name: event.key.as_ref().map(|k| search_form(&k.name)),
             ip: actor.ip.as_deref(),
             user_agent,
             details: &event.details,
         })
         .execute(conn)
         .map(drop)
+}
+
+/// Sets every event's `key_search_name` to [`search_form`] of its key name where it differs;
+/// returns how many changed. The migration that added the column could fold only with the
+/// database's `lower()`, so `db::run_migrations` calls this right after it. Reads in batches,
+/// so a long log is not held in memory at once.
+pub fn refold_key_search_names(conn: &mut DbConnection) -> QueryResult<usize> {
+    const BATCH: i64 = 10_000;
+    let mut after = 0;
+    let mut changed = 0;
+    loop {
+        let rows: Vec<(i64, Option<String>, Option<String>)> = audit_events::table
+            .filter(audit_events::id.gt(after))
+            .filter(audit_events::key_name.is_not_null())
+            .select((audit_events::id, audit_events::key_name, audit_events::key_search_name))
+            .order(audit_events::id.asc())
+            .limit(BATCH)
+            .load(conn)?;
+        let Some(&(last, _, _)) = rows.last() else { return Ok(changed) };
+        after = last;
+        for (id, name, stored) in rows {
+            let folded = name.as_deref().map(search_form);
+            if folded != stored {
+                changed += diesel::update(audit_events::table.find(id))
+                    .set(audit_events::key_search_name.eq(folded))
+                    .execute(conn)?;
+            }
+        }
+    }
 }
 
 fn truncate(s: &str, max_chars: usize) -> &str {

@@ -58,9 +58,11 @@ pub fn count_owners(conn: &mut DbConnection, workspace_id: i64) -> QueryResult<i
         .get_result(conn)
 }
 
-/// Takes the workspace's row lock (a no-op update) so that concurrent member changes in one
-/// workspace run one after another. On PostgreSQL two owners demoting each other at once
-/// would otherwise both see two owners and leave none; SQLite serialises writers anyway.
+/// Takes the workspace's row lock (a no-op update) so that concurrent changes in one
+/// workspace that check before they write run one after another. On PostgreSQL (READ
+/// COMMITTED) two owners demoting each other at once would otherwise both see two owners and
+/// leave none, and two keys created at once could both take a free name; SQLite serialises
+/// writers anyway. Call it first in the transaction.
 pub fn lock_workspace(conn: &mut DbConnection, workspace_id: i64) -> QueryResult<()> {
     let n = diesel::update(workspaces::table.find(workspace_id))
         .set(workspaces::name.eq(workspaces::name))

@@ -9,6 +9,8 @@ const POSTGRES: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 
 /// The migration that added `api_keys.search_name` (directory `2026-11-24-000001_key_search`).
 const KEY_SEARCH: &str = "20261124000001";
+/// The migration that added `audit_events.key_search_name` (`2026-11-24-000002_audit_key_search`).
+const AUDIT_KEY_SEARCH: &str = "20261124000002";
 
 /// Applies every pending migration; returns how many ran.
 pub fn run_migrations(conn: &mut DbConnection) -> Result<usize, String> {
@@ -24,6 +26,10 @@ pub fn run_migrations(conn: &mut DbConnection) -> Result<usize, String> {
         crate::keys::store::refold_search_names(conn)
             .map_err(|e| format!("migrations failed: folding key names for search: {e}"))?;
     }
+    if applied.iter().any(|v| v == AUDIT_KEY_SEARCH) {
+        crate::audit::refold_key_search_names(conn)
+            .map_err(|e| format!("migrations failed: folding the audit log's key names: {e}"))?;
+    }
     Ok(applied.len())
 }
 
@@ -33,7 +39,7 @@ mod tests {
     use diesel::prelude::*;
 
     use super::*;
-    use crate::db::schema::api_keys;
+    use crate::db::schema::{api_keys, audit_events};
 
     /// A database from before the search column, with a non-ASCII name: after the upgrade the
     /// name is folded as new keys are, which SQLite's ASCII-only `lower()` alone would not do.
@@ -53,5 +59,27 @@ mod tests {
         assert!(run_migrations(&mut conn).unwrap() >= 1);
         let folded: String = api_keys::table.select(api_keys::search_name).first(&mut conn).unwrap();
         assert_eq!(folded, "ärger deploy");
+    }
+
+    /// The same for the audit log's key names, on a database from before their column.
+    #[test]
+    fn upgrading_folds_existing_audit_key_names_in_rust() {
+        let mut conn = DbConnection::Sqlite(SqliteConnection::establish(":memory:").unwrap());
+        let DbConnection::Sqlite(c) = &mut conn else { unreachable!() };
+        while c.run_next_migration(SQLITE).unwrap().to_string() != KEY_SEARCH {}
+        c.batch_execute(
+            "INSERT INTO workspaces (name, created_at) VALUES ('W', '2026-01-01 00:00:00'); \
+             INSERT INTO audit_events (workspace_id, at, actor, action, key_id, key_name) VALUES \
+             (1, '2026-01-01 00:00:00', 'a', 'key.created', 7, 'ÄRGER Deploy'), \
+             (1, '2026-01-01 00:00:00', 'a', 'user.signed_in', NULL, NULL)",
+        )
+        .unwrap();
+        assert!(run_migrations(&mut conn).unwrap() >= 1);
+        let folded: Vec<Option<String>> = audit_events::table
+            .select(audit_events::key_search_name)
+            .order(audit_events::id.asc())
+            .load(&mut conn)
+            .unwrap();
+        assert_eq!(folded, [Some("ärger deploy".to_owned()), None]);
     }
 }

@@ -81,6 +81,7 @@ diesel::table! {
         ip -> Nullable<Text>,
         user_agent -> Nullable<Text>,
         details -> Text,
+        key_search_name -> Nullable<Text>,
     }
 }
 

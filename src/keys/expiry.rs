@@ -1,13 +1,20 @@
 //! When a key stops working, as the admin chose it on the create form.
 
-use chrono::{Days, NaiveDate, NaiveDateTime, NaiveTime};
+use chrono::{Days, Months, NaiveDate, NaiveDateTime, NaiveTime};
 
 /// The preset lifetimes offered by the picker, in days.
 pub const PRESET_DAYS: [u32; 5] = [7, 30, 60, 90, 180];
 /// The picker's default.
 pub const DEFAULT_DAYS: u32 = 30;
-/// The furthest a custom date may lie.
-pub const MAX_CUSTOM_DAYS: u64 = 365;
+/// The furthest a custom date may lie, in calendar months ("one year ahead" is the same day
+/// next year, 366 days when a 29 February lies between).
+pub const MAX_CUSTOM_MONTHS: u32 = 12;
+
+/// The last day a custom date may name: the same day one calendar year after `today`
+/// (chrono clamps to the month's end, so 29 Feb 2028 gives 28 Feb 2029).
+pub fn latest_custom_date(today: NaiveDate) -> NaiveDate {
+    today.checked_add_months(Months::new(MAX_CUSTOM_MONTHS)).unwrap_or(NaiveDate::MAX)
+}
 
 /// An expiry rule. Stored with the key (see [`Expiry::to_rule`]) so that regenerating a key
 /// gives the new secret the same kind of lifetime.
@@ -46,7 +53,7 @@ impl Expiry {
                 if date <= today {
                     return Err(ExpiryError::NotInFuture);
                 }
-                if date > today + Days::new(MAX_CUSTOM_DAYS) {
+                if date > latest_custom_date(today) {
                     return Err(ExpiryError::TooFar);
                 }
                 Ok(Self::Until(date))
@@ -124,6 +131,21 @@ mod tests {
         assert_eq!(Expiry::parse("custom", "2027-11-23", now()), Err(ExpiryError::TooFar));
         let e = Expiry::parse("custom", "2027-11-22", now()).unwrap();
         assert_eq!(e.expires_at(now()).unwrap().to_string(), "2027-11-23 00:00:00");
+    }
+
+    #[test]
+    fn one_year_ahead_is_a_calendar_year_across_a_29_february() {
+        // 2027-03-01 → 2028-03-01 is 366 days: a 365-day limit refused the same date next year.
+        let spring = NaiveDate::from_ymd_opt(2027, 3, 1).unwrap().and_hms_opt(9, 0, 0).unwrap();
+        assert_eq!(
+            Expiry::parse("custom", "2028-03-01", spring),
+            Ok(Expiry::Until(NaiveDate::from_ymd_opt(2028, 3, 1).unwrap()))
+        );
+        assert_eq!(Expiry::parse("custom", "2028-03-02", spring), Err(ExpiryError::TooFar));
+        // From a 29 February, one year ahead is the last day of the next February.
+        let leap = NaiveDate::from_ymd_opt(2028, 2, 29).unwrap().and_hms_opt(9, 0, 0).unwrap();
+        assert!(Expiry::parse("custom", "2029-02-28", leap).is_ok());
+        assert_eq!(Expiry::parse("custom", "2029-03-01", leap), Err(ExpiryError::TooFar));
     }
 
     #[test]

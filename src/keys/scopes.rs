@@ -200,6 +200,14 @@ impl PermissionSet {
 mod tests {
     use super::*;
 
+    /// The documented example (`examples/scopes.toml`, linked from the README) loads, and is
+    /// exactly the built-in catalogue, so neither can drift from the other.
+    #[test]
+    fn the_example_catalogue_loads_and_is_the_built_in_one() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/scopes.toml");
+        assert_eq!(Catalogue::load(&path), Ok(Catalogue::default()));
+    }
+
     #[test]
     fn the_default_catalogue_has_records_and_files() {
         let cat = Catalogue::default();

@@ -287,24 +287,26 @@ pub fn revealable(conn: &mut DbConnection, key: &KeyRow, key_hash: &str) -> Quer
     Ok(shown == 0)
 }
 
-/// Whether an active key of the workspace already has this name (revoked and expired keys
-/// free their names). `except` skips one key, for checks about an existing key.
-pub fn active_name_taken(
+/// The name of an active key of the workspace that already has this name in any case
+/// ("Billing" clashes with "billing"; names are compared as [`search_form`] folds them), or
+/// `None`. Revoked and expired keys free their names. `except` skips one key, for checks about
+/// an existing key.
+pub fn active_name_clash(
     conn: &mut DbConnection,
     workspace_id: i64,
     name: &str,
     now: NaiveDateTime,
     except: Option<i64>,
-) -> QueryResult<bool> {
-    let ids: Vec<i64> = api_keys::table
+) -> QueryResult<Option<String>> {
+    let rows: Vec<(i64, String)> = api_keys::table
         .filter(api_keys::workspace_id.eq(workspace_id))
-        .filter(api_keys::name.eq(name))
+        .filter(api_keys::search_name.eq(search_form(name)))
         .filter(api_keys::revoked_at.is_null())
         .filter(api_keys::expires_at.is_null().or(api_keys::expires_at.gt(now)))
-        .select(api_keys::id)
+        .select((api_keys::id, api_keys::name))
         .limit(2)
         .load(conn)?;
-    Ok(ids.into_iter().any(|id| Some(id) != except))
+    Ok(rows.into_iter().find(|(id, _)| Some(*id) != except).map(|(_, name)| name))
 }
 
 /// A key about to be stored: the hash of its secret, never the secret.

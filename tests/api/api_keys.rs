@@ -203,6 +203,12 @@ pub async fn actions_for(app: &TestApp, key_id: i64) -> Vec<String> {
         .unwrap()
 }
 
+/// The status `/api/v1/whoami` answers for this key.
+async fn whoami_status(app: &TestApp, secret: &str) -> u16 {
+    let res = app.client.get(app.url("/api/v1/whoami")).header("X-Api-Key", secret).send().await.unwrap();
+    res.status().as_u16()
+}
+
 fn no_store(res: &Response) -> bool {
     res.headers().get("cache-control").and_then(|v| v.to_str().ok()) == Some("no-store")
 }
@@ -289,6 +295,9 @@ async fn the_key_lifecycle_walks_from_create_to_delete(backend: Backend) {
     }
     assert!(table.contains("aria-label=\"Revoke key Deploy bot\""));
 
+    // The first secret works (and, on SQLite, now sits in the verifier's cache).
+    assert_eq!(whoami_status(&app, &secret).await, 200);
+
     // Regenerate: confirm page, then a new secret; the old hash is gone.
     let confirm = web.get_text(&format!("/settings/api-keys/{id}/regenerate")).await;
     let doc = Html::parse_document(&confirm);
@@ -314,6 +323,9 @@ async fn the_key_lifecycle_walks_from_create_to_delete(backend: Backend) {
     assert_eq!((name.as_str(), perms.as_str()), ("Deploy bot", "files:upload records:read"));
     assert_eq!(hash, ApiKey::parse(&new_secret).unwrap().hash().as_str());
     assert_ne!(hash, key.hash().as_str());
+    // The old secret stops at once; the new one works.
+    assert_eq!(whoami_status(&app, &secret).await, 401, "the old secret still works");
+    assert_eq!(whoami_status(&app, &new_secret).await, 200);
 
     // Revoke: stays listed as Revoked, with when and by whom.
     let confirm = web.get_text(&format!("/settings/api-keys/{id}/revoke")).await;
@@ -502,8 +514,16 @@ async fn every_validation_message_is_shown_beside_its_field_with_input_kept(back
     assert!(
         Html::parse_document(&html).select(&Selector::parse("#expiry-never[checked]").unwrap()).count() == 1
     );
+    // In any case: "billing" clashes with "Billing", and the message names the existing key.
+    for other in ["billing", "BILLING"] {
+        let res = post_create(&web, &[("name", other), ("full_access", "on"), ("expiry", "never")]).await;
+        assert_eq!(res.status(), 422, "{other}");
+        let html = res.text().await.unwrap();
+        assert!(html.contains("An active key named “Billing” already exists."), "{other}: {html}");
+        assert!(html.contains(&format!("value=\"{other}\"")), "{other} is kept in the field");
+    }
     web.post_form("/settings/api-keys", &format!("/settings/api-keys/{first}/revoke"), &[]).await;
-    let (second, _) = create_key(&web, "Billing", &["records:read"], "never").await;
+    let (second, _) = create_key(&web, "billing", &["records:read"], "never").await;
     assert_ne!(first, second);
 
     // A fresh form has 30 days checked and shows the resulting dates server-side.
@@ -634,9 +654,11 @@ async fn viewers_see_no_actions_and_are_refused(backend: Backend) {
     assert_eq!(row_ids(&table), vec![id]);
     assert_eq!(cell(&table, id, "Status"), "Active");
     assert!(!table.contains("Create API key"));
-    for word in ["/regenerate", "/revoke", "/delete", "data-dialog", ">Actions<"] {
+    for word in ["/regenerate", "/revoke", "/delete", "data-dialog"] {
         assert!(!table.contains(word), "a viewer sees {word}");
     }
+    // Only the key's history, which viewers may read.
+    assert_eq!(cell(&table, id, "Actions"), "History");
     assert_eq!(viewer.get("/settings/api-keys/new").await.status(), 403);
     for action in ["regenerate", "revoke", "delete"] {
         assert_eq!(viewer.get(&format!("/settings/api-keys/{id}/{action}")).await.status(), 403);

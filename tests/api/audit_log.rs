@@ -11,6 +11,7 @@ use crate::helpers::{Backend, OWNER_EMAIL, spawn_app};
 
 both_backends! {
     key_events_are_listed_newest_first_and_filter_by_action_and_key,
+    the_key_filter_folds_any_case_and_a_key_id_picks_exactly_one_key,
     the_csv_download_has_a_header_and_neutralises_formulas,
     the_log_is_paginated_and_shows_only_this_workspace,
 }
@@ -49,26 +50,96 @@ async fn key_events_are_listed_newest_first_and_filter_by_action_and_key(backend
     assert!(none.contains("No events match these filters"));
 }
 
+async fn the_key_filter_folds_any_case_and_a_key_id_picks_exactly_one_key(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.setup_owner().await;
+    let web = Browser::of(&app);
+    create_key(&web, "Ärger Deploy", &["records:read"], "30").await;
+    let (billing, _) = create_key(&web, "Billing", &["records:read"], "30").await;
+    let (billing_v2, _) = create_key(&web, "Billing v2", &["records:read"], "30").await;
+
+    // Non-ASCII names fold in any case, on SQLite too (its lower() knows only ASCII).
+    for search in ["är", "ÄR", "ärger deploy", "RGER"] {
+        let html = web.get_text(&format!("/settings/audit-log?key={search}")).await;
+        assert_eq!(actions(&html), ["key.revealed", "key.created"], "{search}");
+        assert!(html.contains("Ärger Deploy"), "{search}");
+    }
+    // By name, "Billing" is also part of "Billing v2"; by id, each key is on its own.
+    assert_eq!(actions(&web.get_text("/settings/audit-log?key=billing").await).len(), 4);
+    let only = web.get_text(&format!("/settings/audit-log?key_id={billing}")).await;
+    assert_eq!(actions(&only), ["key.revealed", "key.created"]);
+    assert!(!only.contains("Billing v2"), "{only}");
+    let doc = Html::parse_document(&only);
+    let scope = text_of(&select(&doc, "p.filter-scope")[0]);
+    assert!(scope.starts_with("Showing the history of key \u{201c}Billing\u{201d} kw_live_…"), "{scope}");
+    let clear = select(&doc, "p.filter-scope a");
+    assert_eq!(
+        (text_of(&clear[0]).as_str(), clear[0].value().attr("href")),
+        ("Show all keys", Some("/settings/audit-log"))
+    );
+    // The filter form keeps the key while the action changes.
+    let hidden = select(&doc, "form.filters input[type=\"hidden\"][name=\"key_id\"]");
+    assert_eq!(hidden[0].value().attr("value"), Some(billing.to_string().as_str()));
+    let v2 = web.get_text(&format!("/settings/audit-log?action=key.created&key_id={billing_v2}")).await;
+    assert_eq!(actions(&v2), ["key.created"]);
+    assert!(v2.contains("Billing v2"));
+    let doc = Html::parse_document(&v2);
+    assert_eq!(
+        select(&doc, "p.filter-scope a")[0].value().attr("href"),
+        Some("/settings/audit-log?action=key.created")
+    );
+    // The CSV follows the same filter.
+    let csv = web.get_text(&format!("/settings/audit-log.csv?key_id={billing}")).await;
+    assert_eq!(csv.trim_end().split("\r\n").count(), 3, "{csv}");
+    assert!(!csv.contains("Billing v2"));
+    // Another workspace's key, or a key with no events, shows nothing; junk ids are ignored.
+    let none = web.get_text("/settings/audit-log?key_id=999999").await;
+    assert!(none.contains("No events match these filters") && none.contains("#999999"));
+    assert_eq!(actions(&web.get_text("/settings/audit-log?key_id=abc").await).len(), 7);
+
+    // The key table links each key to its history.
+    let table = web.get_text("/settings/api-keys").await;
+    let doc = Html::parse_document(&table);
+    let link =
+        select(&doc, &format!("tr[data-key-id=\"{billing}\"] a[aria-label=\"History of key Billing\"]"));
+    assert_eq!(link[0].value().attr("href"), Some(format!("/settings/audit-log?key_id={billing}").as_str()));
+}
+
 async fn the_csv_download_has_a_header_and_neutralises_formulas(backend: Backend) {
     let app = spawn_app(backend).await;
     app.setup_owner().await;
     let web = Browser::of(&app);
     let (_, secret) =
         create_key(&web, "=HYPERLINK(\"http://evil.example\",\"x\")", &["records:read"], "30").await;
+    // Where a spreadsheet splits on `;`, an unquoted `Ops;=1+1` would become `Ops` and `=1+1`.
+    create_key(&web, "Ops;=1+1", &["records:read"], "30").await;
     let res = web.get("/settings/audit-log.csv").await;
     assert_eq!(res.status(), 200);
     let header = |n: &str| res.headers().get(n).unwrap().to_str().unwrap().to_owned();
+    let res_truncated = res.headers().get("x-keyward-truncated").cloned();
     assert!(header("content-type").starts_with("text/csv"));
     assert!(header("content-disposition").starts_with("attachment"));
     let body = res.text().await.unwrap();
     let mut lines = body.split("\r\n");
-    assert_eq!(lines.next(), Some("time_utc,actor,action,key_name,key_masked,ip,user_agent,details"));
+    assert_eq!(
+        lines.next(),
+        Some(
+            "\"time_utc\",\"actor\",\"action\",\"key_name\",\"key_masked\",\"ip\",\"user_agent\",\"details\""
+        )
+    );
     assert!(body.contains("\"'=HYPERLINK(\"\"http://evil.example\"\",\"\"x\"\")\""), "{body}");
     assert!(!body.contains(",=HYPERLINK") && !body.contains("\"=HYPERLINK"));
+    // Every cell is quoted, so the `;` stays inside the name's cell whatever the separator.
+    assert_eq!(body.matches(";=1+1").count(), body.matches("\"Ops;=1+1\"").count(), "{body}");
+    assert_eq!(body.matches("\"Ops;=1+1\"").count(), 2, "its created and revealed events: {body}");
+    for line in body.split_terminator("\r\n") {
+        assert!(line.starts_with('"') && line.ends_with('"'), "an unquoted cell: {line}");
+    }
+    assert!(res_truncated.is_none(), "a short log is not cut");
     assert!(!body.contains(&secret));
     // Filters apply to the download too.
     let only = web.get_text("/settings/audit-log.csv?action=key.revealed").await;
-    assert_eq!(only.trim_end().split("\r\n").count(), 2, "{only}");
+    assert_eq!(only.trim_end().split("\r\n").count(), 3, "the header and two reveals: {only}");
 }
 
 async fn the_log_is_paginated_and_shows_only_this_workspace(backend: Backend) {

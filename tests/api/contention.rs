@@ -14,6 +14,7 @@ use crate::helpers::{Backend, OWNER_EMAIL, OWNER_PASSWORD, spawn_app_with};
 
 both_backends! {
     fifty_concurrent_creations_and_revocations_all_succeed_and_are_all_audited,
+    ten_concurrent_creations_of_one_name_leave_exactly_one_key,
 }
 
 fn check(results: &[Result<(), Failure>]) {
@@ -79,6 +80,46 @@ async fn fifty_concurrent_creations_and_revocations_all_succeed_and_are_all_audi
     assert_eq!(count("key.created", &mut conn), 75);
     assert_eq!(count("key.revoked", &mut conn), 25);
     assert_eq!(count("key.regenerated", &mut conn), 10);
+    drop(conn);
+    app.stop().await;
+}
+
+async fn ten_concurrent_creations_of_one_name_leave_exactly_one_key(backend: Backend) {
+    let app = spawn_app_with(backend, |s| {
+        s.workers = 4;
+        s.pool_size = 10;
+    })
+    .await;
+    let owner =
+        Arc::new(Console::setup(&app.address, OWNER_EMAIL, OWNER_PASSWORD, "Race").await.expect("setup"));
+
+    // The same name ten times at once: on PostgreSQL (READ COMMITTED) each transaction would
+    // see no active key of that name unless they run one after another.
+    let results: Vec<Result<i64, Failure>> = join_all((0..10).map(|_| {
+        let owner = owner.clone();
+        async move { owner.create_key_unrevealed("Billing").await }
+    }))
+    .await;
+
+    let created: Vec<i64> = results.iter().filter_map(|r| r.as_ref().ok().copied()).collect();
+    assert_eq!(created.len(), 1, "exactly one creation wins: {results:#?}");
+    for failure in results.iter().filter_map(|r| r.as_ref().err()) {
+        assert!(!failure.is_server_error(), "{failure}");
+        let Failure::Status { status: 422, body, .. } = failure else {
+            panic!("expected the form again with 422, got {failure}");
+        };
+        assert!(body.contains("An active key named \u{201c}Billing\u{201d} already exists"), "{failure}");
+    }
+    let mut conn = app.state.db.get().unwrap();
+    let named: i64 =
+        api_keys::table.filter(api_keys::name.eq("Billing")).count().get_result(&mut *conn).unwrap();
+    assert_eq!(named, 1);
+    let audited: i64 = audit_events::table
+        .filter(audit_events::action.eq("key.created"))
+        .count()
+        .get_result(&mut *conn)
+        .unwrap();
+    assert_eq!(audited, 1);
     drop(conn);
     app.stop().await;
 }

@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use super::{date, no_store};
 use crate::accounts::Capability;
+use crate::accounts::members::lock_workspace;
 use crate::audit::{self, Event, KeyRef};
 use crate::console::csrf::CsrfForm;
 use crate::console::error::ConsoleError;
@@ -17,7 +18,7 @@ use crate::console::member::Member;
 use crate::console::pages::{PageCtx, render, render_status};
 use crate::console::see_other;
 use crate::console::session::{PendingReveal, TypedSession};
-use crate::keys::expiry::{DEFAULT_DAYS, MAX_CUSTOM_DAYS, PRESET_DAYS};
+use crate::keys::expiry::{DEFAULT_DAYS, PRESET_DAYS, latest_custom_date};
 use crate::keys::store::{self, NewKey};
 use crate::keys::{ApiKey, Catalogue, Expiry, KeyName, PermissionSet};
 use crate::state::AppState;
@@ -105,7 +106,7 @@ impl NewKeyPage {
             errors,
             presets,
             min_date: (today + Days::new(1)).to_string(),
-            max_date: (today + Days::new(MAX_CUSTOM_DAYS)).to_string(),
+            max_date: latest_custom_date(today).to_string(),
             default_rate_limit: state.settings.rate_limit.per_minute,
         }
     }
@@ -136,7 +137,7 @@ impl NewKeyPage {
     pub fn custom_result(&self) -> String {
         match chrono::NaiveDate::parse_from_str(self.form.expiry_date.trim(), "%Y-%m-%d") {
             Ok(d) => format!("Expires at the end of {} (UTC)", d.format("%-d %b %Y")),
-            Err(_) => format!("Pick a date up to {MAX_CUSTOM_DAYS} days ahead"),
+            Err(_) => "Pick a date up to one year ahead".to_owned(),
         }
     }
 }
@@ -168,7 +169,7 @@ pub fn parse_rate_limit(raw: &str) -> Result<Option<i32>, String> {
     }
 }
 
-/// The message when an active key already has the name.
+/// The message when an active key already has the name (`name` as that key spells it).
 pub fn name_taken_message(name: &str) -> String {
     format!(
         "An active key named \u{201c}{name}\u{201d} already exists. Choose another name, or revoke that key first."
@@ -213,10 +214,13 @@ pub async fn key_create(
     let key_name = name.clone();
     let created = state
         .db
-        .write(move |conn| -> Result<Option<i64>, ConsoleError> {
-            // Checked inside the write transaction, so two racing creates cannot both win.
-            if store::active_name_taken(conn, ws, key_name.as_str(), now, None)? {
-                return Ok(None);
+        .write(move |conn| -> Result<Result<i64, String>, ConsoleError> {
+            // Checked inside the write transaction, behind the workspace's row lock: on
+            // PostgreSQL (READ COMMITTED) two racing creates would otherwise both find the name
+            // free. SQLite serialises writers anyway.
+            lock_workspace(conn, ws)?;
+            if let Some(existing) = store::active_name_clash(conn, ws, key_name.as_str(), now, None)? {
+                return Ok(Err(existing));
             }
             let expires_at = expiry.expires_at(now);
             let id = store::insert(
@@ -248,12 +252,15 @@ pub async fn key_create(
                 Event { workspace_id: Some(ws), action: "key.created", key, details },
                 now,
             )?;
-            Ok(Some(id))
+            Ok(Ok(id))
         })
         .await?;
-    let Some(id) = created else {
-        let errors = CreateKeyErrors { name: Some(name_taken_message(name.as_str())), ..Default::default() };
-        return invalid(&state, form, errors);
+    let id = match created {
+        Ok(id) => id,
+        Err(existing) => {
+            let errors = CreateKeyErrors { name: Some(name_taken_message(&existing)), ..Default::default() };
+            return invalid(&state, form, errors);
+        }
     };
     session
         .set_pending_reveal(&PendingReveal { key_id: id, secret: secret.expose().to_owned() })

@@ -44,6 +44,9 @@ pub struct AuditParams {
     pub action: String,
     #[serde(default)]
     pub key: String,
+    /// One key's events, by id; anything but a positive number is ignored.
+    #[serde(default)]
+    pub key_id: String,
     #[serde(default)]
     pub page: String,
 }
@@ -54,6 +57,7 @@ impl AuditParams {
         Filter {
             action: if ACTIONS.contains(&action) { action.to_owned() } else { String::new() },
             key: self.key.trim().chars().take(64).collect(),
+            key_id: self.key_id.trim().parse::<i64>().ok().filter(|id| *id > 0),
         }
     }
 
@@ -62,7 +66,7 @@ impl AuditParams {
     }
 }
 
-/// `?action=…&key=…&page=…` for links that keep the filters.
+/// `?action=…&key=…&key_id=…&page=…` for links that keep the filters.
 fn href(base: &str, filter: &Filter, page: i64) -> String {
     let mut q = url::form_urlencoded::Serializer::new(String::new());
     if !filter.action.is_empty() {
@@ -71,11 +75,23 @@ fn href(base: &str, filter: &Filter, page: i64) -> String {
     if !filter.key.is_empty() {
         q.append_pair("key", &filter.key);
     }
+    if let Some(id) = filter.key_id {
+        q.append_pair("key_id", &id.to_string());
+    }
     if page > 1 {
         q.append_pair("page", &page.to_string());
     }
     let q = q.finish();
     if q.is_empty() { base.to_owned() } else { format!("{base}?{q}") }
+}
+
+/// The key the log is narrowed to (`?key_id=`), as its newest event names it.
+pub struct KeyScope {
+    pub id: i64,
+    pub name: Option<String>,
+    pub masked: Option<String>,
+    /// The same page without the key filter (other filters kept).
+    pub clear_href: String,
 }
 
 pub struct EventView {
@@ -91,6 +107,7 @@ pub struct AuditLogPage {
     pub events: Vec<EventView>,
     pub actions: &'static [&'static str],
     pub filter: Filter,
+    pub key_scope: Option<KeyScope>,
     pub page: i64,
     pub prev_href: Option<String>,
     pub next_href: Option<String>,
@@ -107,12 +124,22 @@ pub async fn audit_log(
     let page = params.page();
     let ws = member.workspace_id;
     let f = filter.clone();
-    let mut rows = state
+    let (mut rows, label) = state
         .db
         .run(move |conn| {
-            query::events(conn, ws, &f, PAGE_SIZE + 1, (page - 1) * PAGE_SIZE).map_err(DbError::from)
+            let rows = query::events(conn, ws, &f, PAGE_SIZE + 1, (page - 1) * PAGE_SIZE)?;
+            let label = match f.key_id {
+                Some(id) => query::key_label(conn, ws, id)?,
+                None => None,
+            };
+            Ok::<_, DbError>((rows, label))
         })
         .await?;
+    let key_scope = filter.key_id.map(|id| {
+        let (name, masked) = label.unwrap_or_default();
+        let clear_href = href("/settings/audit-log", &Filter { key_id: None, ..filter.clone() }, 1);
+        KeyScope { id, name, masked, clear_href }
+    });
     let has_next = rows.len() as i64 > PAGE_SIZE;
     rows.truncate(PAGE_SIZE as usize);
     let events =
@@ -125,11 +152,17 @@ pub async fn audit_log(
         next_href: has_next.then(|| href("/settings/audit-log", &filter, page + 1)),
         csv_href: href("/settings/audit-log.csv", &filter, 1),
         filter,
+        key_scope,
         page,
     })
 }
 
-/// The whole filtered log (up to 100,000 events) as CSV, with a header row.
+/// The response header set when the download stopped at [`CSV_MAX_ROWS`] events.
+pub const TRUNCATED_HEADER: &str = "x-keyward-truncated";
+
+/// The whole filtered log (up to 100,000 events) as CSV, with a header row. When more events
+/// match, the file ends with a row saying so (and the response carries [`TRUNCATED_HEADER`]),
+/// so an admin never mistakes a cut log for the whole of it.
 pub async fn audit_log_csv(
     state: web::Data<AppState>,
     member: Member,
@@ -137,13 +170,27 @@ pub async fn audit_log_csv(
 ) -> Result<HttpResponse, ConsoleError> {
     let filter = params.filter();
     let ws = member.workspace_id;
+    // One more than the cap: whether it comes back tells whether the file is cut.
     let rows = state
         .db
-        .run(move |conn| query::events(conn, ws, &filter, CSV_MAX_ROWS, 0).map_err(DbError::from))
+        .run(move |conn| query::events(conn, ws, &filter, CSV_MAX_ROWS + 1, 0).map_err(DbError::from))
         .await?;
+    let (body, truncated) = csv_body(&rows, CSV_MAX_ROWS as usize);
+    let mut res = HttpResponse::Ok();
+    res.insert_header((CONTENT_TYPE, "text/csv; charset=utf-8"))
+        .insert_header((CONTENT_DISPOSITION, "attachment; filename=\"keyward-audit-log.csv\""))
+        .insert_header((CACHE_CONTROL, "no-store"));
+    if truncated {
+        res.insert_header((TRUNCATED_HEADER, CSV_MAX_ROWS.to_string()));
+    }
+    Ok(res.body(body))
+}
+
+/// The CSV of the first `cap` rows; when there are more, a last row says the file is cut.
+fn csv_body(rows: &[EventRow], cap: usize) -> (String, bool) {
     let mut body =
         csv::row(["time_utc", "actor", "action", "key_name", "key_masked", "ip", "user_agent", "details"]);
-    for r in &rows {
+    for r in rows.iter().take(cap) {
         let at = iso(r.at);
         body.push_str(&csv::row([
             at.as_str(),
@@ -156,9 +203,58 @@ pub async fn audit_log_csv(
             r.details.as_str(),
         ]));
     }
-    Ok(HttpResponse::Ok()
-        .insert_header((CONTENT_TYPE, "text/csv; charset=utf-8"))
-        .insert_header((CONTENT_DISPOSITION, "attachment; filename=\"keyward-audit-log.csv\""))
-        .insert_header((CACHE_CONTROL, "no-store"))
-        .body(body))
+    let truncated = rows.len() > cap;
+    if truncated {
+        let note = truncated_note(cap);
+        // In the first column, where the eye lands at the bottom of a spreadsheet.
+        body.push_str(&csv::row([note.as_str(), "", "", "", "", "", "", ""]));
+    }
+    (body, truncated)
+}
+
+/// The last row's text when the download is cut.
+fn truncated_note(cap: usize) -> String {
+    format!(
+        "TRUNCATED: this file holds only the newest {cap} matching events; older ones were left out. \
+         Filter by action or key to download them."
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::NaiveDate;
+
+    use super::*;
+
+    fn event(id: i64) -> EventRow {
+        EventRow {
+            id,
+            at: NaiveDate::from_ymd_opt(2026, 11, 23).unwrap().and_hms_opt(12, 0, 0).unwrap(),
+            actor: "owner@example.com".into(),
+            action: "key.created".into(),
+            key_id: None,
+            key_name: None,
+            key_masked: None,
+            ip: None,
+            user_agent: None,
+            details: format!("event {id}"),
+        }
+    }
+
+    #[test]
+    fn a_download_cut_at_the_cap_ends_with_a_row_saying_so() {
+        let rows: Vec<EventRow> = (1..=3).map(event).collect();
+        let (whole, truncated) = csv_body(&rows, 3);
+        assert!(!truncated);
+        assert_eq!(whole.lines().count(), 4);
+        assert!(!whole.contains("TRUNCATED"));
+
+        let (cut, truncated) = csv_body(&rows, 2);
+        assert!(truncated);
+        let lines: Vec<&str> = cut.split_terminator("\r\n").collect();
+        assert_eq!(lines.len(), 4, "header, two events, the note: {cut}");
+        assert!(lines[2].contains("event 2") && !cut.contains("event 3"));
+        assert_eq!(lines[3], format!("\"{}\",\"\",\"\",\"\",\"\",\"\",\"\",\"\"", truncated_note(2)));
+        assert!(lines[3].contains("only the newest 2 matching events"));
+    }
 }

@@ -1,0 +1,2 @@
+CREATE INDEX api_keys_by_workspace_name ON api_keys (workspace_id, name);
+DROP INDEX api_keys_by_workspace_search_name;
