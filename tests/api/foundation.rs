@@ -185,7 +185,12 @@ fn migrate_applies_migrations_and_help_lists_the_commands() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("migrations applied: 2"));
+    let shipped = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite"))
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().path().join("up.sql").exists())
+        .count();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains(&format!("migrations applied: {shipped}")), "{stdout}");
     let help = Command::new(env!("CARGO_BIN_EXE_keyward")).arg("--help").output().unwrap();
     let text = String::from_utf8_lossy(&help.stdout);
     for word in ["serve", "migrate", "--database-url", "KEYWARD_BIND", "KEYWARD_TRUSTED_PROXIES"] {
