@@ -40,6 +40,8 @@ pub struct Application {
     server: Server,
     state: web::Data<AppState>,
     usage_flusher: tokio::task::JoinHandle<()>,
+    /// Waits for SIGINT/SIGTERM (not in tests, which stop the server through its handle).
+    signals: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// Connects, migrates and returns the database handle. Used by `serve` and `migrate`.
@@ -102,7 +104,7 @@ impl Application {
         let app_state = state.clone();
         let (workers, handle_signals, bind) =
             (settings.workers, settings.handle_signals, settings.bind.clone());
-        let mut server = HttpServer::new(move || {
+        let server = HttpServer::new(move || {
             let session = SessionMiddleware::builder(CookieSessionStore::default(), key.clone())
                 .cookie_name("keyward_session".into())
                 .cookie_http_only(true)
@@ -136,15 +138,15 @@ impl Application {
                 .default_service(web::to(not_found::not_found))
         })
         .workers(workers)
-        .shutdown_timeout(10);
-        if !handle_signals {
-            server = server.disable_signals();
-        }
+        .shutdown_timeout(10)
+        // actix treats SIGINT as a forced stop; we want both signals graceful (below).
+        .disable_signals();
         let server = server
             .listen(listener)
             .map_err(|e| StartError::Bind { addr: bind, reason: e.to_string() })?
             .run();
-        Ok(Self { port, server, state, usage_flusher })
+        let signals = if handle_signals { Some(stop_on_signal(server.handle())?) } else { None };
+        Ok(Self { port, server, state, usage_flusher, signals })
     }
 
     pub fn port(&self) -> u16 {
@@ -163,6 +165,9 @@ impl Application {
     /// Serves until a signal (or a handle) stops the server, after in-flight requests finish.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
+        if let Some(signals) = self.signals {
+            signals.abort();
+        }
         // No request can count anything any more: write what is left, then stop.
         self.usage_flusher.abort();
         self.state.verifier.flush_now(&self.state.db).await;
@@ -170,6 +175,25 @@ impl Application {
         tracing::info!("server stopped");
         Ok(())
     }
+}
+
+/// Listens for SIGINT and SIGTERM and treats both alike: a graceful stop (no new connections,
+/// requests in flight finish, then `run_until_stopped` flushes what is buffered and returns).
+/// The handlers are installed before this returns, so no signal is missed once serving starts.
+fn stop_on_signal(server: ServerHandle) -> Result<tokio::task::JoinHandle<()>, StartError> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let listen = |kind: SignalKind| {
+        signal(kind).map_err(|e| StartError::Config(format!("cannot listen for signals: {e}")))
+    };
+    let (mut interrupt, mut terminate) = (listen(SignalKind::interrupt())?, listen(SignalKind::terminate())?);
+    Ok(tokio::spawn(async move {
+        let name = tokio::select! {
+            _ = interrupt.recv() => "SIGINT",
+            _ = terminate.recv() => "SIGTERM",
+        };
+        tracing::info!(signal = name, "stopping: finishing requests in flight");
+        server.stop(true).await;
+    }))
 }
 
 /// The cookie key: derived from `KEYWARD_SECRET_KEY` when given, otherwise generated once and

@@ -1,9 +1,15 @@
 //! The web shell: health, readiness, security headers, fallbacks, migrations, bad starts.
 
 use std::process::Command;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::both_backends;
-use crate::helpers::{Backend, TestDb, spawn_app};
+use crate::console_client::{Console, Verdict};
+use crate::crash::ServerProcess;
+use crate::helpers::{Backend, OWNER_EMAIL, OWNER_PASSWORD, TestDb, spawn_app};
+use crate::verifier_helpers::usage_in;
 
 both_backends! {
     healthz_answers_without_touching_the_database,
@@ -12,6 +18,7 @@ both_backends! {
     api_paths_get_json_errors_and_pages_get_html,
     migrations_create_every_table,
     static_assets_are_served_with_long_cache_lifetimes,
+    sigint_stops_gracefully_finishing_the_request_in_flight_and_flushing_usage,
 }
 
 async fn healthz_answers_without_touching_the_database(backend: Backend) {
@@ -106,6 +113,57 @@ async fn static_assets_are_served_with_long_cache_lifetimes(backend: Backend) {
     assert!(res.headers()["cache-control"].to_str().unwrap().contains("max-age=31536000"));
     assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/css"));
     assert_eq!(app.get("/static/nope.js").await.status(), 404);
+}
+
+/// SIGINT is as graceful as SIGTERM: the real binary stops accepting, still answers the request
+/// in flight, writes the buffered usage and exits 0.
+async fn sigint_stops_gracefully_finishing_the_request_in_flight_and_flushing_usage(backend: Backend) {
+    let (_db, url) = TestDb::create(backend);
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("keyward.log");
+    let mut server = ServerProcess::start(&url, &log).await;
+    let console = Console::setup(&server.base, OWNER_EMAIL, OWNER_PASSWORD, "Signals").await.expect("setup");
+    let key = console.create_key("in flight").await.expect("create a key");
+    for _ in 0..3 {
+        assert_eq!(console.verify(&key.secret).await.expect("verify"), Verdict::Valid);
+    }
+    drop(console); // its idle keep-alive connections would only delay the stop
+
+    // A verification in flight: the head and half the body are sent when the signal comes.
+    let addr = server.base.trim_start_matches("http://").to_owned();
+    let body = format!("{{\"key\":\"{}\"}}", key.secret);
+    let (first, rest) = body.split_at(body.len() / 2);
+    let mut conn = tokio::net::TcpStream::connect(&addr).await.expect("connect");
+    let head = format!(
+        "POST /api/v1/keys/verify HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{first}",
+        body.len()
+    );
+    conn.write_all(head.as_bytes()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    server.signal("INT");
+
+    // New connections are refused while the request in flight keeps the process alive.
+    let asked = Instant::now();
+    while tokio::net::TcpStream::connect(&addr).await.is_ok() {
+        assert!(asked.elapsed() < Duration::from_secs(5), "still accepting 5 s after SIGINT");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(server.is_running(), "SIGINT must not cut the request in flight short");
+
+    conn.write_all(rest.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    conn.read_to_string(&mut answer).await.expect("the answer");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("\"valid\":true"), "{answer}");
+
+    assert!(server.wait_exit(), "SIGINT ends the server with status 0");
+    let db = keyward::db::Db::connect(&url, 1).expect("connect for checks");
+    let (allowed, denied, last_used, _) = usage_in(&db, key.id).await;
+    assert_eq!((allowed, denied), (4, 0), "every verification counted, the last one too");
+    assert!(last_used.is_some());
+    let log = std::fs::read_to_string(&log).unwrap();
+    assert!(log.contains("SIGINT") && log.contains("server stopped"), "{log}");
 }
 
 /// Runs the real binary with `args` and the given environment, expecting a quick failure.
