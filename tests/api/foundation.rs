@@ -112,7 +112,10 @@ async fn static_assets_are_served_with_long_cache_lifetimes(backend: Backend) {
     assert_eq!(res.status(), 200);
     assert!(res.headers()["cache-control"].to_str().unwrap().contains("max-age=31536000"));
     assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/css"));
-    assert_eq!(app.get("/static/nope.js").await.status(), 404);
+    let res = app.get("/static/nope.js").await;
+    assert_eq!(res.status(), 404);
+    assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(res.text().await.unwrap().contains("Page not found"));
 }
 
 /// SIGINT is as graceful as SIGTERM: the real binary stops accepting, still answers the request
