@@ -74,17 +74,19 @@ impl Application {
             Some(path) => Catalogue::load(path).map_err(StartError::Config)?,
             None => Catalogue::default(),
         };
-        let (db, applied) = open_database(&settings).await?;
-        if applied > 0 {
-            tracing::info!(applied, "database migrations applied");
-        }
-        let key = cookie_key(&settings, &db).await?;
+        // The port first: a start that cannot listen fails before touching the database, so
+        // it prints its one line and nothing about migrations.
         let listener = TcpListener::bind(&settings.bind)
             .map_err(|e| StartError::Bind { addr: settings.bind.clone(), reason: e.to_string() })?;
         let port = listener
             .local_addr()
             .map_err(|e| StartError::Bind { addr: settings.bind.clone(), reason: e.to_string() })?
             .port();
+        let (db, applied) = open_database(&settings).await?;
+        if applied > 0 {
+            tracing::info!(applied, "database migrations applied");
+        }
+        let key = cookie_key(&settings, &db).await?;
 
         let settings = Arc::new(settings);
         let state = web::Data::new(AppState {

@@ -169,13 +169,16 @@ async fn sigint_stops_gracefully_finishing_the_request_in_flight_and_flushing_us
     assert!(log.contains("SIGINT") && log.contains("server stopped"), "{log}");
 }
 
-/// Runs the real binary with `args` and the given environment, expecting a quick failure.
+/// Runs the real binary with `args` and the given environment, expecting a quick failure. The
+/// log level is the default one, so the single line is what an operator would see. Any free
+/// port unless `env` names one: the failure must be the one under test, not a busy 8080.
 fn bad_start(env: &[(&str, &str)], args: &[&str]) -> (i32, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_keyward"))
         .args(args)
         .env_remove("KEYWARD_DATABASE_URL")
+        .env_remove("RUST_LOG")
+        .env("KEYWARD_BIND", "127.0.0.1:0")
         .envs(env.iter().copied())
-        .env("RUST_LOG", "warn")
         .output()
         .expect("run keyward");
     (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
