@@ -209,19 +209,27 @@ async fn cookie_key(settings: &Settings, db: &Db) -> Result<Key, StartError> {
     }
     let stored = db
         .write(|conn: &mut DbConnection| -> Result<String, crate::db::DbError> {
-            let existing: Option<String> = instance_settings::table
-                .find("cookie_key")
-                .select(instance_settings::value)
-                .first(conn)
-                .optional()?;
-            if let Some(v) = existing {
-                return Ok(v);
-            }
+            // Insert-if-absent, then read: of instances starting at once on a fresh database,
+            // the first insert wins and the others wait for it and read it back, where a
+            // read-then-insert would have failed their start on the unique name.
+            // The multi-connection DSL has no ON CONFLICT: each backend's own connection runs it.
             let fresh = hex::encode(Key::generate().master());
-            diesel::insert_into(instance_settings::table)
-                .values((instance_settings::name.eq("cookie_key"), instance_settings::value.eq(&fresh)))
-                .execute(conn)?;
-            Ok(fresh)
+            macro_rules! insert_if_absent {
+                ($c:expr) => {
+                    diesel::insert_into(instance_settings::table)
+                        .values((
+                            instance_settings::name.eq("cookie_key"),
+                            instance_settings::value.eq(&fresh),
+                        ))
+                        .on_conflict_do_nothing()
+                        .execute($c)
+                };
+            }
+            match conn {
+                DbConnection::Postgresql(c) => insert_if_absent!(c),
+                DbConnection::Sqlite(c) => insert_if_absent!(c),
+            }?;
+            Ok(instance_settings::table.find("cookie_key").select(instance_settings::value).first(conn)?)
         })
         .await
         .map_err(|e| StartError::Database(e.to_string()))?;

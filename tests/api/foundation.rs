@@ -8,7 +8,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use crate::both_backends;
 use crate::console_client::{Console, Verdict};
 use crate::crash::ServerProcess;
-use crate::helpers::{Backend, OWNER_EMAIL, OWNER_PASSWORD, TestDb, spawn_app};
+use crate::helpers::{Backend, OWNER_EMAIL, OWNER_PASSWORD, TestDb, spawn_app, test_settings};
 use crate::verifier_helpers::usage_in;
 
 both_backends! {
@@ -19,6 +19,7 @@ both_backends! {
     migrations_create_every_table,
     static_assets_are_served_with_long_cache_lifetimes,
     sigint_stops_gracefully_finishing_the_request_in_flight_and_flushing_usage,
+    an_instance_losing_the_cookie_secret_race_uses_the_stored_secret,
 }
 
 async fn healthz_answers_without_touching_the_database(backend: Backend) {
@@ -167,6 +168,44 @@ async fn sigint_stops_gracefully_finishing_the_request_in_flight_and_flushing_us
     assert!(last_used.is_some());
     let log = std::fs::read_to_string(&log).unwrap();
     assert!(log.contains("SIGINT") && log.contains("server stopped"), "{log}");
+}
+
+/// Two instances starting at once on a fresh database each generate a cookie secret; the one
+/// whose insert comes second must use the stored secret instead of failing to start.
+async fn an_instance_losing_the_cookie_secret_race_uses_the_stored_secret(backend: Backend) {
+    use diesel::{Connection, ExpressionMethods, QueryDsl, RunQueryDsl};
+    use keyward::db::schema::instance_settings as s;
+    let (_db, url) = TestDb::create(backend);
+    let settings = test_settings(url);
+    let (db, _) = keyward::startup::open_database(&settings).await.expect("migrate");
+    let rival_secret = "07".repeat(64);
+
+    // The other instance has inserted its secret and not yet committed.
+    let (inserted, rival_inserted) = std::sync::mpsc::channel();
+    let (rival_db, secret) = (db.clone(), rival_secret.clone());
+    let rival = std::thread::spawn(move || {
+        let mut conn = rival_db.get().expect("a connection");
+        conn.transaction(|c| {
+            diesel::insert_into(s::table)
+                .values((s::name.eq("cookie_key"), s::value.eq(&secret)))
+                .execute(c)?;
+            inserted.send(()).unwrap();
+            std::thread::sleep(Duration::from_millis(500));
+            diesel::QueryResult::Ok(())
+        })
+        .expect("the rival commits");
+    });
+    rival_inserted.recv().unwrap();
+
+    let app = keyward::startup::Application::build(settings).await.expect("the second instance starts");
+    rival.join().unwrap();
+    let handle = app.handle();
+    let run = tokio::spawn(app.run_until_stopped());
+    handle.stop(true).await;
+    run.await.unwrap().unwrap();
+    let mut conn = db.get().unwrap();
+    let stored: String = s::table.find("cookie_key").select(s::value).first(&mut *conn).unwrap();
+    assert_eq!(stored, rival_secret, "one secret, the first one stored");
 }
 
 /// Runs the real binary with `args` and the given environment, expecting a quick failure. The
