@@ -247,6 +247,18 @@ fn an_unreachable_postgres_fails_with_one_line() {
 }
 
 #[test]
+fn a_postgres_host_that_never_answers_fails_within_seconds_with_one_line() {
+    // Connections complete (the kernel accepts them) but nothing ever answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("postgres://nobody@{}/nothing", silent.local_addr().unwrap());
+    let started = Instant::now();
+    let (code, err) = bad_start(&[("KEYWARD_DATABASE_URL", &url)], &[]);
+    assert_ne!(code, 0);
+    assert_one_plain_line(&err, "timeout expired");
+    assert!(started.elapsed() < Duration::from_secs(20), "took {:?}", started.elapsed());
+}
+
+#[test]
 fn an_unwritable_sqlite_path_fails_with_one_line() {
     let (code, err) = bad_start(&[("KEYWARD_DATABASE_URL", "sqlite:///no/such/folder/k.db")], &[]);
     assert_ne!(code, 0);
