@@ -30,10 +30,7 @@ CRASH_CYCLES=${SOAK_CRASH_CYCLES:-20}
 PG_URL=${KEYWARD_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}
 TARGET=${CARGO_TARGET_DIR:-target}
 
-if ! command -v wrk >/dev/null; then
-  echo "installing wrk"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk </dev/null
-fi
+scripts/install-test-deps wrk
 
 if [ "$PROFILE" = release ]; then
   cargo build --release --quiet --bin keyward --example console_traffic

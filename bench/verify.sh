@@ -17,11 +17,7 @@ KEYS="${KEYS:-100000}"
 ROUNDS="${ROUNDS:-3}"
 PG_SERVER="${KEYWARD_BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432}"
 
-if ! command -v wrk >/dev/null; then
-  echo "installing wrk"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk </dev/null \
-    || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk </dev/null; }
-fi
+scripts/install-test-deps wrk python3
 
 cargo build --release --quiet --bin keyward --example seed_keys
 BIN=target/release/keyward

@@ -40,6 +40,8 @@ pub struct Application {
     server: Server,
     state: web::Data<AppState>,
     usage_flusher: tokio::task::JoinHandle<()>,
+    /// Waits for SIGINT/SIGTERM (not in tests, which stop the server through its handle).
+    signals: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// Connects, migrates and returns the database handle. Used by `serve` and `migrate`.
@@ -75,17 +77,19 @@ impl Application {
             Some(path) => Catalogue::load(path).map_err(StartError::Config)?,
             None => Catalogue::default(),
         };
-        let (db, applied) = open_database(&settings).await?;
-        if applied > 0 {
-            tracing::info!(applied, "database migrations applied");
-        }
-        let key = cookie_key(&settings, &db).await?;
+        // The port first: a start that cannot listen fails before touching the database, so
+        // it prints its one line and nothing about migrations.
         let listener = TcpListener::bind(&settings.bind)
             .map_err(|e| StartError::Bind { addr: settings.bind.clone(), reason: e.to_string() })?;
         let port = listener
             .local_addr()
             .map_err(|e| StartError::Bind { addr: settings.bind.clone(), reason: e.to_string() })?
             .port();
+        let (db, applied) = open_database(&settings).await?;
+        if applied > 0 {
+            tracing::info!(applied, "database migrations applied");
+        }
+        let key = cookie_key(&settings, &db).await?;
 
         let settings = Arc::new(settings);
         let state = web::Data::new(AppState {
@@ -105,7 +109,7 @@ impl Application {
         let app_state = state.clone();
         let (workers, handle_signals, bind) =
             (settings.workers, settings.handle_signals, settings.bind.clone());
-        let mut server = HttpServer::new(move || {
+        let server = HttpServer::new(move || {
             let session = SessionMiddleware::builder(CookieSessionStore::default(), key.clone())
                 .cookie_name("keyward_session".into())
                 .cookie_http_only(true)
@@ -139,15 +143,15 @@ impl Application {
                 .default_service(web::to(not_found::not_found))
         })
         .workers(workers)
-        .shutdown_timeout(10);
-        if !handle_signals {
-            server = server.disable_signals();
-        }
+        .shutdown_timeout(10)
+        // actix treats SIGINT as a forced stop; we want both signals graceful (below).
+        .disable_signals();
         let server = server
             .listen(listener)
             .map_err(|e| StartError::Bind { addr: bind, reason: e.to_string() })?
             .run();
-        Ok(Self { port, server, state, usage_flusher })
+        let signals = if handle_signals { Some(stop_on_signal(server.handle())?) } else { None };
+        Ok(Self { port, server, state, usage_flusher, signals })
     }
 
     pub fn port(&self) -> u16 {
@@ -166,6 +170,9 @@ impl Application {
     /// Serves until a signal (or a handle) stops the server, after in-flight requests finish.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
+        if let Some(signals) = self.signals {
+            signals.abort();
+        }
         // No request can count anything any more: write what is left, then stop.
         self.usage_flusher.abort();
         self.state.verifier.flush_now(&self.state.db).await;
@@ -173,6 +180,25 @@ impl Application {
         tracing::info!("server stopped");
         Ok(())
     }
+}
+
+/// Listens for SIGINT and SIGTERM and treats both alike: a graceful stop (no new connections,
+/// requests in flight finish, then `run_until_stopped` flushes what is buffered and returns).
+/// The handlers are installed before this returns, so no signal is missed once serving starts.
+fn stop_on_signal(server: ServerHandle) -> Result<tokio::task::JoinHandle<()>, StartError> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let listen = |kind: SignalKind| {
+        signal(kind).map_err(|e| StartError::Config(format!("cannot listen for signals: {e}")))
+    };
+    let (mut interrupt, mut terminate) = (listen(SignalKind::interrupt())?, listen(SignalKind::terminate())?);
+    Ok(tokio::spawn(async move {
+        let name = tokio::select! {
+            _ = interrupt.recv() => "SIGINT",
+            _ = terminate.recv() => "SIGTERM",
+        };
+        tracing::info!(signal = name, "stopping: finishing requests in flight");
+        server.stop(true).await;
+    }))
 }
 
 /// The cookie key: derived from `KEYWARD_SECRET_KEY` when given, otherwise generated once and
@@ -186,19 +212,27 @@ async fn cookie_key(settings: &Settings, db: &Db) -> Result<Key, StartError> {
     }
     let stored = db
         .write(|conn: &mut DbConnection| -> Result<String, crate::db::DbError> {
-            let existing: Option<String> = instance_settings::table
-                .find("cookie_key")
-                .select(instance_settings::value)
-                .first(conn)
-                .optional()?;
-            if let Some(v) = existing {
-                return Ok(v);
-            }
+            // Insert-if-absent, then read: of instances starting at once on a fresh database,
+            // the first insert wins and the others wait for it and read it back, where a
+            // read-then-insert would have failed their start on the unique name.
+            // The multi-connection DSL has no ON CONFLICT: each backend's own connection runs it.
             let fresh = hex::encode(Key::generate().master());
-            diesel::insert_into(instance_settings::table)
-                .values((instance_settings::name.eq("cookie_key"), instance_settings::value.eq(&fresh)))
-                .execute(conn)?;
-            Ok(fresh)
+            macro_rules! insert_if_absent {
+                ($c:expr) => {
+                    diesel::insert_into(instance_settings::table)
+                        .values((
+                            instance_settings::name.eq("cookie_key"),
+                            instance_settings::value.eq(&fresh),
+                        ))
+                        .on_conflict_do_nothing()
+                        .execute($c)
+                };
+            }
+            match conn {
+                DbConnection::Postgresql(c) => insert_if_absent!(c),
+                DbConnection::Sqlite(c) => insert_if_absent!(c),
+            }?;
+            Ok(instance_settings::table.find("cookie_key").select(instance_settings::value).first(conn)?)
         })
         .await
         .map_err(|e| StartError::Database(e.to_string()))?;

@@ -78,11 +78,29 @@ impl ConnectionManager {
                 .map_err(r2d2::Error::QueryError)?;
                 Ok(DbConnection::Sqlite(conn))
             }
-            DatabaseUrl::Postgres(url) => PgConnection::establish(url)
+            DatabaseUrl::Postgres(url) => PgConnection::establish(&with_connect_timeout(url))
                 .map(DbConnection::Postgresql)
                 .map_err(r2d2::Error::ConnectionError),
         }
     }
+}
+
+/// libpq waits for an unanswering host as long as TCP does (minutes), so a start against a
+/// wrong address would hang instead of failing with its one line. Unless the URL sets its own
+/// `connect_timeout`, give up after this long.
+const PG_CONNECT_TIMEOUT_SECS: u32 = 10;
+
+fn with_connect_timeout(url: &str) -> std::borrow::Cow<'_, str> {
+    let has_own = url::Url::parse(url).is_ok_and(|u| u.query_pairs().any(|(k, _)| k == "connect_timeout"));
+    if has_own {
+        return url.into();
+    }
+    let sep = match url.find('?') {
+        None => "?",
+        Some(i) if i + 1 == url.len() || url.ends_with('&') => "",
+        Some(_) => "&",
+    };
+    format!("{url}{sep}connect_timeout={PG_CONNECT_TIMEOUT_SECS}").into()
 }
 
 /// `file:PATH?mode=rw`: opens an existing SQLite file for reading and writing, never creates one.
@@ -299,4 +317,23 @@ pub fn prepare_sqlite_path(url: &DatabaseUrl) -> Result<(), String> {
     }
     let probe = std::fs::OpenOptions::new().create(true).append(true).open(path);
     probe.map(drop).map_err(|e| format!("cannot write SQLite file {}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_connect_timeout;
+
+    #[test]
+    fn a_postgres_url_gets_a_connect_timeout_unless_it_has_one() {
+        assert_eq!(with_connect_timeout("postgres://u@h/db"), "postgres://u@h/db?connect_timeout=10");
+        assert_eq!(
+            with_connect_timeout("postgres://u@h/db?sslmode=require"),
+            "postgres://u@h/db?sslmode=require&connect_timeout=10"
+        );
+        assert_eq!(with_connect_timeout("postgres://u@h/db?"), "postgres://u@h/db?connect_timeout=10");
+        assert_eq!(
+            with_connect_timeout("postgres://u@h/db?connect_timeout=3"),
+            "postgres://u@h/db?connect_timeout=3"
+        );
+    }
 }

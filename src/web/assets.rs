@@ -3,8 +3,10 @@
 
 use std::sync::LazyLock;
 
-use actix_web::{HttpResponse, get, web};
+use actix_web::{HttpRequest, HttpResponse, get, web};
 use sha2::{Digest, Sha256};
+
+use crate::web::not_found::not_found;
 
 const APP_CSS: &str = include_str!("../../static/app.css");
 const APP_JS: &str = include_str!("../../static/app.js");
@@ -18,11 +20,12 @@ pub static ASSET_VERSION: LazyLock<String> = LazyLock::new(|| {
 });
 
 #[get("/static/{file}")]
-pub async fn asset(file: web::Path<String>) -> HttpResponse {
+pub async fn asset(req: HttpRequest, file: web::Path<String>) -> HttpResponse {
     let (body, mime) = match file.as_str() {
         "app.css" => (APP_CSS, "text/css; charset=utf-8"),
         "app.js" => (APP_JS, "text/javascript; charset=utf-8"),
-        _ => return HttpResponse::NotFound().content_type("text/plain").body("not found"),
+        // The same HTML 404 page as any other unknown address outside `/api/`.
+        _ => return not_found(req).await,
     };
     HttpResponse::Ok()
         .content_type(mime)

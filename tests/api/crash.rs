@@ -93,10 +93,25 @@ impl ServerProcess {
     }
 
     /// SIGTERM, then waits for the exit; returns whether it exited with status 0.
-    pub fn terminate(mut self) -> bool {
+    pub fn terminate(self) -> bool {
+        self.signal("TERM");
+        self.wait_exit()
+    }
+
+    /// Sends a signal (`TERM`, `INT`, …) without waiting.
+    pub fn signal(&self, name: &str) {
         let pid = self.child.id().to_string();
-        let sent = Command::new("kill").args(["-TERM", &pid]).status().expect("kill -TERM");
-        assert!(sent.success());
+        let sent = Command::new("kill").args([&format!("-{name}"), &pid]).status().expect("kill");
+        assert!(sent.success(), "kill -{name}");
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        self.child.try_wait().expect("try_wait").is_none()
+    }
+
+    /// Waits for the exit; returns whether it exited with status 0.
+    pub fn wait_exit(mut self) -> bool {
         self.child.wait().expect("wait").success()
     }
 }

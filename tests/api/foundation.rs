@@ -1,9 +1,15 @@
 //! The web shell: health, readiness, security headers, fallbacks, migrations, bad starts.
 
 use std::process::Command;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::both_backends;
-use crate::helpers::{Backend, TestDb, spawn_app};
+use crate::console_client::{Console, Verdict};
+use crate::crash::ServerProcess;
+use crate::helpers::{Backend, OWNER_EMAIL, OWNER_PASSWORD, TestDb, spawn_app, test_settings};
+use crate::verifier_helpers::usage_in;
 
 both_backends! {
     healthz_answers_without_touching_the_database,
@@ -12,6 +18,8 @@ both_backends! {
     api_paths_get_json_errors_and_pages_get_html,
     migrations_create_every_table,
     static_assets_are_served_with_long_cache_lifetimes,
+    sigint_stops_gracefully_finishing_the_request_in_flight_and_flushing_usage,
+    an_instance_losing_the_cookie_secret_race_uses_the_stored_secret,
 }
 
 async fn healthz_answers_without_touching_the_database(backend: Backend) {
@@ -105,16 +113,111 @@ async fn static_assets_are_served_with_long_cache_lifetimes(backend: Backend) {
     assert_eq!(res.status(), 200);
     assert!(res.headers()["cache-control"].to_str().unwrap().contains("max-age=31536000"));
     assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/css"));
-    assert_eq!(app.get("/static/nope.js").await.status(), 404);
+    let res = app.get("/static/nope.js").await;
+    assert_eq!(res.status(), 404);
+    assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(res.text().await.unwrap().contains("Page not found"));
 }
 
-/// Runs the real binary with `args` and the given environment, expecting a quick failure.
+/// SIGINT is as graceful as SIGTERM: the real binary stops accepting, still answers the request
+/// in flight, writes the buffered usage and exits 0.
+async fn sigint_stops_gracefully_finishing_the_request_in_flight_and_flushing_usage(backend: Backend) {
+    let (_db, url) = TestDb::create(backend);
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("keyward.log");
+    let mut server = ServerProcess::start(&url, &log).await;
+    let console = Console::setup(&server.base, OWNER_EMAIL, OWNER_PASSWORD, "Signals").await.expect("setup");
+    let key = console.create_key("in flight").await.expect("create a key");
+    for _ in 0..3 {
+        assert_eq!(console.verify(&key.secret).await.expect("verify"), Verdict::Valid);
+    }
+    drop(console); // its idle keep-alive connections would only delay the stop
+
+    // A verification in flight: the head and half the body are sent when the signal comes.
+    let addr = server.base.trim_start_matches("http://").to_owned();
+    let body = format!("{{\"key\":\"{}\"}}", key.secret);
+    let (first, rest) = body.split_at(body.len() / 2);
+    let mut conn = tokio::net::TcpStream::connect(&addr).await.expect("connect");
+    let head = format!(
+        "POST /api/v1/keys/verify HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{first}",
+        body.len()
+    );
+    conn.write_all(head.as_bytes()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    server.signal("INT");
+
+    // New connections are refused while the request in flight keeps the process alive.
+    let asked = Instant::now();
+    while tokio::net::TcpStream::connect(&addr).await.is_ok() {
+        assert!(asked.elapsed() < Duration::from_secs(5), "still accepting 5 s after SIGINT");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(server.is_running(), "SIGINT must not cut the request in flight short");
+
+    conn.write_all(rest.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    conn.read_to_string(&mut answer).await.expect("the answer");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("\"valid\":true"), "{answer}");
+
+    assert!(server.wait_exit(), "SIGINT ends the server with status 0");
+    let db = keyward::db::Db::connect(&url, 1).expect("connect for checks");
+    let (allowed, denied, last_used, _) = usage_in(&db, key.id).await;
+    assert_eq!((allowed, denied), (4, 0), "every verification counted, the last one too");
+    assert!(last_used.is_some());
+    let log = std::fs::read_to_string(&log).unwrap();
+    assert!(log.contains("SIGINT") && log.contains("server stopped"), "{log}");
+}
+
+/// Two instances starting at once on a fresh database each generate a cookie secret; the one
+/// whose insert comes second must use the stored secret instead of failing to start.
+async fn an_instance_losing_the_cookie_secret_race_uses_the_stored_secret(backend: Backend) {
+    use diesel::{Connection, ExpressionMethods, QueryDsl, RunQueryDsl};
+    use keyward::db::schema::instance_settings as s;
+    let (_db, url) = TestDb::create(backend);
+    let settings = test_settings(url);
+    let (db, _) = keyward::startup::open_database(&settings).await.expect("migrate");
+    let rival_secret = "07".repeat(64);
+
+    // The other instance has inserted its secret and not yet committed.
+    let (inserted, rival_inserted) = std::sync::mpsc::channel();
+    let (rival_db, secret) = (db.clone(), rival_secret.clone());
+    let rival = std::thread::spawn(move || {
+        let mut conn = rival_db.get().expect("a connection");
+        conn.transaction(|c| {
+            diesel::insert_into(s::table)
+                .values((s::name.eq("cookie_key"), s::value.eq(&secret)))
+                .execute(c)?;
+            inserted.send(()).unwrap();
+            std::thread::sleep(Duration::from_millis(500));
+            diesel::QueryResult::Ok(())
+        })
+        .expect("the rival commits");
+    });
+    rival_inserted.recv().unwrap();
+
+    let app = keyward::startup::Application::build(settings).await.expect("the second instance starts");
+    rival.join().unwrap();
+    let handle = app.handle();
+    let run = tokio::spawn(app.run_until_stopped());
+    handle.stop(true).await;
+    run.await.unwrap().unwrap();
+    let mut conn = db.get().unwrap();
+    let stored: String = s::table.find("cookie_key").select(s::value).first(&mut *conn).unwrap();
+    assert_eq!(stored, rival_secret, "one secret, the first one stored");
+}
+
+/// Runs the real binary with `args` and the given environment, expecting a quick failure. The
+/// log level is the default one, so the single line is what an operator would see. Any free
+/// port unless `env` names one: the failure must be the one under test, not a busy 8080.
 fn bad_start(env: &[(&str, &str)], args: &[&str]) -> (i32, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_keyward"))
         .args(args)
         .env_remove("KEYWARD_DATABASE_URL")
+        .env_remove("RUST_LOG")
+        .env("KEYWARD_BIND", "127.0.0.1:0")
         .envs(env.iter().copied())
-        .env("RUST_LOG", "warn")
         .output()
         .expect("run keyward");
     (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
@@ -141,6 +244,18 @@ fn an_unreachable_postgres_fails_with_one_line() {
     let (code, err) = bad_start(&[("KEYWARD_DATABASE_URL", "postgres://nobody@127.0.0.1:1/nothing")], &[]);
     assert_ne!(code, 0);
     assert_one_plain_line(&err, "cannot open the database");
+}
+
+#[test]
+fn a_postgres_host_that_never_answers_fails_within_seconds_with_one_line() {
+    // Connections complete (the kernel accepts them) but nothing ever answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("postgres://nobody@{}/nothing", silent.local_addr().unwrap());
+    let started = Instant::now();
+    let (code, err) = bad_start(&[("KEYWARD_DATABASE_URL", &url)], &[]);
+    assert_ne!(code, 0);
+    assert_one_plain_line(&err, "timeout expired");
+    assert!(started.elapsed() < Duration::from_secs(20), "took {:?}", started.elapsed());
 }
 
 #[test]

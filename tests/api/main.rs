@@ -1,5 +1,6 @@
 //! Integration tests: each starts the real server on a random port and talks HTTP to it.
-//! Every test body runs on SQLite and, when `KEYWARD_TEST_POSTGRES_URL` is set, PostgreSQL.
+//! `both_backends!` bodies run on SQLite and, when `KEYWARD_TEST_POSTGRES_URL` is set,
+//! PostgreSQL; the few backend-specific kinds are listed in docs/ARCHITECTURE.md.
 
 mod helpers;
 

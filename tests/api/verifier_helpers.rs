@@ -5,7 +5,7 @@ use chrono::{NaiveDateTime, Utc};
 use diesel::prelude::*;
 use keyward::accounts::store;
 use keyward::db::schema::{api_keys, key_usage_daily};
-use keyward::db::{DbConnection, DbError};
+use keyward::db::{Db, DbConnection, DbError};
 use keyward::keys::ApiKey;
 
 use crate::helpers::TestApp;
@@ -112,20 +112,21 @@ pub async fn delete_key(app: &TestApp, id: i64) {
 
 /// (allowed, denied) summed over days, and last_used_at / last_used_ip.
 pub async fn usage_of(app: &TestApp, id: i64) -> (i64, i64, Option<NaiveDateTime>, Option<String>) {
-    app.state
-        .db
-        .run(move |conn: &mut DbConnection| -> Result<_, DbError> {
-            let rows: Vec<(i64, i64)> = key_usage_daily::table
-                .filter(key_usage_daily::key_id.eq(id))
-                .select((key_usage_daily::allowed, key_usage_daily::denied))
-                .load(conn)?;
-            let (used_at, ip): (Option<NaiveDateTime>, Option<String>) = api_keys::table
-                .find(id)
-                .select((api_keys::last_used_at, api_keys::last_used_ip))
-                .first(conn)?;
-            let (a, d) = rows.iter().fold((0, 0), |(a, d), (x, y)| (a + x, d + y));
-            Ok((a, d, used_at, ip))
-        })
-        .await
-        .expect("read usage")
+    usage_in(&app.state.db, id).await
+}
+
+/// [`usage_of`] on any database handle (e.g. one opened after the server has exited).
+pub async fn usage_in(db: &Db, id: i64) -> (i64, i64, Option<NaiveDateTime>, Option<String>) {
+    db.run(move |conn: &mut DbConnection| -> Result<_, DbError> {
+        let rows: Vec<(i64, i64)> = key_usage_daily::table
+            .filter(key_usage_daily::key_id.eq(id))
+            .select((key_usage_daily::allowed, key_usage_daily::denied))
+            .load(conn)?;
+        let (used_at, ip): (Option<NaiveDateTime>, Option<String>) =
+            api_keys::table.find(id).select((api_keys::last_used_at, api_keys::last_used_ip)).first(conn)?;
+        let (a, d) = rows.iter().fold((0, 0), |(a, d), (x, y)| (a + x, d + y));
+        Ok((a, d, used_at, ip))
+    })
+    .await
+    .expect("read usage")
 }
