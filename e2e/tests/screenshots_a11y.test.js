@@ -74,11 +74,16 @@ describe('screenshots and accessibility', () => {
 
   /** The page never scrolls sideways: at 375 px everything reflows (wide tables become cards). */
   async function expectFits(page, what) {
-    const { scrollWidth, innerWidth } = await page.evaluate(() => ({
+    const { scrollWidth, innerWidth, clipped } = await page.evaluate(() => ({
       scrollWidth: document.documentElement.scrollWidth,
       innerWidth: window.innerWidth,
+      // A table inside a scrolling wrapper would hide its last columns (the row actions).
+      clipped: [...document.querySelectorAll('.table-wrap')]
+        .filter((w) => w.scrollWidth > w.clientWidth + 1)
+        .map((w) => `${w.scrollWidth} px of table in ${w.clientWidth} px`),
     }));
     assert.ok(scrollWidth <= innerWidth, `${what} scrolls sideways: ${scrollWidth} px of content in ${innerWidth} px`);
+    assert.deepEqual(clipped, [], `${what}: a table is wider than its frame`);
   }
 
   for (const [label, viewport] of SIZES) {
