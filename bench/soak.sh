@@ -123,7 +123,12 @@ soak_one() {
   (
     start=$(date +%s)
     while kill -0 "$server_pid" 2>/dev/null; do
-      echo "$(( $(date +%s) - start )) $(rss_kb "$server_pid")"
+      if [ "$backend" = postgres ]; then
+        conns=$(psql -tAq "$PG_URL" -c "SELECT count(*) FROM pg_stat_activity WHERE datname = '$pg_db'" 2>/dev/null || echo "?")
+      else
+        conns=-
+      fi
+      echo "$(( $(date +%s) - start )) $(rss_kb "$server_pid") $conns"
       sleep 2
     done
   ) >"$work/rss.txt" &
@@ -160,6 +165,10 @@ soak_one() {
   # The curve at each tenth of the run: growth that levels off reads differently from a leak.
   echo "[$backend] RSS_CURVE_KB $(awk -v step="$(( DURATION / 10 > 0 ? DURATION / 10 : 1 ))" \
     '$1 >= next_t { printf "%ss=%s ", $1, $2; next_t = $1 - $1 % step + step }' "$work/rss.txt")"
+  if [ "$backend" = postgres ]; then
+    echo "[$backend] DB_CONNECTIONS $(awk -v step="$(( DURATION / 10 > 0 ? DURATION / 10 : 1 ))" \
+      '$1 >= next_t { printf "%ss=%s ", $1, $3; next_t = $1 - $1 % step + step }' "$work/rss.txt")"
+  fi
 
   # No issued key in the log or in the database: the whole key, and its 32-character body.
   cat "$work/wrk_keys.txt" "$work/secrets.txt" 2>/dev/null | sort -u >"$work/all_keys.txt"
