@@ -13,11 +13,10 @@ use actix_web::dev::{Server, ServerHandle};
 use actix_web::http::StatusCode;
 use actix_web::middleware::{ErrorHandlers, from_fn};
 use actix_web::{App, HttpServer, web};
-use diesel::prelude::*;
 use sha2::{Digest, Sha512};
 
 use crate::config::Settings;
-use crate::db::schema::instance_settings;
+use crate::db::instance_settings;
 use crate::db::{Db, DbConnection, prepare_sqlite_path, run_migrations};
 use crate::keys::Catalogue;
 use crate::state::AppState;
@@ -213,26 +212,11 @@ async fn cookie_key(settings: &Settings, db: &Db) -> Result<Key, StartError> {
     let stored = db
         .write(|conn: &mut DbConnection| -> Result<String, crate::db::DbError> {
             // Insert-if-absent, then read: of instances starting at once on a fresh database,
-            // the first insert wins and the others wait for it and read it back, where a
-            // read-then-insert would have failed their start on the unique name.
-            // The multi-connection DSL has no ON CONFLICT: each backend's own connection runs it.
+            // the first insert wins and the others read it back, where a read-then-insert
+            // would have failed their start on the unique name.
             let fresh = hex::encode(Key::generate().master());
-            macro_rules! insert_if_absent {
-                ($c:expr) => {
-                    diesel::insert_into(instance_settings::table)
-                        .values((
-                            instance_settings::name.eq("cookie_key"),
-                            instance_settings::value.eq(&fresh),
-                        ))
-                        .on_conflict_do_nothing()
-                        .execute($c)
-                };
-            }
-            match conn {
-                DbConnection::Postgresql(c) => insert_if_absent!(c),
-                DbConnection::Sqlite(c) => insert_if_absent!(c),
-            }?;
-            Ok(instance_settings::table.find("cookie_key").select(instance_settings::value).first(conn)?)
+            instance_settings::insert_if_absent(conn, "cookie_key", &fresh)?;
+            Ok(instance_settings::get(conn, "cookie_key")?.unwrap_or(fresh))
         })
         .await
         .map_err(|e| StartError::Database(e.to_string()))?;

@@ -38,19 +38,16 @@ pub fn any_user_exists(conn: &mut DbConnection) -> QueryResult<bool> {
     diesel::select(diesel::dsl::exists(users::table.select(users::id))).get_result(conn)
 }
 
-/// Claims first-run setup for this transaction: true for exactly one caller, ever. The marker
-/// row's primary key makes a second setup wait for the first to commit and then find it, so
-/// two racing setups cannot both create an owner (PostgreSQL runs them at READ COMMITTED,
-/// where re-checking "no user yet" alone would let both through).
+/// Claims first-run setup for this transaction: true for exactly one caller, ever. A second
+/// setup waits for the first to commit and then finds its marker, so two racing setups cannot
+/// both create an owner (PostgreSQL runs them at READ COMMITTED, where re-checking "no user
+/// yet" alone would let both through).
 pub fn claim_setup(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<bool> {
-    // Plain SQL: diesel's multi-backend has no ON CONFLICT, and both databases accept this.
-    // The value is a formatted timestamp (digits and separators only), so inlining it is safe.
-    let inserted = diesel::sql_query(format!(
-        "INSERT INTO instance_settings (name, value) VALUES ('setup_done', '{}') ON CONFLICT (name) DO NOTHING",
-        now.format("%Y-%m-%d %H:%M:%S")
-    ))
-    .execute(conn)?;
-    Ok(inserted == 1)
+    crate::db::instance_settings::insert_if_absent(
+        conn,
+        "setup_done",
+        &now.format("%Y-%m-%d %H:%M:%S").to_string(),
+    )
 }
 
 pub fn find_user_by_email(conn: &mut DbConnection, email: &str) -> QueryResult<Option<UserRow>> {

@@ -5,6 +5,7 @@
 //! every web layer maps to 503 (the verifier fails closed, never open).
 
 mod file_watch;
+pub mod instance_settings;
 pub mod local;
 mod migrations;
 pub mod schema;
