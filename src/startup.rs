@@ -39,6 +39,8 @@ pub struct Application {
     server: Server,
     state: web::Data<AppState>,
     usage_flusher: tokio::task::JoinHandle<()>,
+    /// Hands freed heap pages back to the system now and then (see [`crate::memory`]).
+    trimmer: tokio::task::JoinHandle<()>,
     /// Waits for SIGINT/SIGTERM (not in tests, which stop the server through its handle).
     signals: Option<tokio::task::JoinHandle<()>>,
 }
@@ -104,6 +106,7 @@ impl Application {
             state.db.clone(),
             settings.usage_flush_interval,
         );
+        let trimmer = crate::memory::spawn_trimmer();
 
         let app_state = state.clone();
         let (workers, handle_signals, bind) =
@@ -150,7 +153,7 @@ impl Application {
             .map_err(|e| StartError::Bind { addr: bind, reason: e.to_string() })?
             .run();
         let signals = if handle_signals { Some(stop_on_signal(server.handle())?) } else { None };
-        Ok(Self { port, server, state, usage_flusher, signals })
+        Ok(Self { port, server, state, usage_flusher, trimmer, signals })
     }
 
     pub fn port(&self) -> u16 {
@@ -174,6 +177,7 @@ impl Application {
         }
         // No request can count anything any more: write what is left, then stop.
         self.usage_flusher.abort();
+        self.trimmer.abort();
         self.state.verifier.flush_now(&self.state.db).await;
         result?;
         tracing::info!("server stopped");
