@@ -291,6 +291,11 @@ pub fn revealable(conn: &mut DbConnection, key: &KeyRow, key_hash: &str) -> Quer
 /// ("Billing" clashes with "billing"; names are compared as [`search_form`] folds them), or
 /// `None`. Revoked and expired keys free their names. `except` skips one key, for checks about
 /// an existing key.
+///
+/// Call it inside the write transaction that then stores the name: it first takes the
+/// workspace's row lock, so a racing create or regenerate waits until this one commits. On
+/// PostgreSQL (READ COMMITTED) both would otherwise find the name free; SQLite serialises
+/// writers anyway.
 pub fn active_name_clash(
     conn: &mut DbConnection,
     workspace_id: i64,
@@ -298,6 +303,7 @@ pub fn active_name_clash(
     now: NaiveDateTime,
     except: Option<i64>,
 ) -> QueryResult<Option<String>> {
+    crate::accounts::members::lock_workspace(conn, workspace_id)?;
     let rows: Vec<(i64, String)> = api_keys::table
         .filter(api_keys::workspace_id.eq(workspace_id))
         .filter(api_keys::search_name.eq(search_form(name)))

@@ -10,7 +10,6 @@ use serde::Deserialize;
 
 use super::{date, no_store};
 use crate::accounts::Capability;
-use crate::accounts::members::lock_workspace;
 use crate::audit::{self, Event, KeyRef};
 use crate::console::csrf::CsrfForm;
 use crate::console::error::ConsoleError;
@@ -215,10 +214,8 @@ pub async fn key_create(
     let created = state
         .db
         .write(move |conn| -> Result<Result<i64, String>, ConsoleError> {
-            // Checked inside the write transaction, behind the workspace's row lock: on
-            // PostgreSQL (READ COMMITTED) two racing creates would otherwise both find the name
-            // free. SQLite serialises writers anyway.
-            lock_workspace(conn, ws)?;
+            // Inside the write transaction: the check takes the workspace's row lock, so two
+            // racing creates of one name cannot both win.
             if let Some(existing) = store::active_name_clash(conn, ws, key_name.as_str(), now, None)? {
                 return Ok(Err(existing));
             }

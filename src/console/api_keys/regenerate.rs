@@ -6,7 +6,6 @@ use chrono::{NaiveDateTime, Utc};
 
 use super::{ConfirmFormData, ConfirmPage, date, load_key, no_store, parse_key_id};
 use crate::accounts::Capability;
-use crate::accounts::members::lock_workspace;
 use crate::audit::{self, Event};
 use crate::console::csrf::CsrfForm;
 use crate::console::error::ConsoleError;
@@ -98,13 +97,12 @@ pub async fn key_regenerate(
     let outcome = state
         .db
         .write(move |conn| -> Result<Outcome, ConsoleError> {
-            // Serialised with creates, so the name check below cannot race a new key.
-            lock_workspace(conn, ws)?;
             let key = store::find(conn, ws, id)?.ok_or(ConsoleError::NotFound)?;
             if let Some(why) = refusal(&key, now) {
                 return Ok(Outcome::Refused(why));
             }
-            // An expired key's name may have been reused by a newer active key.
+            // An expired key's name may have been reused by a newer active key (the check
+            // locks the workspace, so it cannot race a create either).
             if let Some(other) = store::active_name_clash(conn, ws, &key.name, now, Some(id))? {
                 return Ok(Outcome::Refused(format!(
                     "Another active key is now named \u{201c}{other}\u{201d}. Revoke or rename that one first, or create a new key."
