@@ -10,7 +10,7 @@ use keyward::db::schema::{api_keys, audit_events};
 
 use crate::both_backends;
 use crate::console_client::{Console, Failure};
-use crate::helpers::{Backend, OWNER_EMAIL, OWNER_PASSWORD, spawn_app_with};
+use crate::helpers::{Backend, OWNER_EMAIL, OWNER_PASSWORD, TestApp, spawn_app_with};
 
 both_backends! {
     fifty_concurrent_creations_and_revocations_all_succeed_and_are_all_audited,
@@ -26,15 +26,20 @@ fn check(results: &[Result<(), Failure>]) {
     assert!(failures.is_empty(), "{} of {} requests failed: {failures:#?}", failures.len(), results.len());
 }
 
-async fn fifty_concurrent_creations_and_revocations_all_succeed_and_are_all_audited(backend: Backend) {
-    // Production-like: several workers and the default pool, so requests really overlap.
+/// A production-like server (several workers and the default pool, so requests really
+/// overlap) with an owner signed in to a fresh workspace.
+async fn busy_app(backend: Backend, workspace: &str) -> (TestApp, Arc<Console>) {
     let app = spawn_app_with(backend, |s| {
         s.workers = 4;
         s.pool_size = 10;
     })
     .await;
-    let owner =
-        Arc::new(Console::setup(&app.address, OWNER_EMAIL, OWNER_PASSWORD, "Busy").await.expect("setup"));
+    let owner = Console::setup(&app.address, OWNER_EMAIL, OWNER_PASSWORD, workspace).await.expect("setup");
+    (app, Arc::new(owner))
+}
+
+async fn fifty_concurrent_creations_and_revocations_all_succeed_and_are_all_audited(backend: Backend) {
+    let (app, owner) = busy_app(backend, "Busy").await;
 
     // 50 creations at once.
     let created: Vec<Result<i64, Failure>> = join_all((0..50).map(|i| {
@@ -85,13 +90,7 @@ async fn fifty_concurrent_creations_and_revocations_all_succeed_and_are_all_audi
 }
 
 async fn ten_concurrent_creations_of_one_name_leave_exactly_one_key(backend: Backend) {
-    let app = spawn_app_with(backend, |s| {
-        s.workers = 4;
-        s.pool_size = 10;
-    })
-    .await;
-    let owner =
-        Arc::new(Console::setup(&app.address, OWNER_EMAIL, OWNER_PASSWORD, "Race").await.expect("setup"));
+    let (app, owner) = busy_app(backend, "Race").await;
 
     // The same name ten times at once: on PostgreSQL (READ COMMITTED) each transaction would
     // see no active key of that name unless they run one after another.
