@@ -118,7 +118,7 @@ async fn client_loop(
         let started = Instant::now();
         match n % 10 {
             // A fresh sign-in now and then: argon2 and a new session row under load.
-            0 if n % 50 == 0 => match Console::sign_in(&base, EMAIL, PASSWORD).await {
+            0 if n.is_multiple_of(50) => match Console::sign_in(&base, EMAIL, PASSWORD).await {
                 Ok(c) => {
                     console = c;
                     tally.lock().unwrap().sign_ins += 1;

@@ -93,12 +93,12 @@ impl LoginThrottle {
         let mut guard = self.tables.lock();
         let (emails, ips) = &mut *guard;
         emails.entries.remove(&attempt.email);
-        if let Some(ip) = attempt.ip {
-            if let Some(e) = ips.entries.get_mut(&ip) {
-                e.count = e.count.saturating_sub(1);
-                if e.count < ips.limit {
-                    e.locked_until = None;
-                }
+        if let Some(ip) = attempt.ip
+            && let Some(e) = ips.entries.get_mut(&ip)
+        {
+            e.count = e.count.saturating_sub(1);
+            if e.count < ips.limit {
+                e.locked_until = None;
             }
         }
     }
@@ -152,10 +152,10 @@ impl Table {
             Some(until) => until > now,
             None => now.duration_since(e.since) < window,
         });
-        if self.entries.len() >= MAX_TRACKED {
-            if let Some(oldest) = self.entries.iter().min_by_key(|(_, e)| e.since).map(|(k, _)| k.clone()) {
-                self.entries.remove(&oldest);
-            }
+        if self.entries.len() >= MAX_TRACKED
+            && let Some(oldest) = self.entries.iter().min_by_key(|(_, e)| e.since).map(|(k, _)| k.clone())
+        {
+            self.entries.remove(&oldest);
         }
     }
 }

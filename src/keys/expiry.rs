@@ -89,10 +89,10 @@ impl Expiry {
         if rule == "never" {
             return Self::Never;
         }
-        if let Some(date) = rule.strip_prefix("until:") {
-            if let Ok(d) = NaiveDate::parse_from_str(date, "%Y-%m-%d") {
-                return Self::Until(d);
-            }
+        if let Some(date) = rule.strip_prefix("until:")
+            && let Ok(d) = NaiveDate::parse_from_str(date, "%Y-%m-%d")
+        {
+            return Self::Until(d);
         }
         rule.strip_suffix('d').and_then(|d| d.parse().ok()).map_or(Self::Days(DEFAULT_DAYS), Self::Days)
     }

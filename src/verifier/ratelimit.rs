@@ -151,7 +151,7 @@ fn state_for(quota: Quota, tat: u64, now: u64) -> RateState {
 }
 
 fn ceil_secs(nanos: u64) -> u64 {
-    Duration::from_nanos(nanos).as_secs() + u64::from(nanos % 1_000_000_000 != 0)
+    Duration::from_nanos(nanos).as_secs() + u64::from(!nanos.is_multiple_of(1_000_000_000))
 }
 
 #[cfg(test)]

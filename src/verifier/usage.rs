@@ -31,10 +31,10 @@ impl KeyUsage {
             slot.0 += a;
             slot.1 += d;
         }
-        if let Some((at, ip)) = other.last_used {
-            if self.last_used.as_ref().is_none_or(|(mine, _)| *mine < at) {
-                self.last_used = Some((at, ip));
-            }
+        if let Some((at, ip)) = other.last_used
+            && self.last_used.as_ref().is_none_or(|(mine, _)| *mine < at)
+        {
+            self.last_used = Some((at, ip));
         }
     }
 }

@@ -72,10 +72,10 @@ impl ServerProcess {
         let client = reqwest::Client::new();
         let started = Instant::now();
         loop {
-            if let Ok(res) = client.get(format!("{}/readyz", self.base)).send().await {
-                if res.status() == 200 {
-                    return;
-                }
+            if let Ok(res) = client.get(format!("{}/readyz", self.base)).send().await
+                && res.status() == 200
+            {
+                return;
             }
             assert!(
                 started.elapsed() < Duration::from_secs(30),

@@ -138,13 +138,19 @@ async fn sigint_stops_gracefully_finishing_the_request_in_flight_and_flushing_us
     let body = format!("{{\"key\":\"{}\"}}", key.secret);
     let (first, rest) = body.split_at(body.len() / 2);
     let mut conn = tokio::net::TcpStream::connect(&addr).await.expect("connect");
+    // `Expect: 100-continue` makes the server say when a worker holds the request: a fixed
+    // sleep instead let a loaded machine signal while the connection still sat in the accept
+    // queue, where a stopping worker rightly drops it.
     let head = format!(
         "POST /api/v1/keys/verify HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{first}",
+         Content-Length: {}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n",
         body.len()
     );
     conn.write_all(head.as_bytes()).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut interim = [0u8; 25];
+    conn.read_exact(&mut interim).await.expect("the interim answer");
+    assert_eq!(&interim[..], b"HTTP/1.1 100 Continue\r\n\r\n");
+    conn.write_all(first.as_bytes()).await.unwrap();
     server.signal("INT");
 
     // New connections are refused while the request in flight keeps the process alive.
@@ -153,12 +159,17 @@ async fn sigint_stops_gracefully_finishing_the_request_in_flight_and_flushing_us
         assert!(asked.elapsed() < Duration::from_secs(5), "still accepting 5 s after SIGINT");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert!(server.is_running(), "SIGINT must not cut the request in flight short");
+    assert!(
+        server.is_running(),
+        "SIGINT must not cut the request in flight short; log:\n{}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
 
     conn.write_all(rest.as_bytes()).await.unwrap();
     let mut answer = String::new();
     conn.read_to_string(&mut answer).await.expect("the answer");
-    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let log_text = || std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer:?}; log:\n{}", log_text());
     assert!(answer.contains("\"valid\":true"), "{answer}");
 
     assert!(server.wait_exit(), "SIGINT ends the server with status 0");

@@ -9,10 +9,10 @@ use keyward::config::DatabaseUrl;
 /// without its prefix or checksum is caught too).
 pub fn needles(secret: &str) -> Vec<String> {
     let mut out = vec![secret.to_owned()];
-    if let Some(rest) = secret.strip_prefix("kw_live_").or_else(|| secret.strip_prefix("kw_test_")) {
-        if rest.len() >= 32 {
-            out.push(rest[..32].to_owned());
-        }
+    if let Some(rest) = secret.strip_prefix("kw_live_").or_else(|| secret.strip_prefix("kw_test_"))
+        && rest.len() >= 32
+    {
+        out.push(rest[..32].to_owned());
     }
     out
 }

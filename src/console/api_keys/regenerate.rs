@@ -26,14 +26,14 @@ fn refusal(key: &KeyRow, now: NaiveDateTime) -> Option<String> {
             key.name
         ));
     }
-    if let Expiry::Until(d) = Expiry::from_rule(&key.expiry_rule) {
-        if d < now.date() {
-            return Some(format!(
-                "\u{201c}{}\u{201d} was set to expire on a fixed date ({}) that has passed. Create a new key with a new date instead.",
-                key.name,
-                d.format("%-d %b %Y")
-            ));
-        }
+    if let Expiry::Until(d) = Expiry::from_rule(&key.expiry_rule)
+        && d < now.date()
+    {
+        return Some(format!(
+            "\u{201c}{}\u{201d} was set to expire on a fixed date ({}) that has passed. Create a new key with a new date instead.",
+            key.name,
+            d.format("%-d %b %Y")
+        ));
     }
     None
 }
