@@ -1,5 +1,6 @@
 //! Embedded migrations, one set per backend, applied at start-up and by `keyward migrate`.
 
+use diesel::{Connection, RunQueryDsl};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 use super::DbConnection;
@@ -12,13 +13,32 @@ const KEY_SEARCH: &str = "20261124000001";
 /// The migration that added `audit_events.key_search_name` (`2026-11-24-000002_audit_key_search`).
 const AUDIT_KEY_SEARCH: &str = "20261124000002";
 
+/// Any fixed number, the same in every instance: the PostgreSQL advisory lock taken while migrating.
+const MIGRATION_LOCK: i64 = i64::from_be_bytes(*b"\0keyward");
+
+type MigrationError = Box<dyn std::error::Error + Send + Sync>;
+
 /// Applies every pending migration; returns how many ran.
+///
+/// Instances behind a load balancer often start together on an empty database. Unguarded, each
+/// sees the same pending migrations and all but the first fail on "already exists". So the
+/// migrations run in one transaction that first takes a lock (PostgreSQL: an advisory lock; SQLite:
+/// `BEGIN IMMEDIATE`): the others wait, then find nothing pending.
 pub fn run_migrations(conn: &mut DbConnection) -> Result<usize, String> {
+    let versions = |done: Vec<diesel::migration::MigrationVersion>| -> Vec<String> {
+        done.iter().map(ToString::to_string).collect()
+    };
     let applied: Vec<String> = match conn {
-        DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE),
-        DbConnection::Postgresql(c) => c.run_pending_migrations(POSTGRES),
+        DbConnection::Sqlite(c) => c.immediate_transaction(|c| -> Result<_, MigrationError> {
+            Ok(versions(c.run_pending_migrations(SQLITE)?))
+        }),
+        DbConnection::Postgresql(c) => c.transaction(|c| -> Result<_, MigrationError> {
+            diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
+                .bind::<diesel::sql_types::BigInt, _>(MIGRATION_LOCK)
+                .execute(c)?;
+            Ok(versions(c.run_pending_migrations(POSTGRES)?))
+        }),
     }
-    .map(|versions| versions.iter().map(ToString::to_string).collect())
     .map_err(|e| format!("migrations failed: {e}"))?;
     // SQL could only fold existing names with the database's `lower()`; fold them the way
     // new keys are folded. Once, in the run that added the column.

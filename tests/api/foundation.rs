@@ -20,6 +20,7 @@ both_backends! {
     static_assets_are_served_with_long_cache_lifetimes,
     sigint_stops_gracefully_finishing_the_request_in_flight_and_flushing_usage,
     an_instance_losing_the_cookie_secret_race_uses_the_stored_secret,
+    instances_starting_at_once_on_a_fresh_database_all_migrate,
 }
 
 async fn healthz_answers_without_touching_the_database(backend: Backend) {
@@ -217,6 +218,28 @@ async fn an_instance_losing_the_cookie_secret_race_uses_the_stored_secret(backen
     let mut conn = db.get().unwrap();
     let stored: String = s::table.find("cookie_key").select(s::value).first(&mut *conn).unwrap();
     assert_eq!(stored, rival_secret, "one secret, the first one stored");
+}
+
+/// Several instances behind a load balancer start together on an empty database: one applies
+/// the migrations, the others wait for it and find nothing left to do.
+async fn instances_starting_at_once_on_a_fresh_database_all_migrate(backend: Backend) {
+    let (_db, url) = TestDb::create(backend);
+    let settings = test_settings(url);
+    let starts: Vec<_> = (0..4)
+        .map(|_| {
+            let settings = settings.clone();
+            tokio::spawn(async move { keyward::startup::open_database(&settings).await })
+        })
+        .collect();
+    let mut applied = Vec::new();
+    for start in starts {
+        let (_, n) = start.await.unwrap().unwrap_or_else(|e| panic!("an instance failed to start: {e}"));
+        applied.push(n);
+    }
+    applied.sort_unstable();
+    let all = applied[3];
+    assert!(all >= 4, "every migration ran once: {applied:?}");
+    assert_eq!(applied, [0, 0, 0, all], "exactly one instance migrated");
 }
 
 /// Runs the real binary with `args` and the given environment, expecting a quick failure. The
