@@ -71,17 +71,33 @@ impl ConnectionManager {
                     ))
                 })?;
                 let mut conn = SqliteConnection::establish(&uri).map_err(r2d2::Error::ConnectionError)?;
-                // busy_timeout first: the WAL switch itself may wait for another process.
-                conn.batch_execute(
-                    "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
-                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
-                )
-                .map_err(r2d2::Error::QueryError)?;
+                conn.batch_execute("PRAGMA busy_timeout = 5000;").map_err(r2d2::Error::QueryError)?;
+                switch_to_wal(&mut conn).map_err(r2d2::Error::QueryError)?;
+                conn.batch_execute("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
+                    .map_err(r2d2::Error::QueryError)?;
                 Ok(DbConnection::Sqlite(conn))
             }
             DatabaseUrl::Postgres(url) => PgConnection::establish(&with_connect_timeout(url))
                 .map(DbConnection::Postgresql)
                 .map_err(r2d2::Error::ConnectionError),
+        }
+    }
+}
+
+/// Puts the file in WAL mode (a no-op once it is). Changing the journal mode can answer
+/// "database is locked" at once, without waiting out `busy_timeout`, while another process
+/// opens or migrates the same file (seen with four instances starting on one new file), so the
+/// switch is retried for as long as `busy_timeout` would have waited.
+fn switch_to_wal(conn: &mut SqliteConnection) -> diesel::QueryResult<()> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        match conn.batch_execute("PRAGMA journal_mode = WAL;") {
+            Err(diesel::result::Error::DatabaseError(_, info))
+                if info.message().contains("locked") && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => return other,
         }
     }
 }
