@@ -231,7 +231,10 @@ pub async fn login(
     };
     let attempt = match state.login_throttle.begin(&throttle_key, ip.as_deref()) {
         Ok(attempt) => attempt,
-        Err(refused) => return throttled(&session, typed_email, &form.next, refused),
+        Err(refused) => {
+            tracing::warn!(ip = ip.as_deref().unwrap_or("-"), "sign-in refused: too many failed attempts");
+            return throttled(&session, typed_email, &form.next, refused);
+        }
     };
     if !attempt.delay.is_zero() {
         tokio::time::sleep(attempt.delay).await;
@@ -254,6 +257,9 @@ pub async fn login(
         && user.is_some();
     let now = Utc::now().naive_utc();
     let user_for_audit = user.clone();
+    // For the operator's log (fail2ban and the like), since an unknown email's failure belongs
+    // to no workspace's audit log. The address only: what was typed may be a password.
+    let ip_for_log = ip.clone().unwrap_or_else(|| "-".into());
     let label =
         email.as_ref().map(|e| e.to_string()).unwrap_or_else(|| typed_email.chars().take(254).collect());
     let signed_in = state
@@ -285,15 +291,18 @@ pub async fn login(
             session.sign_in(user_id, &sid, workspace_id).map_err(anyhow::Error::from)?;
             Ok(see_other(&next))
         }
-        None => render_status(
-            StatusCode::UNAUTHORIZED,
-            &LoginPage {
-                ctx: PageCtx::anonymous(&session),
-                email: typed_email,
-                next: safe_next(&form.next).unwrap_or_default().to_owned(),
-                error: Some(BAD_CREDENTIALS.into()),
-            },
-        ),
+        None => {
+            tracing::warn!(ip = %ip_for_log, "sign-in failed");
+            render_status(
+                StatusCode::UNAUTHORIZED,
+                &LoginPage {
+                    ctx: PageCtx::anonymous(&session),
+                    email: typed_email,
+                    next: safe_next(&form.next).unwrap_or_default().to_owned(),
+                    error: Some(BAD_CREDENTIALS.into()),
+                },
+            )
+        }
     }
 }
 

@@ -5,6 +5,7 @@ use crate::helpers::{Backend, OWNER_EMAIL, OWNER_PASSWORD, assert_is_redirect_to
 
 both_backends! {
     a_fresh_install_sends_every_console_page_to_setup,
+    failed_and_refused_sign_ins_are_logged_with_the_address_only,
     setup_creates_the_owner_then_answers_404,
     racing_setups_make_exactly_one_owner,
     overlapping_setup_transactions_claim_setup_once,
@@ -12,6 +13,37 @@ both_backends! {
     sign_in_works_and_a_wrong_password_is_refused_vaguely,
     a_post_without_the_csrf_token_is_refused_and_changes_nothing,
     sign_out_makes_a_copied_cookie_worthless,
+}
+
+/// An unknown email's failure belongs to no workspace's audit log, so the operator's log is
+/// where a password-guessing address shows up: one line per failure and per refusal, with
+/// the client address and never what was typed.
+async fn failed_and_refused_sign_ins_are_logged_with_the_address_only(backend: Backend) {
+    use crate::console_client::Console;
+    use crate::crash::ServerProcess;
+    let (_db, url) = crate::helpers::TestDb::create(backend);
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("keyward.log");
+    let server = ServerProcess::start(&url, &log).await;
+    Console::setup(&server.base, OWNER_EMAIL, OWNER_PASSWORD, "Logged").await.expect("setup");
+
+    let wrong = "not-the-password-42";
+    let stranger = "nobody-here@example.com";
+    assert!(Console::sign_in(&server.base, stranger, wrong).await.is_err());
+    for _ in 0..5 {
+        assert!(Console::sign_in(&server.base, OWNER_EMAIL, wrong).await.is_err());
+    }
+    // The owner's email has had its five failures: the next try is refused unchecked.
+    assert!(Console::sign_in(&server.base, OWNER_EMAIL, OWNER_PASSWORD).await.is_err());
+
+    let text = std::fs::read_to_string(&log).unwrap();
+    let failed: Vec<&str> = text.lines().filter(|l| l.contains("sign-in failed")).collect();
+    let refused: Vec<&str> = text.lines().filter(|l| l.contains("sign-in refused")).collect();
+    assert_eq!((failed.len(), refused.len()), (6, 1), "{text}");
+    assert!(failed.iter().chain(&refused).all(|l| l.contains("127.0.0.1")), "{text}");
+    for typed in [wrong, stranger, OWNER_EMAIL, OWNER_PASSWORD] {
+        assert!(!text.contains(typed), "{typed:?} is in the log:\n{text}");
+    }
 }
 
 async fn a_fresh_install_sends_every_console_page_to_setup(backend: Backend) {
