@@ -229,10 +229,13 @@ pub async fn login(
         Some(e) => e.to_string(),
         None => typed_email.trim().to_lowercase().chars().take(254).collect(),
     };
+    // For the operator's log (fail2ban and the like), since an unknown email's failure belongs
+    // to no workspace's audit log. The address only: what was typed may be a password.
+    let ip_for_log = ip.clone().unwrap_or_else(|| "-".into());
     let attempt = match state.login_throttle.begin(&throttle_key, ip.as_deref()) {
         Ok(attempt) => attempt,
         Err(refused) => {
-            tracing::warn!(ip = ip.as_deref().unwrap_or("-"), "sign-in refused: too many failed attempts");
+            tracing::warn!(ip = %ip_for_log, "sign-in refused: too many failed attempts");
             return throttled(&session, typed_email, &form.next, refused);
         }
     };
@@ -257,9 +260,6 @@ pub async fn login(
         && user.is_some();
     let now = Utc::now().naive_utc();
     let user_for_audit = user.clone();
-    // For the operator's log (fail2ban and the like), since an unknown email's failure belongs
-    // to no workspace's audit log. The address only: what was typed may be a password.
-    let ip_for_log = ip.clone().unwrap_or_else(|| "-".into());
     let label =
         email.as_ref().map(|e| e.to_string()).unwrap_or_else(|| typed_email.chars().take(254).collect());
     let signed_in = state

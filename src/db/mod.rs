@@ -71,7 +71,8 @@ impl ConnectionManager {
                     ))
                 })?;
                 let mut conn = SqliteConnection::establish(&uri).map_err(r2d2::Error::ConnectionError)?;
-                conn.batch_execute("PRAGMA busy_timeout = 5000;").map_err(r2d2::Error::QueryError)?;
+                conn.batch_execute(&format!("PRAGMA busy_timeout = {};", SQLITE_BUSY_TIMEOUT.as_millis()))
+                    .map_err(r2d2::Error::QueryError)?;
                 switch_to_wal(&mut conn).map_err(r2d2::Error::QueryError)?;
                 conn.batch_execute("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
                     .map_err(r2d2::Error::QueryError)?;
@@ -84,12 +85,15 @@ impl ConnectionManager {
     }
 }
 
+/// How long an SQLite statement waits for another connection's lock before "database is locked".
+const SQLITE_BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Puts the file in WAL mode (a no-op once it is). Changing the journal mode can answer
 /// "database is locked" at once, without waiting out `busy_timeout`, while another process
 /// opens or migrates the same file (seen with four instances starting on one new file), so the
 /// switch is retried for as long as `busy_timeout` would have waited.
 fn switch_to_wal(conn: &mut SqliteConnection) -> diesel::QueryResult<()> {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let deadline = std::time::Instant::now() + SQLITE_BUSY_TIMEOUT;
     loop {
         match conn.batch_execute("PRAGMA journal_mode = WAL;") {
             Err(diesel::result::Error::DatabaseError(_, info))
