@@ -116,6 +116,17 @@ impl ServerProcess {
     }
 }
 
+/// A test that ends early (a failed assertion) or needs no particular stop must not leave a
+/// server running after it.
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 /// What the clients saw, shared between them.
 #[derive(Default)]
 struct Seen {
