@@ -107,7 +107,7 @@ soak_one() {
   # Request lines are left out of the log at this rate (they never hold keys: path only).
   KEYWARD_DATABASE_URL="$url" KEYWARD_BIND="127.0.0.1:$port" KEYWARD_WORKERS=2 \
     KEYWARD_RATE_LIMIT_PER_MINUTE=1000000000 KEYWARD_RATE_LIMIT_BURST=1000000000 \
-    RUST_LOG="info,keyward::request=warn" "$BIN" 2>"$work/server.log" &
+    RUST_LOG="info,keyward::request=warn,keyward::memory=debug" "$BIN" 2>"$work/server.log" &
   server_pid=$!
   for _ in $(seq 1 100); do
     if curl -fsS "$base/readyz" >/dev/null 2>&1; then break; fi
@@ -172,6 +172,11 @@ soak_one() {
   # The curve at each tenth of the run: growth that levels off reads differently from a leak.
   echo "[$backend] RSS_CURVE_KB $(awk -v step="$(( DURATION / 10 > 0 ? DURATION / 10 : 1 ))" \
     '$1 >= next_t { printf "%ss=%s ", $1, $2; next_t = $1 - $1 % step + step }' "$work/rss.txt")"
+  # What the program holds (glibc's in-use heap, logged after each 30 s trim), at about the
+  # same tenths: flat while RSS rises means the allocator keeps memory; rising means live data.
+  echo "[$backend] HEAP_IN_USE_KB $(sed 's/\x1b\[[0-9;]*m//g' "$work/server.log" | grep -a 'heap trimmed' |
+    sed -E 's/.*in_use_kb=([0-9]+).*/\1/' |
+    awk -v n="$(( DURATION / 300 > 0 ? DURATION / 300 : 1 ))" 'NR % n == 0 { printf "%ss=%s ", NR * 30, $1 }')"
   if [ "$backend" = postgres ]; then
     echo "[$backend] DB_CONNECTIONS $(awk -v step="$(( DURATION / 10 > 0 ? DURATION / 10 : 1 ))" \
       '$1 >= next_t { printf "%ss=%s ", $1, $3; next_t = $1 - $1 % step + step }' "$work/rss.txt")"
