@@ -139,9 +139,9 @@ async fn sigint_stops_gracefully_finishing_the_request_in_flight_and_flushing_us
     let body = format!("{{\"key\":\"{}\"}}", key.secret);
     let (first, rest) = body.split_at(body.len() / 2);
     let mut conn = tokio::net::TcpStream::connect(&addr).await.expect("connect");
-    // `Expect: 100-continue` makes the server say when a worker holds the request: a fixed
-    // sleep instead let a loaded machine signal while the connection still sat in the accept
-    // queue, where a stopping worker rightly drops it.
+    // `Expect: 100-continue` makes the server say when a worker holds the request, so the
+    // signal comes while a worker serves it, not while the connection may still be waiting to
+    // be handed to one (a fixed sleep could not tell on a loaded machine).
     let head = format!(
         "POST /api/v1/keys/verify HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
          Content-Length: {}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n",
@@ -160,16 +160,12 @@ async fn sigint_stops_gracefully_finishing_the_request_in_flight_and_flushing_us
         assert!(asked.elapsed() < Duration::from_secs(5), "still accepting 5 s after SIGINT");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert!(
-        server.is_running(),
-        "SIGINT must not cut the request in flight short; log:\n{}",
-        std::fs::read_to_string(&log).unwrap_or_default()
-    );
+    let log_text = || std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(server.is_running(), "SIGINT must not cut the request in flight short; log:\n{}", log_text());
 
     conn.write_all(rest.as_bytes()).await.unwrap();
     let mut answer = String::new();
     conn.read_to_string(&mut answer).await.expect("the answer");
-    let log_text = || std::fs::read_to_string(&log).unwrap_or_default();
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer:?}; log:\n{}", log_text());
     assert!(answer.contains("\"valid\":true"), "{answer}");
 
