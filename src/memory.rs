@@ -34,24 +34,25 @@ pub fn spawn_trimmer() -> tokio::task::JoinHandle<()> {
         tick.tick().await;
         loop {
             tick.tick().await;
-            #[cfg(all(target_os = "linux", target_env = "gnu"))]
-            // SAFETY: malloc_trim only releases free memory; mallinfo2 only reads counters.
-            // Both are thread-safe in glibc.
-            let heap = tokio::task::spawn_blocking(|| unsafe {
-                libc::malloc_trim(0);
-                libc::mallinfo2()
-            })
-            .await;
-            // What the program holds, against what the process keeps resident: the soak reads
-            // these lines to tell live growth from memory the allocator keeps.
-            #[cfg(all(target_os = "linux", target_env = "gnu"))]
-            if let Ok(heap) = heap {
-                tracing::debug!(
-                    in_use_kb = heap.uordblks / 1024,
-                    mmapped_kb = heap.hblkhd / 1024,
-                    "heap trimmed"
-                );
-            }
+            trim_and_report().await;
         }
     })
 }
+
+/// Returns free pages to the system, then logs what the program holds against what the process
+/// keeps resident: the soak reads these lines to tell live growth from memory the allocator keeps.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+async fn trim_and_report() {
+    // SAFETY: malloc_trim only releases free memory; mallinfo2 only reads counters. Both are
+    // thread-safe in glibc.
+    let trimmed = tokio::task::spawn_blocking(|| unsafe {
+        libc::malloc_trim(0);
+        libc::mallinfo2()
+    });
+    if let Ok(heap) = trimmed.await {
+        tracing::debug!(in_use_kb = heap.uordblks / 1024, mmapped_kb = heap.hblkhd / 1024, "heap trimmed");
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+async fn trim_and_report() {}
