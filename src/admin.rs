@@ -18,12 +18,34 @@ use std::io::{BufRead, IsTerminal, Write};
 use chrono::Utc;
 use clap::Args;
 
+use crate::accounts::WorkspaceName;
 use crate::accounts::password::hash_password;
 use crate::accounts::{Email, Password, Role, members, store};
 use crate::audit::{self, Actor, Event};
 use crate::config::Settings;
-use crate::console::auth::parse_workspace_name;
 use crate::db::{Db, DbConnection, DbError};
+use crate::startup::StartError;
+
+/// Why `admin create` did nothing. Each reads as the one line the command prints.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    /// An argument or the password was refused; the message names which and why.
+    #[error("{0}")]
+    Invalid(String),
+    /// The change does not fit the database as it stands.
+    #[error("{0}")]
+    Refused(String),
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error(transparent)]
+    Start(#[from] StartError),
+}
+
+impl From<diesel::result::Error> for AdminError {
+    fn from(e: diesel::result::Error) -> Self {
+        Self::Db(e.into())
+    }
+}
 
 #[derive(Args, Clone, Debug)]
 pub struct CreateArgs {
@@ -43,34 +65,37 @@ pub struct CreateArgs {
 pub fn create(
     db: &Db,
     args: &CreateArgs,
-    read_password: impl FnOnce() -> Result<String, String>,
-) -> Result<String, String> {
-    let email = Email::parse(&args.email).map_err(|e| format!("--email: {e}"))?;
-    let workspace = parse_workspace_name(&args.workspace).map_err(|e| format!("--workspace: {e}"))?;
-    let role: Role = args
-        .role
-        .trim()
-        .parse()
-        .map_err(|()| format!("--role `{}`: use owner, admin or viewer", args.role))?;
+    read_password: impl FnOnce() -> Result<String, AdminError>,
+) -> Result<String, AdminError> {
+    let invalid = |what: &str, e: &dyn std::fmt::Display| AdminError::Invalid(format!("{what}: {e}"));
+    let email = Email::parse(&args.email).map_err(|e| invalid("--email", &e))?;
+    let workspace = WorkspaceName::parse(&args.workspace).map_err(|e| invalid("--workspace", &e))?;
+    let role: Role =
+        args.role.trim().parse().map_err(|()| {
+            AdminError::Invalid(format!("--role `{}`: use owner, admin or viewer", args.role))
+        })?;
 
-    let lookup = email.clone();
-    let existing = run(db, move |conn| store::find_user_by_email(conn, lookup.as_str()))?;
+    let existing = store::find_user_by_email(&mut *db.get()?, email.as_str())?;
     let hash = match existing {
         Some(_) => None,
         None => {
-            let password = Password::parse(&read_password()?).map_err(|e| format!("password: {e}"))?;
+            let password = Password::parse(&read_password()?).map_err(|e| invalid("password", &e))?;
             Some(hash_password(&password))
         }
     };
     let now = Utc::now().naive_utc();
     let actor =
         Actor { user_id: None, label: "system (keyward admin create)".into(), ip: None, user_agent: None };
-    db.write_blocking(|conn: &mut DbConnection| -> Result<Result<String, String>, DbError> {
+    db.write_blocking(|conn: &mut DbConnection| -> Result<String, AdminError> {
         let (user_id, new_user) = match store::find_user_by_email(conn, email.as_str())? {
             Some(u) => (u.id, false),
             None => match &hash {
                 Some(h) => (store::insert_user(conn, email.as_str(), h, now)?, true),
-                None => return Ok(Err("the account changed while being created; run the command again".into())),
+                None => {
+                    return Err(AdminError::Refused(
+                        "the account changed while being created; run the command again".into(),
+                    ));
+                }
             },
         };
         let who = if new_user { format!("created {email}") } else { format!("{email} (existing account, password unchanged)") };
@@ -78,7 +103,7 @@ pub fn create(
         match named.as_slice() {
             [] => {
                 if role != Role::Owner {
-                    return Ok(Err(format!(
+                    return Err(AdminError::Refused(format!(
                         "no workspace is named \u{201c}{workspace}\u{201d}; a new workspace's first member must be its owner (--role owner)"
                     )));
                 }
@@ -91,19 +116,19 @@ pub fn create(
                     details: format!("Workspace \u{201c}{workspace}\u{201d} and its owner {email}, from the command line"),
                 };
                 audit::record(conn, &actor, event, now)?;
-                Ok(Ok(format!("{who}; created workspace \u{201c}{workspace}\u{201d} (id {ws}) with {email} as owner")))
+                Ok(format!("{who}; created workspace \u{201c}{workspace}\u{201d} (id {ws}) with {email} as owner"))
             }
             [ws] => {
                 let ws = *ws;
                 if let Some(m) = members::find(conn, ws, user_id)? {
-                    return Ok(if m.role == role {
+                    return if m.role == role {
                         Ok(format!("{email} is already {role} in \u{201c}{workspace}\u{201d}: nothing changed"))
                     } else {
-                        Err(format!(
+                        Err(AdminError::Refused(format!(
                             "{email} is already {} in \u{201c}{workspace}\u{201d}; change roles in Settings \u{2192} Members",
                             m.role
-                        ))
-                    });
+                        )))
+                    };
                 }
                 members::lock_workspace(conn, ws)?;
                 store::insert_membership(conn, user_id, ws, role, now)?;
@@ -114,75 +139,69 @@ pub fn create(
                     details: format!("Added {email} as {role} (from the command line)"),
                 };
                 audit::record(conn, &actor, event, now)?;
-                Ok(Ok(format!("{who}; added to workspace \u{201c}{workspace}\u{201d} (id {ws}) as {role}")))
+                Ok(format!("{who}; added to workspace \u{201c}{workspace}\u{201d} (id {ws}) as {role}"))
             }
-            many => Ok(Err(format!(
+            many => Err(AdminError::Refused(format!(
                 "{} workspaces are named \u{201c}{workspace}\u{201d}; rename one in the console first",
                 many.len()
             ))),
         }
     })
-    .map_err(|e| e.to_string())?
-}
-
-fn run<T>(db: &Db, f: impl FnOnce(&mut DbConnection) -> diesel::QueryResult<T>) -> Result<T, String> {
-    let mut conn = db.get().map_err(|e| e.to_string())?;
-    f(&mut conn).map_err(|e| e.to_string())
 }
 
 /// Opens the database (applying migrations) and runs `admin create`, reading the password
 /// from standard input or a prompt.
-pub async fn create_command(settings: &Settings, args: CreateArgs) -> Result<String, String> {
-    let (db, _) = crate::startup::open_database(settings).await.map_err(|e| e.to_string())?;
+pub async fn create_command(settings: &Settings, args: CreateArgs) -> Result<String, AdminError> {
+    let (db, _) = crate::startup::open_database(settings).await?;
     let prompt_for = args.email.trim().to_lowercase();
     tokio::task::spawn_blocking(move || create(&db, &args, || read_password(&prompt_for)))
         .await
-        .map_err(|e| e.to_string())?
+        .map_err(|e| AdminError::Db(DbError::Unavailable(format!("the command's task failed: {e}"))))?
 }
 
 /// One line from standard input, or a no-echo prompt (asked twice) on a terminal.
-fn read_password(email: &str) -> Result<String, String> {
+fn read_password(email: &str) -> Result<String, AdminError> {
     let stdin = std::io::stdin();
     if !stdin.is_terminal() {
         let mut line = String::new();
         stdin
             .lock()
             .read_line(&mut line)
-            .map_err(|e| format!("cannot read the password from standard input: {e}"))?;
+            .map_err(|e| AdminError::Invalid(format!("cannot read the password from standard input: {e}")))?;
         let line = line.strip_suffix('\n').unwrap_or(&line);
         let line = line.strip_suffix('\r').unwrap_or(line);
         if line.is_empty() {
-            return Err(
+            return Err(AdminError::Invalid(
                 "no password on standard input: pipe one line, e.g. `keyward admin create … < password-file`"
                     .into(),
-            );
+            ));
         }
         return Ok(line.to_owned());
     }
     let first = prompt(&format!("Password for {email}: "))?;
     let second = prompt("Password again: ")?;
     if first != second {
-        return Err("the two passwords do not match".into());
+        return Err(AdminError::Invalid("the two passwords do not match".into()));
     }
     Ok(first)
 }
 
 /// Asks on the terminal with echo turned off (through `stty`, restored afterwards).
-fn prompt(text: &str) -> Result<String, String> {
+fn prompt(text: &str) -> Result<String, AdminError> {
     let mut stderr = std::io::stderr();
     let _ = write!(stderr, "{text}");
     let _ = stderr.flush();
     if !stty("-echo") {
         let _ = writeln!(stderr);
-        return Err(
-            "cannot turn off echo on this terminal; pipe the password on standard input instead".into()
-        );
+        return Err(AdminError::Invalid(
+            "cannot turn off echo on this terminal; pipe the password on standard input instead".into(),
+        ));
     }
     let mut line = String::new();
     let read = std::io::stdin().lock().read_line(&mut line);
     stty("echo");
     let _ = writeln!(stderr);
-    read.map_err(|e| format!("cannot read the password: {e}"))?;
+    read.map_err(|e| AdminError::Invalid(format!("cannot read the password: {e}")))?;
     Ok(line.trim_end_matches(['\n', '\r']).to_owned())
 }
 

@@ -6,7 +6,7 @@ use diesel::prelude::*;
 
 use crate::db::DbConnection;
 use crate::db::schema::audit_events;
-use crate::keys::search_form;
+use crate::text::search_form;
 
 /// Who did it and from where. Built from the request by the console layer.
 #[derive(Clone, Debug, Default)]
@@ -83,7 +83,7 @@ pub fn record(
 
 /// Sets every event's `key_search_name` to [`search_form`] of its key name where it differs;
 /// returns how many changed. The migration that added the column could fold only with the
-/// database's `lower()`, so `db::run_migrations` calls this right after it. Reads in batches,
+/// database's `lower()`, so `startup::migrate` calls this right after it. Reads in batches,
 /// so a long log is not held in memory at once.
 pub fn refold_key_search_names(conn: &mut DbConnection) -> QueryResult<usize> {
     const BATCH: i64 = 10_000;

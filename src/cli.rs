@@ -131,7 +131,10 @@ pub fn run(cli: Cli) -> Result<(), String> {
                 Ok(())
             }
             Command::Admin(AdminCommand::Create(args)) => {
-                println!("{}", crate::admin::create_command(&settings, args).await?);
+                println!(
+                    "{}",
+                    crate::admin::create_command(&settings, args).await.map_err(|e| e.to_string())?
+                );
                 Ok(())
             }
         }

@@ -12,5 +12,6 @@ pub mod memory;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+pub mod text;
 pub mod verifier;
 pub mod web;

@@ -12,7 +12,7 @@ use actix_web::cookie::{Key, SameSite};
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::http::StatusCode;
 use actix_web::middleware::{ErrorHandlers, from_fn};
-use actix_web::{App, HttpServer, web};
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use sha2::{Digest, Sha512};
 
 use crate::config::Settings;
@@ -20,7 +20,8 @@ use crate::db::instance_settings;
 use crate::db::{Db, DbConnection, prepare_sqlite_path, run_migrations};
 use crate::keys::Catalogue;
 use crate::state::AppState;
-use crate::web::{assets, headers, health, not_found, request_log};
+use crate::verifier::Verifier;
+use crate::web::{headers, health, not_found, request_log};
 
 /// Why the server could not start. Each reads as one plain line.
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +39,7 @@ pub struct Application {
     port: u16,
     server: Server,
     state: web::Data<AppState>,
+    verifier: web::Data<Verifier>,
     usage_flusher: tokio::task::JoinHandle<()>,
     /// Hands freed heap pages back to the system now and then (see [`crate::memory`]).
     trimmer: tokio::task::JoinHandle<()>,
@@ -53,12 +55,30 @@ pub async fn open_database(settings: &Settings) -> Result<(Db, usize), StartErro
     tokio::task::spawn_blocking(move || {
         let db = Db::connect(&url, pool_size).map_err(plain)?;
         let mut conn = db.get().map_err(plain)?;
-        let applied = run_migrations(&mut conn).map_err(StartError::Database)?;
+        let applied = migrate(&mut conn).map_err(plain)?;
         drop(conn);
         Ok((db, applied))
     })
     .await
     .map_err(|e| StartError::Database(e.to_string()))?
+}
+
+/// Applies pending migrations, then brings up to date what SQL could not: names folded for
+/// search by Rust's rules (SQL has only the database's `lower()`, ASCII-only on SQLite), once,
+/// in the run that added their column. Returns how many migrations ran.
+pub fn migrate(conn: &mut DbConnection) -> Result<usize, crate::db::DbError> {
+    use crate::db::migrations::{AUDIT_KEY_SEARCH, KEY_SEARCH};
+    let refold = |what: &str, e: diesel::result::Error| crate::db::DbError::Migration(format!("{what}: {e}"));
+    let applied = run_migrations(conn)?;
+    if applied.includes(KEY_SEARCH) {
+        crate::keys::store::refold_search_names(conn)
+            .map_err(|e| refold("folding key names for search", e))?;
+    }
+    if applied.includes(AUDIT_KEY_SEARCH) {
+        crate::audit::refold_key_search_names(conn)
+            .map_err(|e| refold("folding the audit log's key names", e))?;
+    }
+    Ok(applied.count())
 }
 
 /// The driver's own words, without our wrapper's prefix.
@@ -99,16 +119,14 @@ impl Application {
             catalogue: Arc::new(catalogue),
             has_users: AtomicBool::new(false),
             login_throttle: crate::accounts::throttle::LoginThrottle::new(settings.login_throttle),
-            verifier: Arc::new(crate::verifier::Verifier::new(settings.rate_limit)),
         });
-        let usage_flusher = crate::verifier::spawn_flusher(
-            state.verifier.clone(),
-            state.db.clone(),
-            settings.usage_flush_interval,
-        );
+        let verifier = web::Data::new(Verifier::new(state.db.clone(), settings.rate_limit));
+        let usage_flusher =
+            crate::verifier::spawn_flusher(verifier.clone().into_inner(), settings.usage_flush_interval);
         let trimmer = crate::memory::spawn_trimmer();
 
-        let app_state = state.clone();
+        let (app_state, app_verifier) = (state.clone(), verifier.clone());
+        let app_settings = web::Data::from(settings.clone());
         let (workers, handle_signals, bind) =
             (settings.workers, settings.handle_signals, settings.bind.clone());
         let server = HttpServer::new(move || {
@@ -125,6 +143,8 @@ impl Application {
                 .build();
             App::new()
                 .app_data(app_state.clone())
+                .app_data(app_verifier.clone())
+                .app_data(app_settings.clone())
                 .app_data(web::PayloadConfig::new(crate::console::csrf::MAX_FORM_BYTES))
                 .app_data(web::FormConfig::default().limit(crate::console::csrf::MAX_FORM_BYTES))
                 .wrap(session)
@@ -132,7 +152,6 @@ impl Application {
                 .wrap(headers::security_headers())
                 .service(health::healthz)
                 .service(health::readyz)
-                .service(assets::asset)
                 .service(
                     web::scope("/api")
                         .wrap(
@@ -142,7 +161,7 @@ impl Application {
                         .configure(crate::verifier::routes::configure),
                 )
                 .configure(crate::console::configure)
-                .default_service(web::to(not_found::not_found))
+                .default_service(web::to(fallback))
         })
         .workers(workers)
         .shutdown_timeout(10)
@@ -153,7 +172,7 @@ impl Application {
             .map_err(|e| StartError::Bind { addr: bind, reason: e.to_string() })?
             .run();
         let signals = if handle_signals { Some(stop_on_signal(server.handle())?) } else { None };
-        Ok(Self { port, server, state, usage_flusher, trimmer, signals })
+        Ok(Self { port, server, state, verifier, usage_flusher, trimmer, signals })
     }
 
     pub fn port(&self) -> u16 {
@@ -169,6 +188,10 @@ impl Application {
         self.state.clone()
     }
 
+    pub fn verifier(&self) -> web::Data<Verifier> {
+        self.verifier.clone()
+    }
+
     /// Serves until a signal (or a handle) stops the server, after in-flight requests finish.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
@@ -178,10 +201,19 @@ impl Application {
         // No request can count anything any more: write what is left, then stop.
         self.usage_flusher.abort();
         self.trimmer.abort();
-        self.state.verifier.flush_now(&self.state.db).await;
+        self.verifier.clone().into_inner().flush_now().await;
         result?;
         tracing::info!("server stopped");
         Ok(())
+    }
+}
+
+/// Unknown addresses: the JSON error under `/api/`, the console's HTML 404 page elsewhere.
+async fn fallback(req: HttpRequest) -> HttpResponse {
+    if req.path().starts_with("/api/") {
+        not_found::api_not_found()
+    } else {
+        crate::console::pages::render_not_found(&req).await
     }
 }
 
@@ -227,4 +259,58 @@ async fn cookie_key(settings: &Settings, db: &Db) -> Result<Key, StartError> {
     let bytes =
         hex::decode(stored).map_err(|_| StartError::Database("stored cookie key is corrupt".into()))?;
     Key::try_from(&bytes[..]).map_err(|_| StartError::Database("stored cookie key is too short".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use diesel::connection::SimpleConnection;
+    use diesel::prelude::*;
+
+    use diesel_migrations::MigrationHarness;
+
+    use super::*;
+    use crate::db::migrations::{KEY_SEARCH, SQLITE};
+    use crate::db::schema::{api_keys, audit_events};
+
+    /// A database from before the search column, with a non-ASCII name: after the upgrade the
+    /// name is folded as new keys are, which SQLite's ASCII-only `lower()` alone would not do.
+    #[test]
+    fn upgrading_folds_existing_names_in_rust() {
+        let mut conn = DbConnection::Sqlite(SqliteConnection::establish(":memory:").unwrap());
+        let DbConnection::Sqlite(c) = &mut conn else { unreachable!() };
+        let first = c.run_next_migration(SQLITE).unwrap();
+        assert_ne!(first.to_string(), KEY_SEARCH, "the init migration runs first");
+        c.batch_execute(
+            "INSERT INTO workspaces (name, created_at) VALUES ('W', '2026-01-01 00:00:00'); \
+             INSERT INTO api_keys (workspace_id, name, prefix, last4, key_hash, permissions, \
+             expiry_rule, created_at) VALUES (1, 'ÄRGER Deploy', 'kw_live_', 'abcd', 'h', '*', \
+             'never', '2026-01-01 00:00:00')",
+        )
+        .unwrap();
+        assert!(migrate(&mut conn).unwrap() >= 1);
+        let folded: String = api_keys::table.select(api_keys::search_name).first(&mut conn).unwrap();
+        assert_eq!(folded, "ärger deploy");
+    }
+
+    /// The same for the audit log's key names, on a database from before their column.
+    #[test]
+    fn upgrading_folds_existing_audit_key_names_in_rust() {
+        let mut conn = DbConnection::Sqlite(SqliteConnection::establish(":memory:").unwrap());
+        let DbConnection::Sqlite(c) = &mut conn else { unreachable!() };
+        while c.run_next_migration(SQLITE).unwrap().to_string() != KEY_SEARCH {}
+        c.batch_execute(
+            "INSERT INTO workspaces (name, created_at) VALUES ('W', '2026-01-01 00:00:00'); \
+             INSERT INTO audit_events (workspace_id, at, actor, action, key_id, key_name) VALUES \
+             (1, '2026-01-01 00:00:00', 'a', 'key.created', 7, 'ÄRGER Deploy'), \
+             (1, '2026-01-01 00:00:00', 'a', 'user.signed_in', NULL, NULL)",
+        )
+        .unwrap();
+        assert!(migrate(&mut conn).unwrap() >= 1);
+        let folded: Vec<Option<String>> = audit_events::table
+            .select(audit_events::key_search_name)
+            .order(audit_events::id.asc())
+            .load(&mut conn)
+            .unwrap();
+        assert_eq!(folded, [Some("ärger deploy".to_owned()), None]);
+    }
 }

@@ -1,4 +1,5 @@
-//! What every handler can reach: the database, the settings and long-lived services.
+//! What every console handler can reach: the database, the settings and long-lived services.
+//! (The verifier's endpoints take the `Verifier` and the `Settings` instead.)
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -16,6 +17,4 @@ pub struct AppState {
     pub has_users: AtomicBool,
     /// Failed sign-in counters per email and address.
     pub login_throttle: crate::accounts::throttle::LoginThrottle,
-    /// The key verifier: rate limiter and usage buffer.
-    pub verifier: Arc<crate::verifier::Verifier>,
 }

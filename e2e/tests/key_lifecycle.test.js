@@ -1,4 +1,4 @@
-// Flows 1–6 of issue #6: one owner, one browser, one server, in the order a person would go.
+// Flows 1–6 of a key's life: one owner, one browser, one server, in the order a person would go.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 

@@ -1,4 +1,4 @@
-// Flow 8 of issue #6: a viewer sees no action buttons; a form with errors keeps what was typed.
+// Roles and forms: a viewer sees no action buttons; a form with errors keeps what was typed.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 

@@ -1,4 +1,4 @@
-// Flow 7 of issue #6: everything works through plain pages when JavaScript is off.
+// Without JavaScript: everything works through plain pages when JavaScript is off.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 

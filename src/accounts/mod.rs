@@ -6,7 +6,9 @@ pub mod password;
 pub mod role;
 pub mod store;
 pub mod throttle;
+pub mod workspace_name;
 
 pub use email::Email;
 pub use password::{Password, PasswordError};
 pub use role::{Capability, Role};
+pub use workspace_name::{WorkspaceName, WorkspaceNameError};

@@ -113,7 +113,7 @@ pub fn memberships_of(conn: &mut DbConnection, user_id: i64) -> QueryResult<Vec<
 
 /// Starts a sign-in session and returns its random id (kept in the encrypted cookie).
 pub fn create_session(conn: &mut DbConnection, user_id: i64, now: NaiveDateTime) -> QueryResult<String> {
-    let id = crate::console::csrf::random_token();
+    let id = crate::text::random_token();
     diesel::insert_into(user_sessions::table)
         .values((
             user_sessions::id.eq(&id),

@@ -16,7 +16,7 @@ use super::session::TypedSession;
 use crate::accounts::password::{DUMMY_HASH, hash_password, verify_password};
 use crate::accounts::store;
 use crate::accounts::throttle::{Refused, describe_wait};
-use crate::accounts::{Email, Password, Role};
+use crate::accounts::{Email, Password, Role, WorkspaceName};
 use crate::audit::{self, Actor, Event};
 use crate::db::DbError;
 use crate::state::AppState;
@@ -61,23 +61,6 @@ pub struct SetupPage {
     pub errors: SetupErrors,
 }
 
-/// Longest workspace name, in characters.
-pub const MAX_WORKSPACE_NAME: usize = 64;
-
-/// Checks a workspace name: trimmed, 1–64 characters.
-pub fn parse_workspace_name(raw: &str) -> Result<String, String> {
-    let name = raw.trim();
-    if name.is_empty() {
-        Err("Enter a name for the workspace, such as your team or product.".into())
-    } else if name.chars().count() > MAX_WORKSPACE_NAME {
-        Err("Use at most 64 characters.".into())
-    } else if name.chars().any(char::is_control) {
-        Err("The name cannot contain line breaks or control characters.".into())
-    } else {
-        Ok(name.to_owned())
-    }
-}
-
 pub async fn setup_form(
     state: web::Data<AppState>,
     session: TypedSession,
@@ -108,8 +91,9 @@ pub async fn setup(
     if password.is_some() && form.password != form.password_confirm {
         errors.password_confirm = Some("The two passwords do not match.".into());
     }
-    let workspace =
-        parse_workspace_name(&form.workspace_name).map_err(|e| errors.workspace_name = Some(e)).ok();
+    let workspace = WorkspaceName::parse(&form.workspace_name)
+        .map_err(|e| errors.workspace_name = Some(e.to_string()))
+        .ok();
     let (Some(email), Some(password), Some(workspace), false) = (email, password, workspace, errors.any())
     else {
         return render_status(
@@ -370,12 +354,5 @@ mod tests {
         for bad in ["https://evil.example", "//evil.example", "/\\evil.example", "evil", "", "/a\nb"] {
             assert_eq!(safe_next(bad), None, "{bad:?}");
         }
-    }
-
-    #[test]
-    fn workspace_names_are_checked() {
-        assert_eq!(parse_workspace_name("  Acme  ").unwrap(), "Acme");
-        assert!(parse_workspace_name(" ").is_err());
-        assert!(parse_workspace_name(&"x".repeat(65)).is_err());
     }
 }

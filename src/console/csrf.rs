@@ -6,7 +6,6 @@ use actix_session::{Session, SessionExt};
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest, web};
 use futures_util::future::LocalBoxFuture;
-use rand::{Rng, TryRngCore};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use subtle::ConstantTimeEq;
@@ -19,21 +18,13 @@ use crate::web::site_origin::SiteOrigin;
 /// Largest form body accepted by the console.
 pub const MAX_FORM_BYTES: usize = 64 * 1024;
 
-/// 32 random bytes from the OS, base64url: for CSRF tokens and session ids.
-pub fn random_token() -> String {
-    use base64::Engine;
-    let mut bytes = [0u8; 32];
-    rand::rngs::OsRng.unwrap_err().fill(&mut bytes);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
-
 /// The session's CSRF token, created on first use (so anonymous forms such as sign-in and
 /// setup are covered too).
 pub fn token(session: &Session) -> String {
     if let Ok(Some(t)) = session.get::<String>(CSRF) {
         return t;
     }
-    let t = random_token();
+    let t = crate::text::random_token();
     let _ = session.insert(CSRF, &t);
     t
 }

@@ -3,8 +3,9 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 
-use super::pages::{PageCtx, render_error_page};
+use super::layout::{PageCtx, render_error_page};
 use crate::db::DbError;
+use crate::keys::KeyError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConsoleError {
@@ -26,6 +27,9 @@ pub enum ConsoleError {
     BadForm(String),
     #[error("the form is too large")]
     PayloadTooLarge,
+    /// The change cannot be made to the thing as it stands (the message says why).
+    #[error("{0}")]
+    Conflict(String),
     #[error("the database is unavailable")]
     Unavailable,
     #[error(transparent)]
@@ -40,6 +44,19 @@ impl From<DbError> for ConsoleError {
                 Self::Unavailable
             }
             DbError::Query(q) => q.into(),
+            DbError::Migration(m) => Self::Internal(anyhow::anyhow!(m)),
+        }
+    }
+}
+
+/// Handlers answer the refusals they expect themselves (a field error, a flash message);
+/// what reaches this is a 404, a database failure or a conflict shown as a page.
+impl From<KeyError> for ConsoleError {
+    fn from(e: KeyError) -> Self {
+        match e {
+            KeyError::NotFound => Self::NotFound,
+            KeyError::Db(db) => db.into(),
+            refusal => Self::Conflict(refusal.to_string()),
         }
     }
 }
@@ -65,6 +82,7 @@ impl ResponseError for ConsoleError {
             Self::SignInRequired { .. } | Self::SetupRequired => StatusCode::SEE_OTHER,
             Self::Forbidden(_) | Self::Csrf => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
+            Self::Conflict(_) => StatusCode::CONFLICT,
             Self::BadForm(_) => StatusCode::BAD_REQUEST,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -98,6 +116,7 @@ impl ResponseError for ConsoleError {
             Self::NotFound => ("Page not found", "There is nothing here. It may have been deleted.".to_owned()),
             Self::BadForm(why) => ("Bad request", format!("The form could not be read: {why}")),
             Self::PayloadTooLarge => ("Too large", "The form sent was too large.".to_owned()),
+            Self::Conflict(why) => ("Not possible", why.clone()),
             Self::Unavailable => (
                 "Temporarily unavailable",
                 "The database cannot be reached right now. Try again in a moment.".to_owned(),

@@ -2,25 +2,28 @@
 //! Every page works without JavaScript; `static/app.js` only improves it.
 
 pub mod api_keys;
+pub mod assets;
 pub mod audit_log;
 pub mod auth;
 pub mod csrf;
 pub mod error;
 pub mod flash;
+pub mod layout;
 pub mod member;
 pub mod members;
 pub mod pages;
 pub mod session;
 pub mod workspaces;
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 
 pub use error::ConsoleError;
 pub use member::Member;
 
 /// Registers the console's routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/", web::get().to(home))
+    cfg.route("/static/{file}", web::get().to(asset))
+        .route("/", web::get().to(home))
         .service(
             web::resource("/setup").route(web::get().to(auth::setup_form)).route(web::post().to(auth::setup)),
         )
@@ -38,6 +41,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// The console's front door: the key table.
 async fn home(_member: Member) -> HttpResponse {
     see_other("/settings/api-keys")
+}
+
+/// The stylesheet and script. Their URLs carry a content hash, so they can be cached for a year.
+async fn asset(req: HttpRequest, file: web::Path<String>) -> HttpResponse {
+    match assets::file(&file) {
+        Some((body, mime)) => HttpResponse::Ok()
+            .content_type(mime)
+            .insert_header(("Cache-Control", "public, max-age=31536000, immutable"))
+            .body(body),
+        // The same HTML 404 page as any other unknown address outside `/api/`.
+        None => layout::render_not_found(&req).await,
+    }
 }
 
 /// A 303 redirect: after a POST the browser follows with a GET.

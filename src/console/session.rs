@@ -41,7 +41,7 @@ impl TypedSession {
         self.0.insert(USER_ID, user_id)?;
         self.0.insert(SESSION_ID, session_id)?;
         self.0.insert(WORKSPACE_ID, workspace_id)?;
-        self.0.insert(CSRF, super::csrf::random_token())?;
+        self.0.insert(CSRF, crate::text::random_token())?;
         Ok(())
     }
 

@@ -6,7 +6,6 @@ use askama::Template;
 use chrono::Utc;
 use serde::Deserialize;
 
-use super::auth::parse_workspace_name;
 use super::csrf::CsrfForm;
 use super::error::ConsoleError;
 use super::flash::{self, Level};
@@ -14,6 +13,7 @@ use super::member::Member;
 use super::pages::{PageCtx, render, render_status};
 use super::see_other;
 use super::session::TypedSession;
+use crate::accounts::WorkspaceName;
 use crate::accounts::{Role, store};
 use crate::audit::{self, Event};
 use crate::state::AppState;
@@ -77,7 +77,7 @@ pub async fn workspace_create(
     session: TypedSession,
     CsrfForm(form): CsrfForm<NewWorkspaceFormData>,
 ) -> Result<HttpResponse, ConsoleError> {
-    let name = match parse_workspace_name(&form.workspace_name) {
+    let name = match WorkspaceName::parse(&form.workspace_name) {
         Ok(name) => name,
         Err(e) => {
             return render_status(
@@ -85,7 +85,7 @@ pub async fn workspace_create(
                 &NewWorkspacePage {
                     ctx: PageCtx::for_member(&member, &session, "workspaces"),
                     workspace_name: form.workspace_name,
-                    error: Some(e),
+                    error: Some(e.to_string()),
                 },
             );
         }

@@ -11,7 +11,7 @@
 //! at the path, re-arming the watch when the file is there again.
 //!
 //! Where inotify is missing (not Linux, or the per-user instance limit is reached) every check
-//! looks at the path, as before.
+//! looks at the path itself.
 
 use std::path::{Path, PathBuf};
 

@@ -6,10 +6,10 @@
 
 mod file_watch;
 pub mod instance_settings;
-pub mod local;
-mod migrations;
+mod local;
+pub mod migrations;
 pub mod schema;
-pub mod wal_watch;
+mod wal_watch;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -23,6 +23,7 @@ use diesel::{PgConnection, SqliteConnection};
 use crate::config::DatabaseUrl;
 
 pub use migrations::run_migrations;
+pub use wal_watch::ChangeStamp;
 
 /// A connection to whichever backend the URL named.
 #[derive(diesel::MultiConnection)]
@@ -39,6 +40,8 @@ pub enum DbError {
     Unavailable(String),
     #[error(transparent)]
     Query(#[from] diesel::result::Error),
+    #[error("migrations failed: {0}")]
+    Migration(String),
 }
 
 /// How long a request waits for a pooled connection while the database answers.
@@ -181,6 +184,8 @@ pub struct Db {
     down: Arc<AtomicBool>,
     /// SQLite: whether the file is still at its path, cheaply (see [`file_watch`]).
     file: Option<Arc<file_watch::FileWatch>>,
+    /// SQLite: whether anything was committed since a given moment (see [`wal_watch`]).
+    changes: Option<Arc<wal_watch::ChangeWatch>>,
 }
 
 impl Db {
@@ -200,7 +205,8 @@ impl Db {
             .build(manager)
             .map_err(|e| DbError::Unavailable(describe_pool_error(&e.to_string())))?;
         let file = url.sqlite_path().map(|p| Arc::new(file_watch::FileWatch::new(p)));
-        Ok(Self { pool, url: Arc::new(url.clone()), write_lock: Default::default(), down, file })
+        let changes = url.sqlite_path().map(|_| Arc::default());
+        Ok(Self { pool, url: Arc::new(url.clone()), write_lock: Default::default(), down, file, changes })
     }
 
     pub fn url(&self) -> &DatabaseUrl {
@@ -287,6 +293,45 @@ impl Db {
             }
             _ => Ok(()),
         }
+    }
+
+    /// A short read made on every verification: one lookup by a unique index.
+    ///
+    /// On SQLite it runs right on the calling thread, on a connection that thread keeps (see
+    /// [`local`]): a point read of a local file takes microseconds, less than the hand-off to
+    /// the blocking pool. PostgreSQL answers over the network, so there it goes through
+    /// [`Db::run`]. Either way a missing SQLite file fails it with [`DbError::Unavailable`].
+    pub async fn point_read<T, F>(&self, f: F) -> Result<T, DbError>
+    where
+        F: FnOnce(&mut DbConnection) -> diesel::QueryResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let Some(path) = self.url.sqlite_path() else {
+            return self.run(move |conn| f(conn).map_err(DbError::from)).await;
+        };
+        if let Err(gone) = self.check_sqlite_file() {
+            // A file put back later is a new file: the old connection and watch would still
+            // see the deleted one.
+            local::forget_sqlite();
+            if let Some(changes) = &self.changes {
+                changes.reset();
+            }
+            return Err(gone);
+        }
+        local::with_sqlite(path, f)
+    }
+
+    /// What the database has committed so far, as a stamp that changes with every commit by
+    /// anyone (this process, another instance on the same file, the CLI). Something read after
+    /// taking a stamp may be trusted for as long as the stamp stays the same.
+    ///
+    /// `None` when that cannot be told: always on PostgreSQL (another instance's commit cannot
+    /// be seen without asking the server, and asking is the read itself), and on SQLite while
+    /// the file is missing or not in WAL mode.
+    pub fn change_stamp(&self) -> Option<ChangeStamp> {
+        let (changes, path) = (self.changes.as_ref()?, self.url.sqlite_path()?);
+        self.check_sqlite_file().ok()?;
+        changes.stamp(path)
     }
 
     /// True when a connection can be had and answers a trivial query (through [`Db::get`],

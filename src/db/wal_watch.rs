@@ -23,13 +23,83 @@
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use diesel::connection::SimpleConnection;
+use parking_lot::Mutex;
 
-use super::DbConnection;
+use super::{DbConnection, DbError};
 
-/// The first copy of the WAL-index header (bytes 0..48 of `-shm`).
-pub type WalStamp = [u8; 48];
+/// What the database had committed when it was taken: two equal stamps mean no commit came in
+/// between. Opaque outside this module (it is the first copy of the WAL-index header, bytes
+/// 0..48 of `-shm`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChangeStamp([u8; 48]);
+
+impl ChangeStamp {
+    /// A stamp made up for unit tests of code that keeps things per stamp.
+    #[cfg(test)]
+    pub fn for_tests(n: u8) -> Self {
+        let mut s = [0u8; 48];
+        s[8] = n;
+        Self(s)
+    }
+}
+
+/// How long to wait before trying again to watch a database that could not be watched.
+const RETRY_WATCH: Duration = Duration::from_secs(1);
+
+/// A [`WalWatch`] opened on first use, and opened afresh after the `-shm` file was replaced.
+#[derive(Default)]
+pub(super) struct ChangeWatch {
+    slot: Mutex<WatchSlot>,
+}
+
+#[derive(Default)]
+enum WatchSlot {
+    #[default]
+    NotYet,
+    Watching(Arc<WalWatch>),
+    FailedAt(Instant),
+}
+
+impl ChangeWatch {
+    /// The database's current stamp, or `None` when it cannot be told (no WAL-index, or it
+    /// cannot be read): then nothing may be trusted as unchanged.
+    pub(super) fn stamp(&self, db_path: &Path) -> Option<ChangeStamp> {
+        let watch = {
+            let mut slot = self.slot.lock();
+            match &*slot {
+                WatchSlot::Watching(w) => w.clone(),
+                WatchSlot::FailedAt(at) if at.elapsed() < RETRY_WATCH => return None,
+                _ => match WalWatch::open(db_path) {
+                    Ok(w) => {
+                        let w = Arc::new(w);
+                        *slot = WatchSlot::Watching(w.clone());
+                        w
+                    }
+                    Err(error) => {
+                        tracing::debug!(%error, "commits cannot be watched; nothing is kept between reads");
+                        *slot = WatchSlot::FailedAt(Instant::now());
+                        return None;
+                    }
+                },
+            }
+        };
+        let stamp = watch.stamp();
+        if stamp.is_none() {
+            // The `-shm` file was replaced or vanished: watch it afresh next time.
+            self.reset();
+        }
+        stamp
+    }
+
+    /// Drops the watch (the database file went away); the next stamp opens a new one.
+    pub(super) fn reset(&self) {
+        *self.slot.lock() = WatchSlot::NotYet;
+    }
+}
 
 pub struct WalWatch {
     shm: File,
@@ -40,24 +110,25 @@ pub struct WalWatch {
 impl WalWatch {
     /// Opens a connection of its own and the database's `-shm` file. Fails when the database
     /// is not in WAL mode (no `-shm`), which leaves the caller without a cache, not wrong.
-    pub fn open(db_path: &Path) -> Result<Self, String> {
-        let mut keeper = super::open_sqlite(db_path).map_err(|e| e.to_string())?;
+    pub fn open(db_path: &Path) -> Result<Self, DbError> {
+        let mut keeper = super::open_sqlite(db_path)?;
         // A first read transaction makes SQLite create and map the WAL-index.
-        keeper.batch_execute("SELECT count(*) FROM sqlite_master;").map_err(|e| e.to_string())?;
+        keeper.batch_execute("SELECT count(*) FROM sqlite_master;")?;
         let mut shm_path = db_path.as_os_str().to_owned();
         shm_path.push("-shm");
         let shm_path = PathBuf::from(shm_path);
-        let shm = File::open(&shm_path).map_err(|e| format!("{}: {e}", shm_path.display()))?;
-        let watch = Self { shm, _keeper: parking_lot::Mutex::new(keeper) };
-        watch.stamp().ok_or("the WAL-index header could not be read")?;
+        let shm = File::open(&shm_path)
+            .map_err(|e| DbError::Unavailable(format!("{}: {e}", shm_path.display())))?;
+        let watch = Self { shm, _keeper: Mutex::new(keeper) };
+        watch.stamp().ok_or_else(|| DbError::Unavailable("the WAL-index header could not be read".into()))?;
         Ok(watch)
     }
 
     /// The current header, or `None` when it cannot be read.
-    pub fn stamp(&self) -> Option<WalStamp> {
+    pub fn stamp(&self) -> Option<ChangeStamp> {
         let mut header = [0u8; 48];
         self.shm.read_exact_at(&mut header, 0).ok()?;
-        Some(header)
+        Some(ChangeStamp(header))
     }
 }
 

@@ -1,14 +1,26 @@
-//! Pure code about keys: the secret's format and hash, names, expiry rules and permissions.
-//! Nothing here but `store` (the key queries) touches the database, and nothing touches the
-//! web, so all of it is unit-tested in place.
+//! API keys: the domain layer every entry point shares.
+//!
+//! - [`ops`]: every change to a key (create, regenerate, revoke, delete, the one-time reveal),
+//!   each one transaction with its audit event, answering a typed [`KeyError`].
+//! - `store` and `usage`: the key queries. Everything else is pure and unit-tested in place:
+//!   the secret's format and hash, names, expiry rules, rate limits and permissions.
+//!
+//! Nothing here knows the web: handlers parse their input into these types, call an
+//! operation and render its answer.
 
 pub mod expiry;
 pub mod name;
+pub mod ops;
+pub mod rate_limit;
 pub mod scopes;
 pub mod secret;
 pub mod store;
+pub mod usage;
 
+pub use crate::text::search_form;
 pub use expiry::Expiry;
-pub use name::{KeyName, search_form};
+pub use name::KeyName;
+pub use ops::{Gone, Issued, KeyError, NewKeyRequest};
+pub use rate_limit::RateLimit;
 pub use scopes::{Catalogue, PermissionSet};
 pub use secret::{ApiKey, KeyHash, MalformedKey};

@@ -44,13 +44,6 @@ impl KeyName {
     }
 }
 
-/// The form a name and a search are compared in: lower-cased, Unicode-aware ("Ärger" →
-/// "ärger"). Stored as `api_keys.search_name` with each key, so the databases never fold case
-/// (SQLite's `lower()` knows only ASCII; PostgreSQL's depends on the locale).
-pub fn search_form(text: &str) -> String {
-    text.to_lowercase()
-}
-
 impl fmt::Display for KeyName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)

@@ -196,6 +196,13 @@ impl PermissionSet {
     }
 }
 
+/// The stored text, as a column deserializes (`#[diesel(deserialize_as = String)]`).
+impl From<String> for PermissionSet {
+    fn from(stored: String) -> Self {
+        Self::from_stored(&stored)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,9 +14,9 @@ use diesel::dsl::sql;
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Text};
 
-use super::search_form;
+use super::{KeyHash, PermissionSet, search_form};
 use crate::db::DbConnection;
-use crate::db::schema::{api_keys, users};
+use crate::db::schema::{api_keys, users, workspaces};
 
 /// The query backend of [`DbConnection`] (SQLite or PostgreSQL, chosen at run time).
 type Backend = <DbConnection as diesel::Connection>::Backend;
@@ -60,14 +60,6 @@ impl Status {
             Self::Active => "Active",
             Self::Expired => "Expired",
             Self::Revoked => "Revoked",
-        }
-    }
-
-    pub fn css_class(self) -> &'static str {
-        match self {
-            Self::Active => "status-active",
-            Self::Expired => "status-expired",
-            Self::Revoked => "status-revoked",
         }
     }
 }
@@ -252,6 +244,53 @@ pub fn workspace_has_keys(conn: &mut DbConnection, workspace_id: i64) -> QueryRe
     .get_result(conn)
 }
 
+/// What the verifier needs to know about a stored key, found by the hash of its secret.
+#[derive(Clone, Debug, Queryable)]
+pub struct KeyRecord {
+    pub id: i64,
+    pub workspace_id: i64,
+    pub workspace_name: String,
+    pub name: String,
+    pub prefix: String,
+    pub last4: String,
+    #[diesel(deserialize_as = String)]
+    pub permissions: PermissionSet,
+    pub expires_at: Option<NaiveDateTime>,
+    pub revoked_at: Option<NaiveDateTime>,
+    pub rate_limit_per_minute: Option<i32>,
+}
+
+impl KeyRecord {
+    pub fn masked(&self) -> String {
+        super::secret::masked(&self.prefix, &self.last4)
+    }
+}
+
+/// The key whose secret has this hash, from any workspace: one lookup by the unique index on
+/// `api_keys.key_hash`.
+pub fn find_by_hash(conn: &mut DbConnection, hash: &KeyHash) -> QueryResult<Option<KeyRecord>> {
+    Ok(api_keys::table
+        .inner_join(workspaces::table)
+        .filter(api_keys::key_hash.eq(hash.as_str()))
+        .select((
+            api_keys::id,
+            api_keys::workspace_id,
+            workspaces::name,
+            api_keys::name,
+            api_keys::prefix,
+            api_keys::last4,
+            api_keys::permissions,
+            api_keys::expires_at,
+            api_keys::revoked_at,
+            api_keys::rate_limit_per_minute,
+        ))
+        // No `.first()`: its bound `LIMIT ?` makes SQLite re-plan the cached statement on every
+        // execution (a bound LIMIT expires the statement), which profiling showed to be a third
+        // of the request's CPU. `key_hash` is unique, so there is at most one row anyway.
+        .load::<KeyRecord>(conn)?
+        .pop())
+}
+
 /// A key of this workspace, or `None` (also for another workspace's id).
 pub fn find(conn: &mut DbConnection, workspace_id: i64, id: i64) -> QueryResult<Option<KeyRow>> {
     api_keys::table
@@ -342,7 +381,7 @@ pub fn insert(conn: &mut DbConnection, key: &NewKey<'_>) -> QueryResult<i64> {
 
 /// Sets every key's `search_name` to [`search_form`] of its name where it differs; returns how
 /// many changed. The migration that added the column could fold only with the database's
-/// `lower()` (ASCII-only on SQLite), so `db::run_migrations` calls this right after it.
+/// `lower()` (ASCII-only on SQLite), so `startup::migrate` calls this right after it.
 pub fn refold_search_names(conn: &mut DbConnection) -> QueryResult<usize> {
     let rows: Vec<(i64, String, String)> =
         api_keys::table.select((api_keys::id, api_keys::name, api_keys::search_name)).load(conn)?;
@@ -384,12 +423,13 @@ pub fn regenerate(
     .execute(conn)
 }
 
-/// Marks a key revoked by `by` at `now`; a key already revoked keeps its first revocation.
+/// Marks a key revoked by `by` (a user, or `None` for the system) at `now`; a key already
+/// revoked keeps its first revocation.
 pub fn revoke(
     conn: &mut DbConnection,
     workspace_id: i64,
     id: i64,
-    by: i64,
+    by: Option<i64>,
     now: NaiveDateTime,
 ) -> QueryResult<usize> {
     diesel::update(
@@ -398,7 +438,7 @@ pub fn revoke(
             .filter(api_keys::id.eq(id))
             .filter(api_keys::revoked_at.is_null()),
     )
-    .set((api_keys::revoked_at.eq(Some(now)), api_keys::revoked_by.eq(Some(by))))
+    .set((api_keys::revoked_at.eq(Some(now)), api_keys::revoked_by.eq(by)))
     .execute(conn)
 }
 

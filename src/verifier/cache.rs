@@ -1,58 +1,43 @@
-//! Key records kept in memory between requests, on SQLite only, and trusted only while the
-//! database has not changed.
+//! Key records kept in memory between requests, trusted only while the database has not
+//! changed.
 //!
-//! Every entry was read from the database after the WAL-index header was seen with a given
-//! value (a [`WalStamp`]); the map is valid for exactly that stamp. Any commit by anyone (a
-//! revocation in the console, a second keyward on the same file, the usage flusher) changes
-//! the header, so the next lookup finds a different stamp, drops the whole map and reads the
-//! database again. Revocation, regeneration and deletion therefore still take effect on the
-//! very next request. Writes are rare next to verifications, so dropping everything on any
-//! commit costs little and leaves no per-key invalidation to get wrong.
+//! Every entry was read after the database's [`ChangeStamp`] was seen with a given value; the
+//! map is valid for exactly that stamp. Any commit by anyone (a revocation in the console, a
+//! second keyward on the same database, the usage flusher) changes the stamp, so the next
+//! lookup finds a different one, drops the whole map and reads the database again.
+//! Revocation, regeneration and deletion therefore still take effect on the very next request.
+//! Writes are rare next to verifications, so dropping everything on any commit costs little
+//! and leaves no per-key invalidation to get wrong.
 //!
-//! PostgreSQL gets no cache: another instance's commit cannot be noticed without asking the
-//! server, and asking the server is the lookup itself.
+//! Where the database gives no stamp (PostgreSQL), nothing is cached.
 //!
 //! Only found keys are kept (an unknown key is not worth memory an attacker could fill), and at
 //! most [`MAX_ENTRIES`]; when full, the map starts over, so memory stays bounded however many
 //! keys come and go.
 
 use std::collections::HashMap;
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
-use super::KeyRecord;
-use crate::db::wal_watch::{WalStamp, WalWatch};
+use crate::db::ChangeStamp;
 use crate::keys::KeyHash;
+use crate::keys::store::KeyRecord;
 
 /// About 400 bytes each with the hash: at most a few megabytes.
 pub const MAX_ENTRIES: usize = 20_000;
 
-/// How long to wait before trying again to watch a database that could not be watched.
-const RETRY_WATCH: Duration = Duration::from_secs(1);
-
 #[derive(Default)]
 pub struct KeyCache {
-    watch: Mutex<WatchSlot>,
     map: Mutex<Entries>,
     hits: AtomicU64,
     misses: AtomicU64,
 }
 
 #[derive(Default)]
-enum WatchSlot {
-    #[default]
-    NotYet,
-    Watching(Arc<WalWatch>),
-    FailedAt(Instant),
-}
-
-#[derive(Default)]
 struct Entries {
-    stamp: Option<WalStamp>,
+    stamp: Option<ChangeStamp>,
     records: HashMap<String, Arc<KeyRecord>>,
 }
 
@@ -64,38 +49,8 @@ pub struct CacheStats {
 }
 
 impl KeyCache {
-    /// The database's current stamp, opening the watch on first use. `None` means: do not use
-    /// the cache for this request (no WAL-index, or it cannot be read).
-    pub fn stamp(&self, db_path: &Path) -> Option<WalStamp> {
-        let watch = {
-            let mut slot = self.watch.lock();
-            match &*slot {
-                WatchSlot::Watching(w) => w.clone(),
-                WatchSlot::FailedAt(at) if at.elapsed() < RETRY_WATCH => return None,
-                _ => match WalWatch::open(db_path) {
-                    Ok(w) => {
-                        let w = Arc::new(w);
-                        *slot = WatchSlot::Watching(w.clone());
-                        w
-                    }
-                    Err(error) => {
-                        tracing::debug!(%error, "key cache off: the database cannot be watched");
-                        *slot = WatchSlot::FailedAt(Instant::now());
-                        return None;
-                    }
-                },
-            }
-        };
-        let stamp = watch.stamp();
-        if stamp.is_none() {
-            // The `-shm` file was replaced or vanished: watch it afresh next time.
-            *self.watch.lock() = WatchSlot::NotYet;
-        }
-        stamp
-    }
-
     /// The record cached for `hash`, if the database is still as it was when it was read.
-    pub fn get(&self, hash: &KeyHash, stamp: &WalStamp) -> Option<Arc<KeyRecord>> {
+    pub fn get(&self, hash: &KeyHash, stamp: &ChangeStamp) -> Option<Arc<KeyRecord>> {
         let map = self.map.lock();
         let found = match map.stamp.as_ref() {
             Some(s) if s == stamp => map.records.get(hash.as_str()).cloned(),
@@ -108,7 +63,7 @@ impl KeyCache {
     }
 
     /// Keeps `record`, read from the database after `stamp` was seen.
-    pub fn insert(&self, hash: &KeyHash, stamp: WalStamp, record: Arc<KeyRecord>) {
+    pub fn insert(&self, hash: &KeyHash, stamp: ChangeStamp, record: Arc<KeyRecord>) {
         let mut map = self.map.lock();
         if map.stamp != Some(stamp) {
             // Entries under another stamp are either stale or (if `stamp` is the older one)
@@ -122,9 +77,8 @@ impl KeyCache {
         map.records.insert(hash.as_str().to_owned(), record);
     }
 
-    /// Forgets everything, the watch included (the database file went away).
-    pub fn reset(&self) {
-        *self.watch.lock() = WatchSlot::NotYet;
+    /// Forgets everything (the database could not be read: what comes back may be another).
+    pub fn clear(&self) {
         let mut map = self.map.lock();
         map.records = HashMap::new();
         map.stamp = None;
@@ -163,10 +117,8 @@ mod tests {
         })
     }
 
-    fn stamp(n: u8) -> WalStamp {
-        let mut s = [0u8; 48];
-        s[8] = n;
-        s
+    fn stamp(n: u8) -> ChangeStamp {
+        ChangeStamp::for_tests(n)
     }
 
     #[test]

@@ -1,83 +1,10 @@
-//! The lookup and the ordered decision: unknown, revoked, expired, permission. (The rate limit
+//! The ordered decision on a looked-up key: unknown, revoked, expired, permission. (The rate limit
 //! comes last, in [`super::Verifier::check`], so refused keys do not use up their allowance.)
 
 use chrono::NaiveDateTime;
-use diesel::prelude::*;
 
 use super::error::Denial;
-use crate::db::DbConnection;
-use crate::db::schema::{api_keys, workspaces};
-use crate::keys::{KeyHash, PermissionSet};
-
-/// What the verifier needs to know about a stored key.
-#[derive(Clone, Debug)]
-pub struct KeyRecord {
-    pub id: i64,
-    pub workspace_id: i64,
-    pub workspace_name: String,
-    pub name: String,
-    pub prefix: String,
-    pub last4: String,
-    pub permissions: PermissionSet,
-    pub expires_at: Option<NaiveDateTime>,
-    pub revoked_at: Option<NaiveDateTime>,
-    pub rate_limit_per_minute: Option<i32>,
-}
-
-impl KeyRecord {
-    pub fn masked(&self) -> String {
-        crate::keys::secret::masked(&self.prefix, &self.last4)
-    }
-}
-
-type Row = (
-    i64,
-    i64,
-    String,
-    String,
-    String,
-    String,
-    String,
-    Option<NaiveDateTime>,
-    Option<NaiveDateTime>,
-    Option<i32>,
-);
-
-/// One indexed lookup by the key's hash (`api_keys.key_hash` is unique).
-pub fn find_by_hash(conn: &mut DbConnection, hash: &KeyHash) -> QueryResult<Option<KeyRecord>> {
-    let row = api_keys::table
-        .inner_join(workspaces::table)
-        .filter(api_keys::key_hash.eq(hash.as_str()))
-        .select((
-            api_keys::id,
-            api_keys::workspace_id,
-            workspaces::name,
-            api_keys::name,
-            api_keys::prefix,
-            api_keys::last4,
-            api_keys::permissions,
-            api_keys::expires_at,
-            api_keys::revoked_at,
-            api_keys::rate_limit_per_minute,
-        ))
-        // No `.first()`: its bound `LIMIT ?` makes SQLite re-plan the cached statement on every
-        // execution (a bound LIMIT expires the statement), which profiling showed to be a third
-        // of the request's CPU. `key_hash` is unique, so there is at most one row anyway.
-        .load::<Row>(conn)?
-        .pop();
-    Ok(row.map(|r| KeyRecord {
-        id: r.0,
-        workspace_id: r.1,
-        workspace_name: r.2,
-        name: r.3,
-        prefix: r.4,
-        last4: r.5,
-        permissions: PermissionSet::from_stored(&r.6),
-        expires_at: r.7,
-        revoked_at: r.8,
-        rate_limit_per_minute: r.9,
-    }))
-}
+use crate::keys::store::KeyRecord;
 
 /// The checks that need no state besides the row, in the documented order.
 pub fn decide(record: Option<&KeyRecord>, required: &[String], now: NaiveDateTime) -> Result<(), Denial> {
@@ -98,6 +25,7 @@ pub fn decide(record: Option<&KeyRecord>, required: &[String], now: NaiveDateTim
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::keys::PermissionSet;
 
     fn now() -> NaiveDateTime {
         chrono::NaiveDate::from_ymd_opt(2026, 11, 23).unwrap().and_hms_opt(12, 0, 0).unwrap()

@@ -5,8 +5,8 @@
 //! in memory, and a usage buffer written in batches.
 //!
 //! - [`extract`]: reading the key and required permissions from a request (no database).
-//! - [`decision`]: the lookup and the ordered checks.
-//! - [`cache`]: key records in memory on SQLite, dropped at any commit.
+//! - [`decision`]: the ordered checks on a looked-up key (the lookup is `keys::store::find_by_hash`).
+//! - [`cache`]: key records in memory while the database reports no commit (SQLite).
 //! - [`ratelimit`]: per-key GCRA.
 //! - [`usage`]: the usage buffer and its batch writer.
 //! - [`routes`]: `POST /api/v1/keys/verify`, `GET /api/v1/auth`, `GET /api/v1/whoami`.
@@ -27,14 +27,15 @@ use chrono::Utc;
 use crate::config::RateLimitSettings;
 use crate::db::{Db, DbError};
 use crate::keys::ApiKey;
+use crate::keys::store::{self, KeyRecord};
 use cache::KeyCache;
-pub use decision::KeyRecord;
 pub use error::Denial;
 use ratelimit::{Quota, RateLimiter, RateState};
 use usage::UsageBuffer;
 
 /// The verifier's long-lived state, shared by every worker.
 pub struct Verifier {
+    db: Db,
     pub cache: KeyCache,
     pub limiter: RateLimiter,
     pub usage: UsageBuffer,
@@ -50,8 +51,9 @@ pub struct Outcome {
 }
 
 impl Verifier {
-    pub fn new(defaults: RateLimitSettings) -> Self {
+    pub fn new(db: Db, defaults: RateLimitSettings) -> Self {
         Self {
+            db,
             cache: KeyCache::default(),
             limiter: RateLimiter::new(),
             usage: UsageBuffer::default(),
@@ -60,8 +62,8 @@ impl Verifier {
     }
 
     /// Looks the key up and decides. Only reads: usage is buffered, never written here.
-    pub async fn check(&self, db: &Db, key: ApiKey, required: &[String], ip: Option<&str>) -> Outcome {
-        let record = match self.lookup(db, &key).await {
+    pub async fn check(&self, key: ApiKey, required: &[String], ip: Option<&str>) -> Outcome {
+        let record = match self.lookup(&key).await {
             Ok(r) => r,
             Err(_) => return Outcome { record: None, rate: None, result: Err(Denial::Unavailable) },
         };
@@ -84,29 +86,23 @@ impl Verifier {
 }
 
 impl Verifier {
-    /// One indexed read by hash, or on SQLite the record cached under the database's current
-    /// state. For SQLite the file must still exist: connections opened earlier keep reading a
-    /// deleted file, and a verifier must not keep saying yes from a database that is gone.
-    async fn lookup(&self, db: &Db, key: &ApiKey) -> Result<Option<Arc<KeyRecord>>, DbError> {
+    /// The record cached under the database's current state, or one indexed read by hash.
+    async fn lookup(&self, key: &ApiKey) -> Result<Option<Arc<KeyRecord>>, DbError> {
         let hash = key.hash();
-        let Some(path) = db.url().sqlite_path() else {
-            let found =
-                db.run(move |conn| decision::find_by_hash(conn, &hash).map_err(DbError::from)).await?;
-            return Ok(found.map(Arc::new));
-        };
-        if let Err(gone) = db.check_sqlite_file() {
-            crate::db::local::forget_sqlite();
-            self.cache.reset();
-            return Err(gone);
-        }
         // The stamp is taken before the read, so what is read is at least as new as the stamp.
-        let stamp = self.cache.stamp(path);
+        let stamp = self.db.change_stamp();
         if let Some(hit) = stamp.as_ref().and_then(|s| self.cache.get(&hash, s)) {
             return Ok(Some(hit));
         }
-        // A point read by unique index: cheaper on this thread than a hop to the pool.
-        let found =
-            crate::db::local::with_sqlite(path, |conn| decision::find_by_hash(conn, &hash))?.map(Arc::new);
+        let read_hash = hash.clone();
+        let found = match self.db.point_read(move |conn| store::find_by_hash(conn, &read_hash)).await {
+            Ok(found) => found.map(Arc::new),
+            Err(e) => {
+                // What the database holds when it is back may not be what was cached.
+                self.cache.clear();
+                return Err(e);
+            }
+        };
         if let (Some(stamp), Some(record)) = (stamp, &found) {
             self.cache.insert(&hash, stamp, record.clone());
         }
@@ -116,24 +112,24 @@ impl Verifier {
 
 /// Writes buffered usage every `interval` and sweeps idle rate-limit entries, until stopped.
 /// The returned handle stops the loop; call [`Verifier::flush_now`] afterwards for the rest.
-pub fn spawn_flusher(verifier: Arc<Verifier>, db: Db, interval: Duration) -> tokio::task::JoinHandle<()> {
+pub fn spawn_flusher(verifier: Arc<Verifier>, interval: Duration) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tick.tick().await;
         loop {
             tick.tick().await;
-            let (v, db) = (verifier.clone(), db.clone());
-            let _ = tokio::task::spawn_blocking(move || v.flush_blocking(&db)).await;
+            let v = verifier.clone();
+            let _ = tokio::task::spawn_blocking(move || v.flush_blocking()).await;
         }
     })
 }
 
 impl Verifier {
     /// One flush on the current (blocking) thread, logging rather than returning failures.
-    pub fn flush_blocking(&self, db: &Db) {
+    pub fn flush_blocking(&self) {
         self.limiter.sweep(self.limiter.now());
-        match self.usage.flush(db) {
+        match self.usage.flush(&self.db) {
             Ok(report) if report.skipped_deleted > 0 => {
                 tracing::debug!(skipped = report.skipped_deleted, "usage for deleted keys dropped")
             }
@@ -143,8 +139,8 @@ impl Verifier {
     }
 
     /// Flushes once from async code (at shutdown).
-    pub async fn flush_now(self: &Arc<Self>, db: &Db) {
-        let (v, db) = (self.clone(), db.clone());
-        let _ = tokio::task::spawn_blocking(move || v.flush_blocking(&db)).await;
+    pub async fn flush_now(self: &Arc<Self>) {
+        let v = self.clone();
+        let _ = tokio::task::spawn_blocking(move || v.flush_blocking()).await;
     }
 }

@@ -11,9 +11,10 @@ use serde::{Deserialize, Serialize};
 use super::error::Denial;
 use super::extract::{key_from_headers, parse_key, refuse_key_in_query, required_permissions};
 use super::ratelimit::RateState;
-use super::{KeyRecord, Outcome};
+use super::{Outcome, Verifier};
+use crate::config::Settings;
 use crate::keys::scopes::is_valid_scope_id;
-use crate::state::AppState;
+use crate::keys::store::KeyRecord;
 use crate::web::api_error::json_error;
 
 /// The largest `POST /v1/keys/verify` body read.
@@ -29,8 +30,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// The address recorded as a key's last use.
-fn client_ip(state: &AppState, req: &HttpRequest) -> Option<String> {
-    crate::web::client_ip::client_ip(req, &state.settings.trusted_proxies).map(|ip| ip.to_string())
+fn client_ip(settings: &Settings, req: &HttpRequest) -> Option<String> {
+    crate::web::client_ip::client_ip(req, &settings.trusted_proxies).map(|ip| ip.to_string())
 }
 
 fn rate_headers(res: &mut HttpResponse, rate: Option<&RateState>) {
@@ -69,20 +70,29 @@ fn ok_builder() -> HttpResponseBuilder {
 }
 
 /// Reads the key from the headers and runs the whole decision.
-async fn check_headers(state: &AppState, req: &HttpRequest, required: &[String]) -> Result<Outcome, Denial> {
+async fn check_headers(
+    verifier: &Verifier,
+    settings: &Settings,
+    req: &HttpRequest,
+    required: &[String],
+) -> Result<Outcome, Denial> {
     refuse_key_in_query(req.query_string())?;
     let key = key_from_headers(req.headers())?;
-    let ip = client_ip(state, req);
-    Ok(state.verifier.check(&state.db, key, required, ip.as_deref()).await)
+    let ip = client_ip(settings, req);
+    Ok(verifier.check(key, required, ip.as_deref()).await)
 }
 
 /// Forward-auth: 200 with the key's identity in headers, or the refusal.
-async fn auth(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
+async fn auth(
+    verifier: web::Data<Verifier>,
+    settings: web::Data<Settings>,
+    req: HttpRequest,
+) -> HttpResponse {
     let required = match required_permissions(&req) {
         Ok(r) => r,
         Err(d) => return refusal(&d, None),
     };
-    let outcome = match check_headers(&state, &req, &required).await {
+    let outcome = match check_headers(&verifier, &settings, &req, &required).await {
         Ok(o) => o,
         Err(d) => return refusal(&d, None),
     };
@@ -138,8 +148,12 @@ fn iso(at: Option<chrono::NaiveDateTime>) -> Option<String> {
 }
 
 /// "Test your key": what the key is and what it may do.
-async fn whoami(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
-    let outcome = match check_headers(&state, &req, &[]).await {
+async fn whoami(
+    verifier: web::Data<Verifier>,
+    settings: web::Data<Settings>,
+    req: HttpRequest,
+) -> HttpResponse {
+    let outcome = match check_headers(&verifier, &settings, &req, &[]).await {
         Ok(o) => o,
         Err(d) => return refusal(&d, None),
     };
@@ -205,7 +219,12 @@ async fn read_body(mut payload: web::Payload) -> Result<web::BytesMut, HttpRespo
 
 /// For services that check keys themselves: always 200 once the request itself is sound;
 /// `valid` and `code` carry the verdict.
-async fn verify(state: web::Data<AppState>, req: HttpRequest, payload: web::Payload) -> HttpResponse {
+async fn verify(
+    verifier: web::Data<Verifier>,
+    settings: web::Data<Settings>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> HttpResponse {
     if let Err(d) = refuse_key_in_query(req.query_string()) {
         return refusal(&d, None);
     }
@@ -225,8 +244,8 @@ async fn verify(state: web::Data<AppState>, req: HttpRequest, payload: web::Payl
         Ok(k) => k,
         Err(d) => return verdict(&Err(d), None, None),
     };
-    let ip = client_ip(&state, &req);
-    let outcome = state.verifier.check(&state.db, key, &required, ip.as_deref()).await;
+    let ip = client_ip(&settings, &req);
+    let outcome = verifier.check(key, &required, ip.as_deref()).await;
     if outcome.result == Err(Denial::Unavailable) {
         return refusal(&Denial::Unavailable, None);
     }

@@ -1,8 +1,8 @@
 //! Pieces of the HTTP shell shared by the console and the verifier: security headers,
-//! health checks, static files, the fallback pages, the request log and who the client is.
+//! health checks, JSON errors and fallbacks, the request log, who the client is and which
+//! origin the site has. Nothing here knows the console or the verifier.
 
 pub mod api_error;
-pub mod assets;
 pub mod client_ip;
 pub mod headers;
 pub mod health;

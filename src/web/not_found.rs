@@ -1,20 +1,15 @@
-//! Fallbacks: JSON for `/api/` paths, the HTML 404 page elsewhere.
+//! The JSON fallbacks of `/api/` paths (the console has its own HTML 404 page).
 
+use actix_web::HttpResponse;
 use actix_web::dev::ServiceResponse;
 use actix_web::http::StatusCode;
 use actix_web::middleware::ErrorHandlerResponse;
-use actix_web::{HttpRequest, HttpResponse};
 
-use crate::console::pages::render_not_found;
 use crate::web::api_error::json_error;
 
-/// The app's default service.
-pub async fn not_found(req: HttpRequest) -> HttpResponse {
-    if req.path().starts_with("/api/") {
-        json_error(StatusCode::NOT_FOUND, "not_found", "No such API endpoint. See the README for the routes.")
-    } else {
-        render_not_found(&req).await
-    }
+/// An `/api/` path that no endpoint serves.
+pub fn api_not_found() -> HttpResponse {
+    json_error(StatusCode::NOT_FOUND, "not_found", "No such API endpoint. See the README for the routes.")
 }
 
 /// Turns actix's bare 405 on an `/api/` resource into the JSON error body.

@@ -748,7 +748,7 @@ pub async fn insert_keys(
                     },
                 )?;
                 if revoked {
-                    key_store::revoke(conn, ws, id, 1, now)?;
+                    key_store::revoke(conn, ws, id, Some(1), now)?;
                 }
                 ids.push(id);
             }

@@ -456,7 +456,7 @@ async fn a_revocation_on_one_instance_is_refused_by_another_at_once(backend: Bac
     let a = spawn_app(backend).await;
     let b = keyward::startup::Application::build(test_settings(a.database_url.clone())).await.unwrap();
     let b_url = format!("http://127.0.0.1:{}", b.port());
-    let (b_handle, b_state) = (b.handle(), b.state());
+    let (b_handle, b_verifier) = (b.handle(), b.verifier());
     tokio::spawn(b.run_until_stopped());
     let on_b = |key: String| {
         let client = a.client.clone();
@@ -469,7 +469,7 @@ async fn a_revocation_on_one_instance_is_refused_by_another_at_once(backend: Bac
         assert_eq!(on_b(k.secret().to_owned()).await.status(), 200);
     }
     if backend == Backend::Sqlite {
-        assert!(b_state.verifier.cache.stats().hits >= 2, "B serves a repeat key from memory");
+        assert!(b_verifier.cache.stats().hits >= 2, "B serves a repeat key from memory");
     }
     assert_eq!(auth_with(&a, k.secret(), None).await.status(), 200);
     revoke(&a, k.id).await;

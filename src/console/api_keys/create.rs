@@ -8,22 +8,16 @@ use askama::Template;
 use chrono::{Days, NaiveDateTime, Utc};
 use serde::Deserialize;
 
-use super::{date, no_store};
+use super::{date, no_store, reveal_next};
 use crate::accounts::Capability;
-use crate::audit::{self, Event, KeyRef};
 use crate::console::csrf::CsrfForm;
 use crate::console::error::ConsoleError;
 use crate::console::member::Member;
 use crate::console::pages::{PageCtx, render, render_status};
-use crate::console::see_other;
-use crate::console::session::{PendingReveal, TypedSession};
+use crate::console::session::TypedSession;
 use crate::keys::expiry::{DEFAULT_DAYS, PRESET_DAYS, latest_custom_date};
-use crate::keys::store::{self, NewKey};
-use crate::keys::{ApiKey, Catalogue, Expiry, KeyName, PermissionSet};
+use crate::keys::{self, Catalogue, Expiry, KeyError, KeyName, NewKeyRequest, PermissionSet, RateLimit};
 use crate::state::AppState;
-
-/// Bounds of the per-key rate limit, in requests per minute.
-pub const RATE_LIMIT_RANGE: std::ops::RangeInclusive<i32> = 1..=100_000;
 
 #[derive(Default, Deserialize)]
 pub struct CreateKeyFormData {
@@ -41,21 +35,12 @@ pub struct CreateKeyFormData {
     pub rate_limit_per_minute: String,
 }
 
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub struct CreateKeyErrors {
     pub name: Option<String>,
     pub permissions: Option<String>,
     pub expiry: Option<String>,
     pub rate_limit_per_minute: Option<String>,
-}
-
-impl CreateKeyErrors {
-    fn any(&self) -> bool {
-        self.name.is_some()
-            || self.permissions.is_some()
-            || self.expiry.is_some()
-            || self.rate_limit_per_minute.is_some()
-    }
 }
 
 /// One choice of the expiry picker, with the date it would give a key made now.
@@ -152,27 +137,25 @@ pub async fn key_create_form(
     render(&NewKeyPage::new(ctx, &state, CreateKeyFormData::default(), CreateKeyErrors::default(), now))
 }
 
-/// Parses the optional rate limit: blank means "the default".
-pub fn parse_rate_limit(raw: &str) -> Result<Option<i32>, String> {
-    let raw = raw.trim();
-    if raw.is_empty() {
-        return Ok(None);
+impl CreateKeyFormData {
+    /// The form as a [`NewKeyRequest`], or every field's error at once.
+    pub fn parse(&self, catalogue: &Catalogue, now: NaiveDateTime) -> Result<NewKeyRequest, CreateKeyErrors> {
+        let mut errors = CreateKeyErrors::default();
+        let name = KeyName::parse(&self.name).map_err(|e| errors.name = Some(e.to_string()));
+        let permissions =
+            PermissionSet::from_choices(self.full_access.is_some(), &self.permissions, catalogue)
+                .map_err(|e| errors.permissions = Some(e.to_string()));
+        let expiry = Expiry::parse(&self.expiry, &self.expiry_date, now)
+            .map_err(|e| errors.expiry = Some(e.to_string()));
+        let rate_limit = RateLimit::parse_optional(&self.rate_limit_per_minute)
+            .map_err(|e| errors.rate_limit_per_minute = Some(e.to_string()));
+        match (name, permissions, expiry, rate_limit) {
+            (Ok(name), Ok(permissions), Ok(expiry), Ok(rate_limit)) => {
+                Ok(NewKeyRequest { name, permissions, expiry, rate_limit })
+            }
+            _ => Err(errors),
+        }
     }
-    match raw.parse::<i32>() {
-        Ok(n) if RATE_LIMIT_RANGE.contains(&n) => Ok(Some(n)),
-        _ => Err(format!(
-            "Enter a whole number of requests per minute from {} to {}, or leave it blank for the default.",
-            RATE_LIMIT_RANGE.start(),
-            RATE_LIMIT_RANGE.end()
-        )),
-    }
-}
-
-/// The message when an active key already has the name (`name` as that key spells it).
-pub fn name_taken_message(name: &str) -> String {
-    format!(
-        "An active key named \u{201c}{name}\u{201d} already exists. Choose another name, or revoke that key first."
-    )
 }
 
 pub async fn key_create(
@@ -183,99 +166,19 @@ pub async fn key_create(
 ) -> Result<HttpResponse, ConsoleError> {
     member.require(Capability::ManageKeys)?;
     let now = Utc::now().naive_utc();
-    let mut errors = CreateKeyErrors::default();
-    let name = KeyName::parse(&form.name).map_err(|e| errors.name = Some(e.to_string())).ok();
-    let permissions =
-        PermissionSet::from_choices(form.full_access.is_some(), &form.permissions, &state.catalogue)
-            .map_err(|e| errors.permissions = Some(e.to_string()))
-            .ok();
-    let expiry = Expiry::parse(&form.expiry, &form.expiry_date, now)
-        .map_err(|e| errors.expiry = Some(e.to_string()))
-        .ok();
-    let rate_limit = parse_rate_limit(&form.rate_limit_per_minute)
-        .map_err(|e| errors.rate_limit_per_minute = Some(e))
-        .ok()
-        .flatten();
-    let invalid = |state: &AppState, form: CreateKeyFormData, errors: CreateKeyErrors| {
-        let ctx = PageCtx::for_member(&member, &session, "keys");
-        render_status(StatusCode::UNPROCESSABLE_ENTITY, &NewKeyPage::new(ctx, state, form, errors, now))
-            .map(no_store)
-    };
-    let (Some(name), Some(permissions), Some(expiry), false) = (name, permissions, expiry, errors.any())
-    else {
-        return invalid(&state, form, errors);
-    };
-
-    let secret = ApiKey::generate();
-    let actor = member.actor();
-    let (ws, user_id) = (member.workspace_id, member.user_id);
-    let (hash, last4, masked) = (secret.hash(), secret.last4().to_owned(), secret.masked());
-    let key_name = name.clone();
-    let created = state
-        .db
-        .write(move |conn| -> Result<Result<i64, String>, ConsoleError> {
-            // Inside the write transaction: the check takes the workspace's row lock, so two
-            // racing creates of one name cannot both win.
-            if let Some(existing) = store::active_name_clash(conn, ws, key_name.as_str(), now, None)? {
-                return Ok(Err(existing));
+    let errors = match form.parse(&state.catalogue, now) {
+        Ok(request) => {
+            match keys::ops::create(&state.db, &member.actor(), member.workspace_id, request).await {
+                Ok(issued) => return reveal_next(&session, issued),
+                Err(taken @ KeyError::NameTaken { .. }) => {
+                    CreateKeyErrors { name: Some(taken.to_string()), ..Default::default() }
+                }
+                Err(e) => return Err(e.into()),
             }
-            let expires_at = expiry.expires_at(now);
-            let id = store::insert(
-                conn,
-                &NewKey {
-                    workspace_id: ws,
-                    name: key_name.as_str(),
-                    prefix: crate::keys::secret::LIVE_PREFIX,
-                    last4: &last4,
-                    key_hash: hash.as_str(),
-                    permissions: &permissions.to_stored(),
-                    expiry_rule: &expiry.to_rule(),
-                    created_by: Some(user_id),
-                    created_at: now,
-                    expires_at,
-                    rate_limit_per_minute: rate_limit,
-                },
-            )?;
-            let details = format!(
-                "Permissions: {}; expires: {}; rate limit: {}",
-                permissions.to_list().join(", "),
-                expires_at.map_or_else(|| "never".to_owned(), super::exact),
-                rate_limit.map_or_else(|| "default".to_owned(), |n| format!("{n}/min")),
-            );
-            let key = Some(KeyRef { id, name: key_name.to_string(), masked });
-            audit::record(
-                conn,
-                &actor,
-                Event { workspace_id: Some(ws), action: "key.created", key, details },
-                now,
-            )?;
-            Ok(Ok(id))
-        })
-        .await?;
-    let id = match created {
-        Ok(id) => id,
-        Err(existing) => {
-            let errors = CreateKeyErrors { name: Some(name_taken_message(&existing)), ..Default::default() };
-            return invalid(&state, form, errors);
         }
+        Err(errors) => errors,
     };
-    session
-        .set_pending_reveal(&PendingReveal { key_id: id, secret: secret.expose().to_owned() })
-        .map_err(anyhow::Error::from)?;
-    Ok(no_store(see_other(&format!("/settings/api-keys/{id}/reveal"))))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rate_limits_are_optional_whole_numbers_in_range() {
-        assert_eq!(parse_rate_limit(""), Ok(None));
-        assert_eq!(parse_rate_limit(" 250 "), Ok(Some(250)));
-        assert_eq!(parse_rate_limit("100000"), Ok(Some(100_000)));
-        for bad in ["0", "-5", "100001", "1.5", "ten", "99999999999"] {
-            assert!(parse_rate_limit(bad).is_err(), "{bad}");
-        }
-    }
+    let ctx = PageCtx::for_member(&member, &session, "keys");
+    let page = NewKeyPage::new(ctx, &state, form, errors, now);
+    render_status(StatusCode::UNPROCESSABLE_ENTITY, &page).map(no_store)
 }

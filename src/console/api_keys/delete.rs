@@ -6,7 +6,6 @@ use chrono::Utc;
 
 use super::{ConfirmFormData, ConfirmPage, load_key, parse_key_id};
 use crate::accounts::Capability;
-use crate::audit::{self, Event};
 use crate::console::csrf::CsrfForm;
 use crate::console::error::ConsoleError;
 use crate::console::flash::{self, Level};
@@ -14,7 +13,8 @@ use crate::console::member::Member;
 use crate::console::pages::{PageCtx, render};
 use crate::console::see_other;
 use crate::console::session::TypedSession;
-use crate::keys::store::{self, Status};
+use crate::keys::store::Status;
+use crate::keys::{self, Gone};
 use crate::state::AppState;
 
 pub async fn key_delete_form(
@@ -65,23 +65,8 @@ pub async fn key_delete(
 ) -> Result<HttpResponse, ConsoleError> {
     member.require(Capability::ManageKeys)?;
     let id = parse_key_id(&path)?;
-    let (ws, actor) = (member.workspace_id, member.actor());
-    let now = Utc::now().naive_utc();
-    let (name, masked) = state
-        .db
-        .write(move |conn| -> Result<_, ConsoleError> {
-            let key = store::find(conn, ws, id)?.ok_or(ConsoleError::NotFound)?;
-            let event = Event {
-                workspace_id: Some(ws),
-                action: "key.deleted",
-                key: Some(key.key_ref()),
-                details: format!("Status when deleted: {}", key.status(now).label()),
-            };
-            audit::record(conn, &actor, event, now)?;
-            store::delete(conn, ws, id)?;
-            Ok((key.name.clone(), key.masked()))
-        })
-        .await?;
+    let Gone { name, masked } =
+        keys::ops::delete(&state.db, &member.actor(), member.workspace_id, id).await?;
     flash::push(
         session.inner(),
         Level::Success,

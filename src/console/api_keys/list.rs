@@ -5,7 +5,7 @@ use askama::Template;
 use chrono::Utc;
 use serde::Deserialize;
 
-use super::KeyView;
+use super::{KeyView, StatusClass};
 use crate::accounts::Capability;
 use crate::console::error::ConsoleError;
 use crate::console::member::Member;

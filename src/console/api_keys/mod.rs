@@ -16,8 +16,9 @@ use actix_web::{HttpResponse, web};
 use chrono::{NaiveDateTime, TimeDelta};
 
 use super::error::ConsoleError;
+use super::session::{PendingReveal, TypedSession};
 use crate::keys::store::{KeyRow, Status};
-use crate::keys::{Catalogue, PermissionSet};
+use crate::keys::{Catalogue, Issued, PermissionSet};
 
 /// Registers the API-key routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -67,10 +68,7 @@ pub fn iso(t: NaiveDateTime) -> String {
     t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
-/// `2026-12-22 15:30:00 UTC`, for hover titles and the audit log.
-pub fn exact(t: NaiveDateTime) -> String {
-    t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
-}
+pub use crate::text::exact_utc as exact;
 
 /// "3 hours ago" / "in 5 days", rounded to the nearest unit.
 pub fn relative(then: NaiveDateTime, now: NaiveDateTime) -> String {
@@ -107,6 +105,21 @@ pub struct Moment {
 impl Moment {
     pub fn new(t: NaiveDateTime, now: NaiveDateTime) -> Self {
         Self { iso: iso(t), exact: exact(t), relative: relative(t, now), date: date(t) }
+    }
+}
+
+/// The stylesheet's class for a key's status badge (templates call `status.css_class()`).
+pub trait StatusClass {
+    fn css_class(self) -> &'static str;
+}
+
+impl StatusClass for Status {
+    fn css_class(self) -> &'static str {
+        match self {
+            Self::Active => "status-active",
+            Self::Expired => "status-expired",
+            Self::Revoked => "status-revoked",
+        }
     }
 }
 
@@ -268,10 +281,15 @@ pub async fn load_key(
     workspace_id: i64,
     raw_id: &str,
 ) -> Result<KeyRow, ConsoleError> {
-    let id = parse_key_id(raw_id)?;
-    state
-        .db
-        .run(move |conn| crate::keys::store::find(conn, workspace_id, id).map_err(crate::db::DbError::from))
-        .await?
-        .ok_or(ConsoleError::NotFound)
+    Ok(crate::keys::ops::find(&state.db, workspace_id, parse_key_id(raw_id)?).await?)
+}
+
+/// After a key is issued: its secret goes into the encrypted session for the reveal page,
+/// which shows it once.
+pub fn reveal_next(session: &TypedSession, issued: Issued) -> Result<HttpResponse, ConsoleError> {
+    let Issued { id, secret } = issued;
+    session
+        .set_pending_reveal(&PendingReveal { key_id: id, secret: secret.expose().to_owned() })
+        .map_err(anyhow::Error::from)?;
+    Ok(no_store(super::see_other(&format!("/settings/api-keys/{id}/reveal"))))
 }

@@ -6,14 +6,11 @@ use askama::Template;
 use chrono::Utc;
 
 use super::{Badge, ExpiresView, badges, no_store, parse_key_id};
-use crate::audit::{self, Event};
 use crate::console::error::ConsoleError;
 use crate::console::member::Member;
 use crate::console::pages::{PageCtx, render};
 use crate::console::session::TypedSession;
-use crate::db::DbError;
-use crate::keys::secret::KeyHash;
-use crate::keys::store;
+use crate::keys;
 use crate::state::AppState;
 use crate::web::site_origin::SiteOrigin;
 
@@ -41,38 +38,14 @@ pub async fn key_reveal(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ConsoleError> {
     let id = parse_key_id(&path)?;
-    let ws = member.workspace_id;
-    let key = state
-        .db
-        .run(move |conn| store::find(conn, ws, id).map_err(DbError::from))
-        .await?
-        .ok_or(ConsoleError::NotFound)?;
-    let pending = session.take_pending_reveal(id);
+    let key = keys::ops::find(&state.db, member.workspace_id, id).await?;
+    let secret = match session.take_pending_reveal(id) {
+        Some(pending) if keys::ops::claim_reveal(&state.db, &member.actor(), &key, &pending).await? => {
+            Some(pending)
+        }
+        _ => None,
+    };
     let now = Utc::now().naive_utc();
-    let mut secret = None;
-    if let Some(pending) = pending {
-        let actor = member.actor();
-        let key_ref = key.key_ref();
-        let row = key.clone();
-        let hash = KeyHash::of(&pending);
-        let shown = state
-            .db
-            .write(move |conn| -> Result<bool, ConsoleError> {
-                if !store::revealable(conn, &row, hash.as_str())? {
-                    return Ok(false);
-                }
-                let event = Event {
-                    workspace_id: Some(ws),
-                    action: "key.revealed",
-                    key: Some(key_ref),
-                    details: "The full key was shown once, on its reveal page".into(),
-                };
-                audit::record(conn, &actor, event, now)?;
-                Ok(true)
-            })
-            .await?;
-        secret = shown.then_some(pending);
-    }
     let site =
         SiteOrigin::for_links(&req, &state.settings.trusted_proxies, state.settings.public_url.as_ref());
     let whoami_url = format!("{}://{}/api/v1/whoami", site.scheme, site.authority);

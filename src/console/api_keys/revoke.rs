@@ -6,7 +6,6 @@ use chrono::Utc;
 
 use super::{ConfirmFormData, ConfirmPage, load_key, parse_key_id};
 use crate::accounts::Capability;
-use crate::audit::{self, Event};
 use crate::console::csrf::CsrfForm;
 use crate::console::error::ConsoleError;
 use crate::console::flash::{self, Level};
@@ -14,7 +13,8 @@ use crate::console::member::Member;
 use crate::console::pages::{PageCtx, render};
 use crate::console::see_other;
 use crate::console::session::TypedSession;
-use crate::keys::store::{self, Status};
+use crate::keys::store::Status;
+use crate::keys::{self, Gone, KeyError};
 use crate::state::AppState;
 
 pub async fn key_revoke_form(
@@ -55,33 +55,17 @@ pub async fn key_revoke(
 ) -> Result<HttpResponse, ConsoleError> {
     member.require(Capability::ManageKeys)?;
     let id = parse_key_id(&path)?;
-    let (ws, user_id, actor) = (member.workspace_id, member.user_id, member.actor());
-    let now = Utc::now().naive_utc();
-    let (name, masked, changed) = state
-        .db
-        .write(move |conn| -> Result<_, ConsoleError> {
-            let key = store::find(conn, ws, id)?.ok_or(ConsoleError::NotFound)?;
-            let changed = store::revoke(conn, ws, id, user_id, now)? > 0;
-            if changed {
-                let event = Event {
-                    workspace_id: Some(ws),
-                    action: "key.revoked",
-                    key: Some(key.key_ref()),
-                    details: String::new(),
-                };
-                audit::record(conn, &actor, event, now)?;
-            }
-            Ok((key.name.clone(), key.masked(), changed))
-        })
-        .await?;
-    if changed {
-        flash::push(
-            session.inner(),
+    let (level, message) = match keys::ops::revoke(&state.db, &member.actor(), member.workspace_id, id).await
+    {
+        Ok(Gone { name, masked }) => (
             Level::Success,
             format!("Revoked \u{201c}{name}\u{201d} ({masked}). Requests using it are refused from now on."),
-        );
-    } else {
-        flash::push(session.inner(), Level::Error, format!("\u{201c}{name}\u{201d} was already revoked."));
-    }
+        ),
+        Err(KeyError::AlreadyRevoked { name }) => {
+            (Level::Error, format!("\u{201c}{name}\u{201d} was already revoked."))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    flash::push(session.inner(), level, message);
     Ok(see_other("/settings/api-keys"))
 }

@@ -1,0 +1,23 @@
+//! Text rules shared by more than one layer.
+
+/// The form a name and a search are compared in: lower-cased, Unicode-aware ("Ärger" →
+/// "ärger"). Key names are stored in this form beside the name (`api_keys.search_name`,
+/// `audit_events.key_search_name`), so the databases never fold case themselves (SQLite's
+/// `lower()` knows only ASCII; PostgreSQL's depends on the locale).
+pub fn search_form(text: &str) -> String {
+    text.to_lowercase()
+}
+
+/// 32 random bytes from the OS, base64url: for CSRF tokens and session ids.
+pub fn random_token() -> String {
+    use base64::Engine;
+    use rand::{Rng, TryRngCore};
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.unwrap_err().fill(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// `2026-12-22 15:30:00 UTC`: a moment as the audit log and hover titles write it.
+pub fn exact_utc(t: chrono::NaiveDateTime) -> String {
+    t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+}
