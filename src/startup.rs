@@ -49,7 +49,7 @@ pub struct Application {
 
 /// Connects, migrates and returns the database handle. Used by `serve` and `migrate`.
 pub async fn open_database(settings: &Settings) -> Result<(Db, usize), StartError> {
-    prepare_sqlite_path(&settings.database_url).map_err(StartError::Database)?;
+    prepare_sqlite_path(&settings.database_url).map_err(plain)?;
     let url = settings.database_url.clone();
     let pool_size = settings.pool_size;
     tokio::task::spawn_blocking(move || {
@@ -95,7 +95,7 @@ impl Application {
         // the first such sign-in takes no longer than a wrong password.
         std::thread::spawn(|| std::sync::LazyLock::force(&crate::accounts::password::DUMMY_HASH));
         let catalogue = match &settings.scopes_file {
-            Some(path) => Catalogue::load(path).map_err(StartError::Config)?,
+            Some(path) => Catalogue::load(path).map_err(|e| StartError::Config(e.to_string()))?,
             None => Catalogue::default(),
         };
         // The port first: a start that cannot listen fails before touching the database, so

@@ -372,17 +372,19 @@ fn describe_pool_error(text: &str) -> String {
 }
 
 /// Makes sure a SQLite file's folder exists and can be written, with a plain error otherwise.
-pub fn prepare_sqlite_path(url: &DatabaseUrl) -> Result<(), String> {
+pub fn prepare_sqlite_path(url: &DatabaseUrl) -> Result<(), DbError> {
     let Some(path) = url.sqlite_path() else { return Ok(()) };
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => std::path::PathBuf::from("."),
     };
     if !dir.is_dir() {
-        return Err(format!("SQLite folder {} does not exist", dir.display()));
+        return Err(DbError::Unavailable(format!("SQLite folder {} does not exist", dir.display())));
     }
     let probe = std::fs::OpenOptions::new().create(true).append(true).open(path);
-    probe.map(drop).map_err(|e| format!("cannot write SQLite file {}: {e}", path.display()))
+    probe
+        .map(drop)
+        .map_err(|e| DbError::Unavailable(format!("cannot write SQLite file {}: {e}", path.display())))
 }
 
 #[cfg(test)]

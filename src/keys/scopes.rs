@@ -66,30 +66,45 @@ impl Default for Catalogue {
     }
 }
 
+/// Why a scope catalogue was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CatalogueError {
+    #[error("cannot read scope catalogue {path}: {reason}")]
+    Unreadable { path: String, reason: String },
+    #[error("scope catalogue {path}: {error}")]
+    InFile { path: String, error: Box<CatalogueError> },
+    #[error("{0}")]
+    Toml(String),
+    #[error("scope id `{0}` must be 1-64 characters of a-z, 0-9, `:`, `.`, `_`, `-`")]
+    BadId(String),
+    #[error("scope id `{0}` appears twice")]
+    Duplicate(String),
+    #[error("the catalogue defines no scopes")]
+    Empty,
+}
+
 impl Catalogue {
     /// Reads and checks a catalogue file (`KEYWARD_SCOPES`).
-    pub fn load(path: &Path) -> Result<Self, String> {
+    pub fn load(path: &Path) -> Result<Self, CatalogueError> {
+        let shown = path.display().to_string();
         let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read scope catalogue {}: {e}", path.display()))?;
-        Self::from_toml(&text).map_err(|e| format!("scope catalogue {}: {e}", path.display()))
+            .map_err(|e| CatalogueError::Unreadable { path: shown.clone(), reason: e.to_string() })?;
+        Self::from_toml(&text).map_err(|e| CatalogueError::InFile { path: shown, error: Box::new(e) })
     }
 
-    pub fn from_toml(text: &str) -> Result<Self, String> {
-        let cat: Catalogue = toml::from_str(text).map_err(|e| e.to_string())?;
+    pub fn from_toml(text: &str) -> Result<Self, CatalogueError> {
+        let cat: Catalogue = toml::from_str(text).map_err(|e| CatalogueError::Toml(e.to_string()))?;
         let mut seen = BTreeSet::new();
         for scope in cat.scopes() {
             if !is_valid_scope_id(&scope.id) {
-                return Err(format!(
-                    "scope id `{}` must be 1-64 characters of a-z, 0-9, `:`, `.`, `_`, `-`",
-                    scope.id
-                ));
+                return Err(CatalogueError::BadId(scope.id.clone()));
             }
             if !seen.insert(scope.id.as_str()) {
-                return Err(format!("scope id `{}` appears twice", scope.id));
+                return Err(CatalogueError::Duplicate(scope.id.clone()));
             }
         }
         if seen.is_empty() {
-            return Err("the catalogue defines no scopes".into());
+            return Err(CatalogueError::Empty);
         }
         Ok(cat)
     }
@@ -227,7 +242,7 @@ mod tests {
     #[test]
     fn catalogues_with_bad_or_duplicate_ids_are_refused() {
         let dup = "[[group]]\nname='A'\n[[group.scope]]\nid='a:r'\nlabel='x'\n[[group.scope]]\nid='a:r'\nlabel='y'\n";
-        assert!(Catalogue::from_toml(dup).unwrap_err().contains("twice"));
+        assert!(Catalogue::from_toml(dup).unwrap_err().to_string().contains("twice"));
         let bad = "[[group]]\nname='A'\n[[group.scope]]\nid='A R'\nlabel='x'\n";
         assert!(Catalogue::from_toml(bad).is_err());
     }

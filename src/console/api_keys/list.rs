@@ -62,6 +62,14 @@ fn href(status: StatusFilter, q: &str, page: i64) -> String {
     format!("?{}", query.finish())
 }
 
+/// One tab per status, the current one marked; each keeps the search.
+fn tabs(current: StatusFilter, q: &str) -> Vec<Tab> {
+    StatusFilter::ALL
+        .iter()
+        .map(|&f| Tab { label: f.label(), href: href(f, q, 1), current: f == current })
+        .collect()
+}
+
 pub async fn key_list(
     state: web::Data<AppState>,
     member: Member,
@@ -84,16 +92,12 @@ pub async fn key_list(
         .await?;
     let catalogue = state.catalogue.clone();
     let keys = result.keys.into_iter().map(|k| KeyView::new(k, &result.emails, &catalogue, now)).collect();
-    let tabs = StatusFilter::ALL
-        .iter()
-        .map(|&f| Tab { label: f.label(), href: href(f, &q, 1), current: f == status })
-        .collect();
     render(&KeyListPage {
         ctx: PageCtx::for_member(&member, &session, "keys"),
         keys,
         can_manage: member.can(Capability::ManageKeys),
         workspace_empty: !has_any,
-        tabs,
+        tabs: tabs(status, &q),
         status: status.as_str(),
         status_label: status.label(),
         prev_href: (page > 1).then(|| href(status, &q, page - 1)),
