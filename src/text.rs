@@ -21,3 +21,29 @@ pub fn random_token() -> String {
 pub fn exact_utc(t: chrono::NaiveDateTime) -> String {
     t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
+
+/// What is wrong with a display name (of a key, a workspace).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NameProblem {
+    Empty,
+    /// The trimmed name's length in characters.
+    TooLong(usize),
+    ControlCharacter,
+}
+
+/// A display name as people type it: trimmed, non-empty, at most `max_chars` characters, and
+/// no line breaks or other control characters.
+pub fn display_name(raw: &str, max_chars: usize) -> Result<&str, NameProblem> {
+    let trimmed = raw.trim();
+    if trimmed.is_empty() {
+        return Err(NameProblem::Empty);
+    }
+    let chars = trimmed.chars().count();
+    if chars > max_chars {
+        return Err(NameProblem::TooLong(chars));
+    }
+    if trimmed.chars().any(char::is_control) {
+        return Err(NameProblem::ControlCharacter);
+    }
+    Ok(trimmed)
+}

@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use crate::text::{NameProblem, display_name};
+
 /// Longest workspace name, in characters.
 pub const MAX_WORKSPACE_NAME: usize = 64;
 
@@ -22,15 +24,11 @@ pub enum WorkspaceNameError {
 
 impl WorkspaceName {
     pub fn parse(raw: &str) -> Result<Self, WorkspaceNameError> {
-        let name = raw.trim();
-        if name.is_empty() {
-            Err(WorkspaceNameError::Empty)
-        } else if name.chars().count() > MAX_WORKSPACE_NAME {
-            Err(WorkspaceNameError::TooLong)
-        } else if name.chars().any(char::is_control) {
-            Err(WorkspaceNameError::ControlCharacter)
-        } else {
-            Ok(Self(name.to_owned()))
+        match display_name(raw, MAX_WORKSPACE_NAME) {
+            Ok(name) => Ok(Self(name.to_owned())),
+            Err(NameProblem::Empty) => Err(WorkspaceNameError::Empty),
+            Err(NameProblem::TooLong(_)) => Err(WorkspaceNameError::TooLong),
+            Err(NameProblem::ControlCharacter) => Err(WorkspaceNameError::ControlCharacter),
         }
     }
 

@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use crate::text::{NameProblem, display_name};
+
 /// Longest accepted name, in characters.
 pub const MAX_NAME_CHARS: usize = 64;
 
@@ -21,18 +23,12 @@ pub enum KeyNameError {
 
 impl KeyName {
     pub fn parse(raw: &str) -> Result<Self, KeyNameError> {
-        let trimmed = raw.trim();
-        if trimmed.is_empty() {
-            return Err(KeyNameError::Empty);
+        match display_name(raw, MAX_NAME_CHARS) {
+            Ok(name) => Ok(Self(name.to_owned())),
+            Err(NameProblem::Empty) => Err(KeyNameError::Empty),
+            Err(NameProblem::TooLong(chars)) => Err(KeyNameError::TooLong(chars)),
+            Err(NameProblem::ControlCharacter) => Err(KeyNameError::ControlCharacter),
         }
-        let chars = trimmed.chars().count();
-        if chars > MAX_NAME_CHARS {
-            return Err(KeyNameError::TooLong(chars));
-        }
-        if trimmed.chars().any(char::is_control) {
-            return Err(KeyNameError::ControlCharacter);
-        }
-        Ok(Self(trimmed.to_owned()))
     }
 
     pub fn as_str(&self) -> &str {
