@@ -1,7 +1,7 @@
 //! Integration tests: each starts the real server on a random port and talks HTTP to it
 //! through `helpers::Client`. `both_backends!` bodies run on SQLite and, when
-//! `KEYWARD_TEST_POSTGRES_URL` is set, PostgreSQL; the few backend-specific kinds are listed
-//! in docs/ARCHITECTURE.md.
+//! `KEYWARD_TEST_POSTGRES_URL` is set, PostgreSQL (with `CI` set, a missing URL fails them);
+//! the few backend-specific kinds are listed in docs/ARCHITECTURE.md.
 
 mod helpers;
 

@@ -14,7 +14,8 @@ pub enum Backend {
 }
 
 /// Runs one async test body against both backends. `both_backends!{ name1, name2 }` expands to
-/// `sqlite::name1`, `postgres::name1`, … each calling `name1(Backend)`.
+/// `sqlite::name1`, `postgres::name1`, … each calling `name1(Backend)`. The PostgreSQL ones do
+/// nothing when no server is configured, unless `CI` is set: then they fail.
 #[macro_export]
 macro_rules! both_backends {
     ($($name:ident),* $(,)?) => {
@@ -42,10 +43,17 @@ macro_rules! both_backends {
 static SKIP_NOTICE: Once = Once::new();
 
 /// The server to create test databases on, from `KEYWARD_TEST_POSTGRES_URL`. When unset, says
-/// so once, on stderr directly (so the test harness does not swallow it).
+/// so once, on stderr directly (so the test harness does not swallow it), and the PostgreSQL
+/// tests are skipped; but with `CI` set (non-empty) it panics, so a CI run cannot pass
+/// without them.
 pub fn postgres_admin_url() -> Option<String> {
     match std::env::var("KEYWARD_TEST_POSTGRES_URL") {
         Ok(u) if !u.is_empty() => Some(u),
+        _ if std::env::var_os("CI").is_some_and(|v| !v.is_empty()) => panic!(
+            "CI is set but KEYWARD_TEST_POSTGRES_URL is not: the PostgreSQL tests cannot run. Set it \
+             to a server where the tests may create and drop databases, e.g. \
+             postgres://postgres@127.0.0.1:5432/test"
+        ),
         _ => {
             SKIP_NOTICE.call_once(|| {
                 let _ = writeln!(
