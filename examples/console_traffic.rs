@@ -11,14 +11,14 @@
 //! wrong verdict. Every key it was shown is appended to SECRETS_OUT, so the script can check
 //! that none reached the server log or the database.
 
-#[path = "../tests/api/console_client.rs"]
-mod console_client;
+#[path = "../tests/api/helpers/client.rs"]
+mod client;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use console_client::{Console, Failure, Verdict};
+use client::{Client, Failure, Verdict};
 
 const EMAIL: &str = "soak@example.com";
 const PASSWORD: &str = "soak test password 1";
@@ -60,11 +60,20 @@ impl Tally {
     }
 }
 
-async fn signed_in(base: &str) -> Result<Console, Failure> {
-    match Console::setup(base, EMAIL, PASSWORD, "Soak").await {
-        Ok(c) => Ok(c),
-        Err(_) => Console::sign_in(base, EMAIL, PASSWORD).await,
+/// The soak admin, signed in; the first one to come sets the instance up.
+async fn signed_in(base: &str) -> Result<Client, Failure> {
+    let client = Client::new(base);
+    match client.try_setup(EMAIL, PASSWORD, "Soak").await {
+        Ok(()) => Ok(client),
+        Err(_) => sign_in(base).await,
     }
+}
+
+/// A fresh browser signed in as the soak admin.
+async fn sign_in(base: &str) -> Result<Client, Failure> {
+    let client = Client::new(base);
+    client.try_sign_in(EMAIL, PASSWORD).await?;
+    Ok(client)
 }
 
 fn percentile(v: &mut [u64], p: f64) -> u64 {
@@ -76,8 +85,8 @@ fn percentile(v: &mut [u64], p: f64) -> u64 {
 }
 
 /// Checks the verifier's verdict, counting a wrong one.
-async fn expect_verdict(console: &Console, tally: &Mutex<Tally>, secret: &str, want: &Verdict, what: &str) {
-    let got = console.verify(secret).await;
+async fn expect_verdict(console: &Client, tally: &Mutex<Tally>, secret: &str, want: &Verdict, what: &str) {
+    let got = console.try_verify(secret).await;
     let mut t = tally.lock().unwrap();
     t.verifications += 1;
     match got {
@@ -118,7 +127,7 @@ async fn client_loop(
         let started = Instant::now();
         match n % 10 {
             // A fresh sign-in now and then: argon2 and a new session row under load.
-            0 if n.is_multiple_of(50) => match Console::sign_in(&base, EMAIL, PASSWORD).await {
+            0 if n.is_multiple_of(50) => match sign_in(&base).await {
                 Ok(c) => {
                     console = c;
                     tally.lock().unwrap().sign_ins += 1;
@@ -127,7 +136,7 @@ async fn client_loop(
             },
             0..=3 => {
                 let path = pages[(n as usize / 10 + client_no) % pages.len()];
-                let r = console.page_text("table page", path).await;
+                let r = console.try_page_text("table page", path).await;
                 let mut t = tally.lock().unwrap();
                 match r {
                     Ok(_) => {
@@ -137,7 +146,10 @@ async fn client_loop(
                     Err(e) => t.fail(&e),
                 }
             }
-            4..=6 => match console.create_key(&format!("soak {client_no}-{n}")).await {
+            4..=6 => match console
+                .try_create_key(&format!("soak {client_no}-{n}"), &["records:read"], "never")
+                .await
+            {
                 Ok(k) => {
                     {
                         let mut t = tally.lock().unwrap();
@@ -152,7 +164,7 @@ async fn client_loop(
             },
             7 if !live.is_empty() => {
                 let (id, old) = live.remove(n as usize % live.len());
-                match console.regenerate(id).await {
+                match console.try_regenerate(id).await {
                     Ok(k) => {
                         {
                             let mut t = tally.lock().unwrap();
@@ -161,7 +173,7 @@ async fn client_loop(
                         }
                         let _ = writeln!(secrets.lock().unwrap(), "{}", k.secret);
                         // The old secret is refused as soon as the regeneration returned.
-                        let got = console.verify(&old).await;
+                        let got = console.try_verify(&old).await;
                         {
                             let mut t = tally.lock().unwrap();
                             t.verifications += 1;
@@ -186,7 +198,7 @@ async fn client_loop(
             }
             8 if !live.is_empty() => {
                 let (id, secret) = live.remove(n as usize % live.len());
-                match console.revoke(id).await {
+                match console.try_revoke(id).await {
                     Ok(()) => {
                         {
                             let mut t = tally.lock().unwrap();
@@ -205,7 +217,7 @@ async fn client_loop(
             _ => {
                 // Keys taken back earlier stay refused; live ones stay valid.
                 if let Some(old) = dead.get(n as usize % dead.len().max(1)) {
-                    let got = console.verify(old).await;
+                    let got = console.try_verify(old).await;
                     let mut t = tally.lock().unwrap();
                     t.verifications += 1;
                     match got {
@@ -231,7 +243,10 @@ async fn main() {
             let console = signed_in(base).await.unwrap_or_else(|e| panic!("{e}"));
             let mut file = std::fs::File::create(out).expect("output file");
             for i in 0..n {
-                let k = console.create_key(&format!("wrk {i}")).await.unwrap_or_else(|e| panic!("{e}"));
+                let k = console
+                    .try_create_key(&format!("wrk {i}"), &["records:read"], "never")
+                    .await
+                    .unwrap_or_else(|e| panic!("{e}"));
                 writeln!(file, "{}", k.secret).unwrap();
             }
         }

@@ -1,7 +1,10 @@
 //! First-run setup, sign-in, sessions and CSRF.
 
 use crate::both_backends;
-use crate::helpers::{Backend, OWNER_EMAIL, OWNER_PASSWORD, assert_is_redirect_to, extract_csrf, spawn_app};
+use crate::crash::ServerProcess;
+use crate::helpers::{
+    Backend, Client, OWNER_EMAIL, OWNER_PASSWORD, TestDb, assert_is_redirect_to, db, extract_csrf, spawn_app,
+};
 
 both_backends! {
     a_fresh_install_sends_every_console_page_to_setup,
@@ -19,22 +22,21 @@ both_backends! {
 /// where a password-guessing address shows up: one line per failure and per refusal, with
 /// the client address and never what was typed.
 async fn failed_and_refused_sign_ins_are_logged_with_the_address_only(backend: Backend) {
-    use crate::console_client::Console;
-    use crate::crash::ServerProcess;
-    let (_db, url) = crate::helpers::TestDb::create(backend);
+    let (_db, url) = TestDb::create(backend);
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("keyward.log");
     let server = ServerProcess::start(&url, &log).await;
-    Console::setup(&server.base, OWNER_EMAIL, OWNER_PASSWORD, "Logged").await.expect("setup");
+    Client::new(&server.base).setup(OWNER_EMAIL, OWNER_PASSWORD, "Logged").await;
 
     let wrong = "not-the-password-42";
     let stranger = "nobody-here@example.com";
-    assert!(Console::sign_in(&server.base, stranger, wrong).await.is_err());
+    let base = &server.base;
+    assert!(Client::new(base).try_sign_in(stranger, wrong).await.is_err());
     for _ in 0..5 {
-        assert!(Console::sign_in(&server.base, OWNER_EMAIL, wrong).await.is_err());
+        assert!(Client::new(base).try_sign_in(OWNER_EMAIL, wrong).await.is_err());
     }
     // The owner's email has had its five failures: the next try is refused unchecked.
-    assert!(Console::sign_in(&server.base, OWNER_EMAIL, OWNER_PASSWORD).await.is_err());
+    assert!(Client::new(base).try_sign_in(OWNER_EMAIL, OWNER_PASSWORD).await.is_err());
 
     let text = std::fs::read_to_string(&log).unwrap();
     let failed: Vec<&str> = text.lines().filter(|l| l.contains("sign-in failed")).collect();
@@ -48,22 +50,24 @@ async fn failed_and_refused_sign_ins_are_logged_with_the_address_only(backend: B
 
 async fn a_fresh_install_sends_every_console_page_to_setup(backend: Backend) {
     let app = spawn_app(backend).await;
-    assert_is_redirect_to(&app.get("/settings/api-keys").await, "/setup");
-    assert_is_redirect_to(&app.get("/login").await, "/setup");
-    let page = app.get_text("/setup").await;
+    let web = app.client();
+    assert_is_redirect_to(&web.get("/settings/api-keys").await, "/setup");
+    assert_is_redirect_to(&web.get("/login").await, "/setup");
+    let page = web.get_text("/setup").await;
     assert!(page.contains("Set up keyward"));
 }
 
 async fn setup_creates_the_owner_then_answers_404(backend: Backend) {
     let app = spawn_app(backend).await;
     app.setup_owner().await;
-    let page = app.get("/settings/api-keys").await;
+    let web = app.client();
+    let page = web.get("/settings/api-keys").await;
     assert_eq!(page.status(), 200);
     let html = page.text().await.unwrap();
     assert!(html.contains("Acme") && html.contains(OWNER_EMAIL), "{html}");
-    assert_eq!(app.get("/setup").await.status(), 404);
+    assert_eq!(web.get("/setup").await.status(), 404);
     // Even a well-formed second setup is refused.
-    let res = app
+    let res = web
         .post_form(
             "/settings/api-keys",
             "/setup",
@@ -83,13 +87,11 @@ async fn racing_setups_make_exactly_one_owner(backend: Backend) {
     // Every browser holds a setup form before any of them submits it.
     let mut forms = Vec::new();
     for i in 0..8 {
-        let browser = app.browser();
+        let browser = app.new_client();
         let token = extract_csrf(&browser.get_text("/setup").await).expect("csrf token");
-        forms.push((browser.client, token, format!("owner{i}@example.com")));
+        forms.push((browser, token, format!("owner{i}@example.com")));
     }
-    let url = app.url("/setup");
-    let url = &url;
-    let statuses = futures_util::future::join_all(forms.iter().map(|(client, token, email)| async move {
+    let statuses = futures_util::future::join_all(forms.iter().map(|(browser, token, email)| async move {
         let fields = [
             ("csrf_token", token.as_str()),
             ("email", email.as_str()),
@@ -97,12 +99,12 @@ async fn racing_setups_make_exactly_one_owner(backend: Backend) {
             ("password_confirm", OWNER_PASSWORD),
             ("workspace_name", email.as_str()),
         ];
-        client.post(url).form(&fields).send().await.expect("request").status().as_u16()
+        browser.post_form_raw("/setup", &fields).await.status().as_u16()
     }))
     .await;
     assert_eq!(statuses.iter().filter(|&&s| s == 303).count(), 1, "exactly one setup wins: {statuses:?}");
     assert!(statuses.iter().all(|&s| s == 303 || s == 404), "the others are 404: {statuses:?}");
-    let created = app.audit_actions().await.into_iter().filter(|(a, _)| a == "workspace.created").count();
+    let created = db::audit_actions(&app).await.into_iter().filter(|(a, _)| a == "workspace.created").count();
     assert_eq!(created, 1, "one workspace and one owner");
 }
 
@@ -134,7 +136,8 @@ async fn overlapping_setup_transactions_claim_setup_once(backend: Backend) {
 
 async fn setup_errors_keep_what_was_typed(backend: Backend) {
     let app = spawn_app(backend).await;
-    let res = app
+    let web = app.client();
+    let res = web
         .post_form(
             "/setup",
             "/setup",
@@ -155,24 +158,24 @@ async fn setup_errors_keep_what_was_typed(backend: Backend) {
         html.contains("value=\"My &#60;Team&#62;\"") || html.contains("value=\"My &lt;Team&gt;\""),
         "{html}"
     );
-    assert_is_redirect_to(&app.get("/settings/api-keys").await, "/setup");
+    assert_is_redirect_to(&web.get("/settings/api-keys").await, "/setup");
 }
 
 async fn sign_in_works_and_a_wrong_password_is_refused_vaguely(backend: Backend) {
     let app = spawn_app(backend).await;
     app.setup_owner().await;
-    let mut app = app;
-    app.client = crate::helpers::new_client();
-    assert_is_redirect_to(&app.get("/settings/api-keys").await, "/login?next=%2Fsettings%2Fapi-keys");
+    // A browser that has not signed in.
+    let web = app.new_client();
+    assert_is_redirect_to(&web.get("/settings/api-keys").await, "/login?next=%2Fsettings%2Fapi-keys");
 
-    let wrong_pw = app.sign_in(OWNER_EMAIL, "wrong password here").await;
+    let wrong_pw = web.sign_in(OWNER_EMAIL, "wrong password here").await;
     assert_eq!(wrong_pw.status(), 401);
     let wrong_pw = wrong_pw.text().await.unwrap();
-    let wrong_email = app.sign_in("nobody@example.com", OWNER_PASSWORD).await.text().await.unwrap();
+    let wrong_email = web.sign_in("nobody@example.com", OWNER_PASSWORD).await.text().await.unwrap();
     let msg = keyward::console::auth::BAD_CREDENTIALS;
     assert!(wrong_pw.contains(msg) && wrong_email.contains(msg));
 
-    let ok = app
+    let ok = web
         .post_form(
             "/login?next=/settings/api-keys",
             "/login",
@@ -180,7 +183,7 @@ async fn sign_in_works_and_a_wrong_password_is_refused_vaguely(backend: Backend)
         )
         .await;
     assert_is_redirect_to(&ok, "/settings/api-keys");
-    assert_eq!(app.get("/settings/api-keys").await.status(), 200);
+    assert_eq!(web.get("/settings/api-keys").await.status(), 200);
 
     // `next` survives only as a path on this site: protocol-relative and backslash tricks that
     // browsers read as another host fall back to the key table.
@@ -190,7 +193,7 @@ async fn sign_in_works_and_a_wrong_password_is_refused_vaguely(backend: Backend)
         ("/\\evil.example", "/settings/api-keys"),
         ("https:/evil.example", "/settings/api-keys"),
     ] {
-        let browser = app.browser();
+        let browser = app.new_client();
         let res = browser
             .post_form(
                 "/login",
@@ -204,24 +207,24 @@ async fn sign_in_works_and_a_wrong_password_is_refused_vaguely(backend: Backend)
 
 async fn a_post_without_the_csrf_token_is_refused_and_changes_nothing(backend: Backend) {
     let app = spawn_app(backend).await;
-    let _ = app.get("/setup").await;
+    let web = app.client();
+    let _ = web.get("/setup").await;
     let fields = [
         ("email", OWNER_EMAIL),
         ("password", OWNER_PASSWORD),
         ("password_confirm", OWNER_PASSWORD),
         ("workspace_name", "Acme"),
     ];
-    assert_eq!(app.post_form_raw("/setup", &fields).await.status(), 403);
+    assert_eq!(web.post_form_raw("/setup", &fields).await.status(), 403);
     let mut with_wrong = vec![("csrf_token", "forged")];
     with_wrong.extend_from_slice(&fields);
-    assert_eq!(app.post_form_raw("/setup", &with_wrong).await.status(), 403);
+    assert_eq!(web.post_form_raw("/setup", &with_wrong).await.status(), 403);
     // A right token from another site's page is refused by the Origin check.
-    let token = app.csrf_token("/setup").await;
+    let token = web.csrf_token("/setup").await;
     let mut right = vec![("csrf_token", token.as_str())];
     right.extend_from_slice(&fields);
-    let cross = app
-        .client
-        .post(app.url("/setup"))
+    let cross = web
+        .post_request("/setup")
         .header("Origin", "https://evil.example")
         .form(&right)
         .send()
@@ -229,23 +232,23 @@ async fn a_post_without_the_csrf_token_is_refused_and_changes_nothing(backend: B
         .unwrap();
     assert_eq!(cross.status(), 403);
     // Nothing was created.
-    assert_eq!(app.get("/setup").await.status(), 200);
+    assert_eq!(web.get("/setup").await.status(), 200);
 
     // The same holds for a signed-in admin's forms.
     app.setup_owner().await;
     let key = [("name", "Forged"), ("permissions", "records:read"), ("expiry", "30")];
-    assert_eq!(app.post_form_raw("/settings/api-keys", &key).await.status(), 403);
+    assert_eq!(web.post_form_raw("/settings/api-keys", &key).await.status(), 403);
     let mut forged = vec![("csrf_token", "forged")];
     forged.extend_from_slice(&key);
-    assert_eq!(app.post_form_raw("/settings/api-keys", &forged).await.status(), 403);
-    let table = app.get_text("/settings/api-keys").await;
+    assert_eq!(web.post_form_raw("/settings/api-keys", &forged).await.status(), 403);
+    let table = web.get_text("/settings/api-keys").await;
     assert!(!table.contains("Forged"), "no key was created: {table}");
 }
 
 async fn sign_out_makes_a_copied_cookie_worthless(backend: Backend) {
     let app = spawn_app(backend).await;
     app.setup_owner().await;
-    assert_eq!(app.get("/settings/api-keys").await.status(), 200);
+    assert_eq!(app.client().get("/settings/api-keys").await.status(), 200);
     let set_cookie = {
         // Sign in afresh on a client whose cookies we can read.
         let c = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
@@ -253,7 +256,7 @@ async fn sign_out_makes_a_copied_cookie_worthless(backend: Backend) {
         let anon =
             page.headers().get("set-cookie").unwrap().to_str().unwrap().split(';').next().unwrap().to_owned();
         let html = page.text().await.unwrap();
-        let token = crate::helpers::extract_csrf(&html).unwrap();
+        let token = extract_csrf(&html).unwrap();
         let res = c
             .post(app.url("/login"))
             .header("Cookie", &anon)
@@ -270,7 +273,7 @@ async fn sign_out_makes_a_copied_cookie_worthless(backend: Backend) {
     let c = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let page = c.get(app.url("/settings/api-keys")).header("Cookie", &set_cookie).send().await.unwrap();
     assert_eq!(page.status(), 200);
-    let token = crate::helpers::extract_csrf(&page.text().await.unwrap()).unwrap();
+    let token = extract_csrf(&page.text().await.unwrap()).unwrap();
     let out = c
         .post(app.url("/logout"))
         .header("Cookie", &set_cookie)

@@ -33,6 +33,7 @@ fn run(url: &DatabaseUrl, args: &[&str], stdin: &str) -> std::process::Output {
 
 async fn admin_create_makes_an_owner_who_can_sign_in(backend: Backend) {
     let app = spawn_app(backend).await;
+    let web = app.client();
     let url = app.database_url.clone();
     let out = tokio::task::spawn_blocking(move || {
         let short = run(&url, &["--email", "ops@example.com", "--workspace", "Prod"], "short\n");
@@ -52,8 +53,8 @@ async fn admin_create_makes_an_owner_who_can_sign_in(backend: Backend) {
     assert!(String::from_utf8(ok.stdout).unwrap().contains("Prod"));
     assert!(again.status.success(), "re-running changes nothing");
     // Setup is over, and the new owner signs in to their workspace.
-    assert_eq!(app.get("/setup").await.status(), 404);
-    assert_eq!(app.sign_in("ops@example.com", "a long enough password").await.status(), 303);
-    let html = app.get_text("/settings/members").await;
+    assert_eq!(web.get("/setup").await.status(), 404);
+    assert_eq!(web.sign_in("ops@example.com", "a long enough password").await.status(), 303);
+    let html = web.get_text("/settings/members").await;
     assert!(html.contains("ops@example.com") && html.contains("Prod"), "{html}");
 }

@@ -1,13 +1,11 @@
 //! The audit log page and its CSV download.
 
 use chrono::{TimeDelta, Utc};
-use keyward::audit::{self, Actor, Event};
-use keyward::db::DbError;
 use scraper::Html;
 
-use crate::api_keys::{Browser, create_key, first_workspace, second_workspace, select, sign_in_as, text_of};
 use crate::both_backends;
-use crate::helpers::{Backend, OWNER_EMAIL, spawn_app};
+use crate::helpers::pages::{select, text_of};
+use crate::helpers::{Backend, OWNER_EMAIL, Revealed, db, spawn_app};
 
 both_backends! {
     key_events_are_listed_newest_first_and_filter_by_action_and_key,
@@ -24,10 +22,10 @@ fn actions(html: &str) -> Vec<String> {
 async fn key_events_are_listed_newest_first_and_filter_by_action_and_key(backend: Backend) {
     let app = spawn_app(backend).await;
     app.setup_owner().await;
-    let web = Browser::of(&app);
-    let (id, secret) = create_key(&web, "Deploy bot", &["records:read"], "30").await;
-    create_key(&web, "Other", &["files:read"], "7").await;
-    web.post_form("/settings/api-keys", &format!("/settings/api-keys/{id}/revoke"), &[]).await;
+    let web = app.client();
+    let Revealed { id, secret } = web.create_key("Deploy bot", &["records:read"], "30").await;
+    web.create_key("Other", &["files:read"], "7").await;
+    web.revoke(id).await;
 
     let html = web.get_text("/settings/audit-log").await;
     assert_eq!(
@@ -53,10 +51,10 @@ async fn key_events_are_listed_newest_first_and_filter_by_action_and_key(backend
 async fn the_key_filter_folds_any_case_and_a_key_id_picks_exactly_one_key(backend: Backend) {
     let app = spawn_app(backend).await;
     app.setup_owner().await;
-    let web = Browser::of(&app);
-    create_key(&web, "Ärger Deploy", &["records:read"], "30").await;
-    let (billing, _) = create_key(&web, "Billing", &["records:read"], "30").await;
-    let (billing_v2, _) = create_key(&web, "Billing v2", &["records:read"], "30").await;
+    let web = app.client();
+    web.create_key("Ärger Deploy", &["records:read"], "30").await;
+    let billing = web.create_key("Billing", &["records:read"], "30").await.id;
+    let billing_v2 = web.create_key("Billing v2", &["records:read"], "30").await.id;
 
     // Non-ASCII names fold in any case, on SQLite too (its lower() knows only ASCII).
     for search in ["är", "ÄR", "ärger deploy", "RGER"] {
@@ -108,11 +106,11 @@ async fn the_key_filter_folds_any_case_and_a_key_id_picks_exactly_one_key(backen
 async fn the_csv_download_has_a_header_and_neutralises_formulas(backend: Backend) {
     let app = spawn_app(backend).await;
     app.setup_owner().await;
-    let web = Browser::of(&app);
-    let (_, secret) =
-        create_key(&web, "=HYPERLINK(\"http://evil.example\",\"x\")", &["records:read"], "30").await;
+    let web = app.client();
+    let secret =
+        web.create_key("=HYPERLINK(\"http://evil.example\",\"x\")", &["records:read"], "30").await.secret;
     // Where a spreadsheet splits on `;`, an unquoted `Ops;=1+1` would become `Ops` and `=1+1`.
-    create_key(&web, "Ops;=1+1", &["records:read"], "30").await;
+    web.create_key("Ops;=1+1", &["records:read"], "30").await;
     let res = web.get("/settings/audit-log.csv").await;
     assert_eq!(res.status(), 200);
     let header = |n: &str| res.headers().get(n).unwrap().to_str().unwrap().to_owned();
@@ -145,34 +143,14 @@ async fn the_csv_download_has_a_header_and_neutralises_formulas(backend: Backend
 async fn the_log_is_paginated_and_shows_only_this_workspace(backend: Backend) {
     let app = spawn_app(backend).await;
     app.setup_owner().await;
-    let web = Browser::of(&app);
-    let ws = first_workspace(&app).await;
-    let other_ws = second_workspace(&app, "globex@example.com").await;
-    app.state
-        .db
-        .write(move |conn| -> Result<(), DbError> {
-            let start = Utc::now().naive_utc() - TimeDelta::hours(1);
-            let actor = Actor { label: "robot@example.com".into(), ..Default::default() };
-            for i in 0..70 {
-                let event = Event {
-                    workspace_id: Some(ws),
-                    action: "member.added",
-                    key: None,
-                    details: format!("n{i:03}"),
-                };
-                audit::record(conn, &actor, event, start + TimeDelta::seconds(i))?;
-            }
-            let elsewhere = Event {
-                workspace_id: Some(other_ws),
-                action: "member.added",
-                key: None,
-                details: "secret-ws".into(),
-            };
-            audit::record(conn, &actor, elsewhere, start)?;
-            Ok(())
-        })
-        .await
-        .unwrap();
+    let web = app.client();
+    let ws = db::first_workspace(&app).await;
+    let other_ws = db::second_workspace(&app, "globex@example.com").await;
+    let start = Utc::now().naive_utc() - TimeDelta::hours(1);
+    let mut events: Vec<_> =
+        (0..70).map(|i| (ws, "member.added", format!("n{i:03}"), start + TimeDelta::seconds(i))).collect();
+    events.push((other_ws, "member.added", "secret-ws".into(), start));
+    db::record_audit_events(&app, "robot@example.com", events).await;
     let page1 = web.get_text("/settings/audit-log?action=member.added").await;
     assert_eq!(actions(&page1).len(), 50);
     assert!(page1.contains("n069") && !page1.contains("n019"));
@@ -183,7 +161,7 @@ async fn the_log_is_paginated_and_shows_only_this_workspace(backend: Backend) {
     assert_eq!(actions(&page2).len(), 20);
     assert!(page2.contains("n000") && page2.contains(">Previous<") && !page2.contains(">Next<"));
     assert!(!web.get_text("/settings/audit-log.csv").await.contains("secret-ws"));
-    let globex = sign_in_as(&app, "globex@example.com").await;
+    let globex = app.sign_in_as("globex@example.com").await;
     let theirs = globex.get_text("/settings/audit-log").await;
     assert!(theirs.contains("secret-ws") && !theirs.contains("n000"));
 }

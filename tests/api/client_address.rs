@@ -10,8 +10,8 @@ use keyward::web::trusted_proxies::TrustedProxies;
 use reqwest::header::{HeaderMap, HeaderValue};
 
 use crate::both_backends;
-use crate::helpers::{Backend, Browser, OWNER_EMAIL, OWNER_PASSWORD, TestApp, spawn_app_with};
-use crate::verifier_helpers::{SeedKey, seed_key, usage_of};
+use crate::helpers::db::{SeedKey, seed_key, usage_of};
+use crate::helpers::{Backend, Client, OWNER_EMAIL, OWNER_PASSWORD, TestApp, spawn_app_with};
 
 both_backends! {
     behind_a_trusted_proxy_the_forwarded_address_is_the_last_used_ip,
@@ -49,8 +49,8 @@ async fn behind_a_trusted_proxy_the_forwarded_address_is_the_last_used_ip(backen
     let k = seed_key(&app, SeedKey::default()).await;
     // nginx's `$proxy_add_x_forwarded_for`: whatever the client sent, then what nginx saw.
     let res = app
-        .client
-        .get(app.url("/api/v1/auth"))
+        .client()
+        .get_request("/api/v1/auth")
         .header("X-Api-Key", k.secret())
         .header("X-Forwarded-For", format!("10.6.6.6, {CLIENT_A}"))
         .send()
@@ -61,8 +61,8 @@ async fn behind_a_trusted_proxy_the_forwarded_address_is_the_last_used_ip(backen
 
     // The JSON verifier resolves the same way; X-Real-IP serves when there is no XFF.
     let res = app
-        .client
-        .post(app.url("/api/v1/keys/verify"))
+        .client()
+        .post_request("/api/v1/keys/verify")
         .header("X-Real-IP", CLIENT_B)
         .json(&serde_json::json!({ "key": k.secret() }))
         .send()
@@ -76,8 +76,8 @@ async fn without_trusted_proxies_forwarded_headers_are_ignored(backend: Backend)
     let app = spawn_app_with(backend, |s| s.usage_flush_interval = Duration::from_millis(100)).await;
     let k = seed_key(&app, SeedKey::default()).await;
     let res = app
-        .client
-        .get(app.url("/api/v1/auth"))
+        .client()
+        .get_request("/api/v1/auth")
         .header("X-Api-Key", k.secret())
         .header("X-Forwarded-For", CLIENT_A)
         .header("X-Real-IP", CLIENT_B)
@@ -89,16 +89,10 @@ async fn without_trusted_proxies_forwarded_headers_are_ignored(backend: Backend)
 }
 
 /// A browser whose every request arrives as if forwarded for `client`.
-fn browser_from<'a>(app: &'a TestApp, client: &str) -> Browser<'a> {
+fn browser_from(app: &TestApp, client: &str) -> Client {
     let mut headers = HeaderMap::new();
     headers.insert("x-forwarded-for", HeaderValue::from_str(client).unwrap());
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .cookie_store(true)
-        .default_headers(headers)
-        .build()
-        .unwrap();
-    Browser { app, client }
+    Client::with_default_headers(&app.address, headers)
 }
 
 /// Three failed sign-ins (each for another email, so no email is locked) from `CLIENT_A`, which
@@ -159,10 +153,10 @@ async fn forwarded_host_counts_only_from_a_trusted_proxy(backend: Backend) {
     let trusted = spawn_app_with(backend, trust_localhost).await;
     for (app, proxied) in [(&untrusted, false), (&trusted, true)] {
         app.setup_owner().await;
-        let token = app.csrf_token("/settings/api-keys/new").await;
+        let token = app.client().csrf_token("/settings/api-keys/new").await;
         let res = app
-            .client
-            .post(app.url("/settings/api-keys"))
+            .client()
+            .post_request("/settings/api-keys")
             .header("Origin", "https://keys.example.com")
             .header("X-Forwarded-Host", "keys.example.com")
             .header("X-Forwarded-Proto", "https")
@@ -182,8 +176,8 @@ async fn forwarded_host_counts_only_from_a_trusted_proxy(backend: Backend) {
         assert_eq!(res.status(), 303, "a trusted proxy's X-Forwarded-Host is the site");
         let reveal = res.headers()["location"].to_str().unwrap().to_owned();
         let page = app
-            .client
-            .get(app.url(&reveal))
+            .client()
+            .get_request(&reveal)
             .header("X-Forwarded-Host", "keys.example.com")
             .header("X-Forwarded-Proto", "https")
             .send()

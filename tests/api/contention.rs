@@ -9,8 +9,7 @@ use futures_util::future::join_all;
 use keyward::db::schema::{api_keys, audit_events};
 
 use crate::both_backends;
-use crate::console_client::{Console, Failure};
-use crate::helpers::{Backend, OWNER_EMAIL, OWNER_PASSWORD, TestApp, spawn_app_with};
+use crate::helpers::{Backend, Client, Failure, OWNER_EMAIL, OWNER_PASSWORD, TestApp, spawn_app_with};
 
 both_backends! {
     fifty_concurrent_creations_and_revocations_all_succeed_and_are_all_audited,
@@ -28,13 +27,14 @@ fn check(results: &[Result<(), Failure>]) {
 
 /// A production-like server (several workers and the default pool, so requests really
 /// overlap) with an owner signed in to a fresh workspace.
-async fn busy_app(backend: Backend, workspace: &str) -> (TestApp, Arc<Console>) {
+async fn busy_app(backend: Backend, workspace: &str) -> (TestApp, Arc<Client>) {
     let app = spawn_app_with(backend, |s| {
         s.workers = 4;
         s.pool_size = 10;
     })
     .await;
-    let owner = Console::setup(&app.address, OWNER_EMAIL, OWNER_PASSWORD, workspace).await.expect("setup");
+    let owner = app.new_client();
+    owner.setup(OWNER_EMAIL, OWNER_PASSWORD, workspace).await;
     (app, Arc::new(owner))
 }
 
@@ -44,7 +44,7 @@ async fn fifty_concurrent_creations_and_revocations_all_succeed_and_are_all_audi
     // 50 creations at once.
     let created: Vec<Result<i64, Failure>> = join_all((0..50).map(|i| {
         let owner = owner.clone();
-        async move { owner.create_key_unrevealed(&format!("burst {i}")).await }
+        async move { owner.try_create_key_unrevealed(&format!("burst {i}")).await }
     }))
     .await;
     check(&created.iter().map(|r| r.as_ref().map(drop).map_err(Clone::clone)).collect::<Vec<_>>());
@@ -54,16 +54,16 @@ async fn fifty_concurrent_creations_and_revocations_all_succeed_and_are_all_audi
     let mut ops: Vec<futures_util::future::BoxFuture<'static, Result<(), Failure>>> = Vec::new();
     for &id in &ids[..25] {
         let owner = owner.clone();
-        ops.push(Box::pin(async move { owner.revoke(id).await }));
+        ops.push(Box::pin(async move { owner.try_revoke(id).await }));
     }
     for &id in &ids[25..35] {
         let owner = owner.clone();
-        ops.push(Box::pin(async move { owner.regenerate_unrevealed(id).await.map(drop) }));
+        ops.push(Box::pin(async move { owner.try_regenerate_unrevealed(id).await.map(drop) }));
     }
     for i in 0..25 {
         let owner = owner.clone();
         ops.push(Box::pin(
-            async move { owner.create_key_unrevealed(&format!("second {i}")).await.map(drop) },
+            async move { owner.try_create_key_unrevealed(&format!("second {i}")).await.map(drop) },
         ));
     }
     check(&join_all(ops).await);
@@ -96,7 +96,7 @@ async fn ten_concurrent_creations_of_one_name_leave_exactly_one_key(backend: Bac
     // see no active key of that name unless they run one after another.
     let results: Vec<Result<i64, Failure>> = join_all((0..10).map(|_| {
         let owner = owner.clone();
-        async move { owner.create_key_unrevealed("Billing").await }
+        async move { owner.try_create_key_unrevealed("Billing").await }
     }))
     .await;
 

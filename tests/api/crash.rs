@@ -21,8 +21,7 @@ use keyward::db::schema::{api_keys, audit_events};
 use rand::Rng;
 
 use crate::both_backends;
-use crate::console_client::{Console, Failure, Verdict, verify};
-use crate::helpers::{Backend, OWNER_EMAIL, OWNER_PASSWORD, TestDb};
+use crate::helpers::{Backend, Client, Failure, OWNER_EMAIL, OWNER_PASSWORD, TestDb, Verdict};
 use crate::secrets_scan::{assert_no_key_in, dump_database};
 
 both_backends! {
@@ -141,22 +140,25 @@ struct Seen {
 }
 
 /// Creates and revokes keys until the server stops answering.
-async fn churn(console: Console, client_no: usize, cycle: usize, seen: Arc<Mutex<Seen>>) {
+async fn churn(console: Client, client_no: usize, cycle: usize, seen: Arc<Mutex<Seen>>) {
     let mut mine: Vec<i64> = Vec::new();
     for n in 0.. {
         let result = if n % 3 == 2 && !mine.is_empty() {
             let id = mine.remove(rand::rng().random_range(0..mine.len()));
             seen.lock().unwrap().revoking.insert(id);
-            console.revoke(id).await.map(|()| {
+            console.try_revoke(id).await.map(|()| {
                 let mut s = seen.lock().unwrap();
                 s.revoking.remove(&id);
                 s.revoked.insert(id);
             })
         } else {
-            console.create_key(&format!("crash {cycle}/{client_no}/{n}")).await.map(|k| {
-                mine.push(k.id);
-                seen.lock().unwrap().served.push((k.id, k.secret));
-            })
+            console
+                .try_create_key(&format!("crash {cycle}/{client_no}/{n}"), &["records:read"], "never")
+                .await
+                .map(|k| {
+                    mine.push(k.id);
+                    seen.lock().unwrap().served.push((k.id, k.secret));
+                })
         };
         match result {
             Ok(()) => {}
@@ -182,12 +184,13 @@ pub async fn crash_cycles(url: &DatabaseUrl, workdir: &Path, cycles: usize, clie
     let mut report = CrashReport::default();
 
     let mut server = ServerProcess::start(url, &log).await;
-    Console::setup(&server.base, OWNER_EMAIL, OWNER_PASSWORD, "Crash Co").await.expect("setup");
+    Client::new(&server.base).setup(OWNER_EMAIL, OWNER_PASSWORD, "Crash Co").await;
 
     for cycle in 0..cycles {
         let mut tasks = Vec::new();
         for client_no in 0..clients {
-            let console = Console::sign_in(&server.base, OWNER_EMAIL, OWNER_PASSWORD).await.expect("sign in");
+            let console = Client::new(&server.base);
+            console.try_sign_in(OWNER_EMAIL, OWNER_PASSWORD).await.expect("sign in");
             tasks.push(tokio::spawn(churn(console, client_no, cycle, seen.clone())));
         }
         let wait = rand::rng().random_range(200..800);
@@ -290,7 +293,7 @@ async fn check_after_restart(url: &DatabaseUrl, base: &str, seen: &Seen, report:
     }
 
     // Every served key is there, and the verifier agrees with what the clients were told.
-    let client = reqwest::Client::new();
+    let client = Client::new(base);
     let mut expectations = Vec::new();
     for (id, secret) in &seen.served {
         let hash = keyward::keys::ApiKey::parse(secret).expect("served keys parse").hash();
@@ -308,7 +311,7 @@ async fn check_after_restart(url: &DatabaseUrl, base: &str, seen: &Seen, report:
     // Asked 16 at a time: the answers are what is checked, not the pace.
     for chunk in expectations.chunks(16) {
         let answers =
-            futures_util::future::join_all(chunk.iter().map(|(_, secret, _)| verify(&client, base, secret)))
+            futures_util::future::join_all(chunk.iter().map(|(_, secret, _)| client.try_verify(secret)))
                 .await;
         for ((id, _, want), got) in chunk.iter().zip(answers) {
             assert_eq!(&got.expect("verify"), want, "key {id}: what the verifier says after the restart");

@@ -6,10 +6,12 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::both_backends;
-use crate::console_client::{Console, Verdict};
 use crate::crash::ServerProcess;
-use crate::helpers::{Backend, OWNER_EMAIL, OWNER_PASSWORD, TestDb, spawn_app, test_settings};
-use crate::verifier_helpers::usage_in;
+use crate::helpers::db::usage_in;
+use crate::helpers::{
+    Backend, Client, OWNER_EMAIL, OWNER_PASSWORD, TestDb, Verdict, postgres_admin_url, spawn_app,
+    test_settings,
+};
 
 both_backends! {
     healthz_answers_without_touching_the_database,
@@ -25,7 +27,7 @@ both_backends! {
 
 async fn healthz_answers_without_touching_the_database(backend: Backend) {
     let app = spawn_app(backend).await;
-    let res = app.get("/healthz").await;
+    let res = app.client().get("/healthz").await;
     assert_eq!(res.status(), 200);
     let body: serde_json::Value = res.json().await.unwrap();
     assert_eq!(body["status"], "ok");
@@ -33,7 +35,8 @@ async fn healthz_answers_without_touching_the_database(backend: Backend) {
 
 async fn readyz_is_200_with_a_database_and_503_when_it_is_gone(backend: Backend) {
     let app = spawn_app(backend).await;
-    let res = app.get("/readyz").await;
+    let web = app.client();
+    let res = web.get("/readyz").await;
     assert_eq!(res.status(), 200);
 
     // Take the database away underneath the running server.
@@ -42,17 +45,17 @@ async fn readyz_is_200_with_a_database_and_503_when_it_is_gone(backend: Backend)
         keyward::config::DatabaseUrl::Postgres(url) => {
             use diesel::{Connection, PgConnection, RunQueryDsl};
             let name = url::Url::parse(url).unwrap().path().trim_start_matches('/').to_owned();
-            let admin = crate::helpers::postgres_admin_url().unwrap();
+            let admin = postgres_admin_url().unwrap();
             let mut conn = PgConnection::establish(&admin).unwrap();
             diesel::sql_query(format!("DROP DATABASE \"{name}\" WITH (FORCE)")).execute(&mut conn).unwrap();
         }
     }
-    let res = app.get("/readyz").await;
+    let res = web.get("/readyz").await;
     assert_eq!(res.status(), 503);
     let body: serde_json::Value = res.json().await.unwrap();
     assert_eq!(body["error"]["code"], "unavailable");
     // Liveness is not readiness: the process is still fine.
-    assert_eq!(app.get("/healthz").await.status(), 200);
+    assert_eq!(web.get("/healthz").await.status(), 200);
 }
 
 #[track_caller]
@@ -70,21 +73,22 @@ async fn every_kind_of_response_carries_the_security_headers(backend: Backend) {
     for path in
         ["/healthz", "/setup", "/static/app.css", "/static/app.js", "/no-such-page", "/api/v1/no-such-thing"]
     {
-        let res = app.get(path).await;
+        let res = app.client().get(path).await;
         assert_security_headers(&res);
     }
 }
 
 async fn api_paths_get_json_errors_and_pages_get_html(backend: Backend) {
     let app = spawn_app(backend).await;
-    let res = app.get("/api/v1/no-such-thing").await;
+    let web = app.client();
+    let res = web.get("/api/v1/no-such-thing").await;
     assert_eq!(res.status(), 404);
     assert!(res.headers()["content-type"].to_str().unwrap().starts_with("application/json"));
     let body: serde_json::Value = res.json().await.unwrap();
     assert_eq!(body["error"]["code"], "not_found");
     assert!(body["error"]["message"].as_str().unwrap().len() > 10);
 
-    let res = app.get("/no-such-page").await;
+    let res = web.get("/no-such-page").await;
     assert_eq!(res.status(), 404);
     assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
     assert!(res.text().await.unwrap().contains("Page not found"));
@@ -110,11 +114,12 @@ async fn migrations_create_every_table(backend: Backend) {
 
 async fn static_assets_are_served_with_long_cache_lifetimes(backend: Backend) {
     let app = spawn_app(backend).await;
-    let res = app.get("/static/app.css").await;
+    let web = app.client();
+    let res = web.get("/static/app.css").await;
     assert_eq!(res.status(), 200);
     assert!(res.headers()["cache-control"].to_str().unwrap().contains("max-age=31536000"));
     assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/css"));
-    let res = app.get("/static/nope.js").await;
+    let res = web.get("/static/nope.js").await;
     assert_eq!(res.status(), 404);
     assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
     assert!(res.text().await.unwrap().contains("Page not found"));
@@ -127,10 +132,11 @@ async fn sigint_stops_gracefully_finishing_the_request_in_flight_and_flushing_us
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("keyward.log");
     let mut server = ServerProcess::start(&url, &log).await;
-    let console = Console::setup(&server.base, OWNER_EMAIL, OWNER_PASSWORD, "Signals").await.expect("setup");
-    let key = console.create_key("in flight").await.expect("create a key");
+    let console = Client::new(&server.base);
+    console.setup(OWNER_EMAIL, OWNER_PASSWORD, "Signals").await;
+    let key = console.create_key("in flight", &["records:read"], "never").await;
     for _ in 0..3 {
-        assert_eq!(console.verify(&key.secret).await.expect("verify"), Verdict::Valid);
+        assert_eq!(console.verify(&key.secret).await, Verdict::Valid);
     }
     drop(console); // its idle keep-alive connections would only delay the stop
 

@@ -26,13 +26,14 @@ async fn a_megabyte_form_post_is_refused_with_413(backend: Backend) {
     let answer = tokio::task::spawn_blocking(move || raw_exchange(port, head.as_bytes())).await.unwrap();
     assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
     // Nothing was created and the server is fine.
-    assert_eq!(app.get("/setup").await.status(), 200);
+    assert_eq!(app.client().get("/setup").await.status(), 200);
 }
 
 async fn markup_in_a_workspace_name_is_stored_exactly_and_shown_as_text(backend: Backend) {
     let app = spawn_app(backend).await;
+    let web = app.client();
     let evil = "<img src=x onerror=alert(1)> \"quoted\" ' OR 1=1; -- \u{202E}🙂";
-    let res = app
+    let res = web
         .post_form(
             "/setup",
             "/setup",
@@ -45,7 +46,7 @@ async fn markup_in_a_workspace_name_is_stored_exactly_and_shown_as_text(backend:
         )
         .await;
     assert_is_redirect_to(&res, "/settings/api-keys");
-    let html = app.get_text("/settings/api-keys").await;
+    let html = web.get_text("/settings/api-keys").await;
     assert!(!html.contains("<img src=x"), "markup must be escaped");
     assert!(
         html.contains("&#60;img src=x onerror=alert(1)&#62;") || html.contains("&lt;img src=x"),
@@ -90,7 +91,7 @@ async fn garbage_and_slow_http_do_not_tie_up_the_server() {
     assert!(answer.is_empty() || answer.starts_with("HTTP/1.1 400"), "{answer}");
 
     // Meanwhile a normal client is served: one worker, yet nothing is blocked.
-    let res = app.get("/healthz").await;
+    let res = app.client().get("/healthz").await;
     assert_eq!(res.status(), 200);
     drop(idlers);
 }

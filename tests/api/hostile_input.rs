@@ -14,8 +14,7 @@ use proptest::prelude::*;
 use rand::Rng;
 
 use crate::both_backends;
-use crate::console_client::{Console, Verdict};
-use crate::helpers::{Backend, OWNER_EMAIL, OWNER_PASSWORD, spawn_app};
+use crate::helpers::{Backend, OWNER_EMAIL, OWNER_PASSWORD, TestApp, Verdict, spawn_app};
 
 both_backends! {
     hostile_key_names_are_stored_exactly_or_refused_and_always_escaped,
@@ -48,7 +47,9 @@ const STORED: &[&str] = &[
 
 async fn hostile_key_names_are_stored_exactly_or_refused_and_always_escaped(backend: Backend) {
     let app = spawn_app(backend).await;
-    let owner = Console::setup(&app.address, OWNER_EMAIL, OWNER_PASSWORD, "Hostile").await.expect("setup");
+    let web = app.client();
+    let owner = app.new_client();
+    owner.setup(OWNER_EMAIL, OWNER_PASSWORD, "Hostile").await;
     let a64 = "a".repeat(64);
     let emoji64 = "🙂".repeat(64);
     let mut stored: Vec<String> = STORED.iter().map(|s| s.to_string()).collect();
@@ -56,16 +57,18 @@ async fn hostile_key_names_are_stored_exactly_or_refused_and_always_escaped(back
     stored.push(emoji64.clone());
 
     for name in &stored {
-        let key = owner.create_key(name).await.unwrap_or_else(|e| panic!("{name:?}: {e}"));
+        let key = owner
+            .try_create_key(name, &["records:read"], "never")
+            .await
+            .unwrap_or_else(|e| panic!("{name:?}: {e}"));
         let db_name: String = {
             let mut conn = app.state.db.get().unwrap();
             api_keys::table.find(key.id).select(api_keys::name).first(&mut *conn).unwrap()
         };
         assert_eq!(db_name, name.trim(), "stored exactly (trimmed)");
         // The verifier's JSON gives the name back byte for byte.
-        let res = app
-            .client
-            .post(app.url("/api/v1/keys/verify"))
+        let res = web
+            .post_request("/api/v1/keys/verify")
             .json(&serde_json::json!({ "key": key.secret }))
             .send()
             .await
@@ -76,8 +79,8 @@ async fn hostile_key_names_are_stored_exactly_or_refused_and_always_escaped(back
     }
 
     // Shown escaped everywhere: the table, the audit log and the confirm pages.
-    let table = owner.page_text("table", "/settings/api-keys").await.unwrap();
-    let audit = owner.page_text("audit", "/settings/audit-log").await.unwrap();
+    let table = owner.try_page_text("table", "/settings/api-keys").await.unwrap();
+    let audit = owner.try_page_text("audit", "/settings/audit-log").await.unwrap();
     for page in [&table, &audit] {
         assert!(!page.contains("<img src=x"), "raw markup in a page");
         assert!(!page.contains("<script>alert"), "raw markup in a page");
@@ -90,23 +93,23 @@ async fn hostile_key_names_are_stored_exactly_or_refused_and_always_escaped(back
         api_keys::table.select(api_keys::id).order(api_keys::id.asc()).first(&mut *conn).unwrap()
     };
     let confirm =
-        owner.page_text("revoke form", &format!("/settings/api-keys/{first_id}/revoke")).await.unwrap();
+        owner.try_page_text("revoke form", &format!("/settings/api-keys/{first_id}/revoke")).await.unwrap();
     assert!(!confirm.contains("<img src=x") && confirm.contains(&escaped(STORED[0])));
     // The CSV export neutralises the formula.
-    let csv = owner.page_text("csv", "/settings/audit-log.csv").await.unwrap();
+    let csv = owner.try_page_text("csv", "/settings/audit-log.csv").await.unwrap();
     assert!(csv.contains("'=HYPERLINK"), "a formula-looking name is neutralised in the CSV");
 
     // Refused clearly: a 422 with the message beside the field, the input kept, nothing stored.
-    let count = |app: &crate::helpers::TestApp| -> i64 {
+    let count = |app: &TestApp| -> i64 {
         let mut conn = app.state.db.get().unwrap();
         api_keys::table.count().get_result(&mut *conn).unwrap()
     };
     let before = count(&app);
-    assert_eq!(app.sign_in(OWNER_EMAIL, OWNER_PASSWORD).await.status(), 303);
+    assert_eq!(web.sign_in(OWNER_EMAIL, OWNER_PASSWORD).await.status(), 303);
     let a65 = "a".repeat(65);
     for name in ["", "   ", a65.as_str(), "null\u{0}byte", "line\nbreak", "tab\there", "bell\u{7}"] {
-        let token = app.csrf_token("/settings/api-keys/new").await;
-        let res = app
+        let token = web.csrf_token("/settings/api-keys/new").await;
+        let res = web
             .post_form_raw(
                 "/settings/api-keys",
                 &[("csrf_token", &token), ("name", name), ("permissions", "records:read"), ("expiry", "30")],
@@ -123,8 +126,10 @@ async fn hostile_key_names_are_stored_exactly_or_refused_and_always_escaped(back
 
 async fn garbage_keys_and_bodies_never_get_a_200_or_a_5xx_from_the_verifier(backend: Backend) {
     let app = spawn_app(backend).await;
-    let owner = Console::setup(&app.address, OWNER_EMAIL, OWNER_PASSWORD, "Garbage").await.expect("setup");
-    let real = owner.create_key("real").await.unwrap();
+    let web = app.client();
+    let owner = app.new_client();
+    owner.setup(OWNER_EMAIL, OWNER_PASSWORD, "Garbage").await;
+    let real = owner.create_key("real", &["records:read"], "never").await;
     let mut rng = rand::rng();
     for round in 0..150 {
         // Random printable header bytes, sometimes shaped like a key, sometimes a real key
@@ -147,14 +152,13 @@ async fn garbage_keys_and_bodies_never_get_a_200_or_a_5xx_from_the_verifier(back
         };
         let header = if round % 2 == 0 { "x-api-key" } else { "authorization" };
         let sent = if header == "authorization" { format!("Bearer {value}") } else { value.clone() };
-        let res = app.client.get(app.url("/api/v1/auth")).header(header, &sent).send().await.unwrap();
+        let res = web.get_request("/api/v1/auth").header(header, &sent).send().await.unwrap();
         let status = res.status().as_u16();
         assert!(matches!(status, 400 | 401), "{value:?} got {status}");
         let body: serde_json::Value = res.json().await.expect("a JSON refusal");
         assert!(body["error"]["code"].is_string());
 
-        let verdict =
-            crate::console_client::verify(&app.client, &app.address, &value.replace(['"', '\\'], "")).await;
+        let verdict = web.try_verify(&value.replace(['"', '\\'], "")).await;
         assert!(matches!(verdict, Ok(Verdict::Refused(_))), "{value:?}: {verdict:?}");
     }
     // Bodies that are not what the endpoint expects.
@@ -168,9 +172,8 @@ async fn garbage_keys_and_bodies_never_get_a_200_or_a_5xx_from_the_verifier(back
         b"{\"key\":\"x\",\"permissions\":\"*\"}",
     ];
     for body in bodies {
-        let res = app
-            .client
-            .post(app.url("/api/v1/keys/verify"))
+        let res = web
+            .post_request("/api/v1/keys/verify")
             .header("content-type", "application/json")
             .body(body.to_vec())
             .send()
@@ -182,7 +185,7 @@ async fn garbage_keys_and_bodies_never_get_a_200_or_a_5xx_from_the_verifier(back
         assert_ne!(json["valid"], true, "{body:?}");
     }
     // The real key is still fine after all that (garbage does not count against it).
-    assert_eq!(owner.verify(&real.secret).await.unwrap(), Verdict::Valid);
+    assert_eq!(owner.verify(&real.secret).await, Verdict::Valid);
     app.stop().await;
 }
 

@@ -1,6 +1,7 @@
-//! Integration tests: each starts the real server on a random port and talks HTTP to it.
-//! `both_backends!` bodies run on SQLite and, when `KEYWARD_TEST_POSTGRES_URL` is set,
-//! PostgreSQL; the few backend-specific kinds are listed in docs/ARCHITECTURE.md.
+//! Integration tests: each starts the real server on a random port and talks HTTP to it
+//! through `helpers::Client`. `both_backends!` bodies run on SQLite and, when
+//! `KEYWARD_TEST_POSTGRES_URL` is set, PostgreSQL (with `CI` set, a missing URL fails them);
+//! the few backend-specific kinds are listed in docs/ARCHITECTURE.md.
 
 mod helpers;
 
@@ -9,7 +10,6 @@ mod admin_cli;
 mod api_keys;
 mod audit_log;
 mod client_address;
-mod console_client;
 mod contention;
 mod crash;
 mod foundation;
@@ -21,4 +21,3 @@ mod outage;
 mod secrets_scan;
 mod sign_in_security;
 mod verifier;
-mod verifier_helpers;

@@ -1,7 +1,7 @@
 //! Settings → Members, workspace switching and creation.
 
 use crate::both_backends;
-use crate::helpers::{Backend, OWNER_EMAIL, assert_is_redirect_to, spawn_app};
+use crate::helpers::{Backend, MEMBER_PASSWORD, OWNER_EMAIL, TestApp, assert_is_redirect_to, db, spawn_app};
 
 both_backends! {
     owners_add_rerole_and_remove_members_and_each_change_is_audited,
@@ -12,35 +12,22 @@ both_backends! {
     users_switch_between_their_workspaces,
 }
 
-async fn member_ids(app: &crate::helpers::TestApp) -> Vec<String> {
-    let html = app.get_text("/settings/members").await;
+async fn member_ids(app: &TestApp) -> Vec<String> {
+    let html = app.client().get_text("/settings/members").await;
     html.match_indices("data-member-id=\"")
         .map(|(i, m)| html[i + m.len()..].split('"').next().unwrap().to_owned())
         .collect()
 }
 
-async fn id_of(app: &crate::helpers::TestApp, email: &str) -> i64 {
-    let email = email.to_owned();
-    app.state
-        .db
-        .run(move |c| {
-            keyward::accounts::store::find_user_by_email(c, &email).map_err(keyward::db::DbError::from)
-        })
-        .await
-        .unwrap()
-        .unwrap()
-        .id
-}
-
 async fn owners_add_rerole_and_remove_members_and_each_change_is_audited(backend: Backend) {
     let app = spawn_app(backend).await;
     app.setup_owner().await;
+    let web = app.client();
     let _bob = app.add_member("bob@example.com", "admin").await;
-    let html = app.get_text("/settings/members").await;
+    let html = web.get_text("/settings/members").await;
     assert!(html.contains("bob@example.com") && html.contains("Admin"), "{html}");
     // An existing account is added without its password being touched.
-    let app2 = &app;
-    let res = app2
+    let res = web
         .post_form(
             "/settings/members",
             "/settings/members",
@@ -48,21 +35,21 @@ async fn owners_add_rerole_and_remove_members_and_each_change_is_audited(backend
         )
         .await;
     assert_eq!(res.status(), 422, "already a member");
-    let bob = id_of(&app, "bob@example.com").await.to_string();
+    let bob = db::user_id(&app, "bob@example.com").await.to_string();
     let page = format!("/settings/members/{bob}/role");
-    assert!(app.get_text(&page).await.contains("data-confirm-panel"));
-    assert_is_redirect_to(&app.post_form(&page, &page, &[("role", "viewer")]).await, "/settings/members");
-    assert!(app.get_text("/settings/members").await.contains("Viewer"));
+    assert!(web.get_text(&page).await.contains("data-confirm-panel"));
+    assert_is_redirect_to(&web.post_form(&page, &page, &[("role", "viewer")]).await, "/settings/members");
+    assert!(web.get_text("/settings/members").await.contains("Viewer"));
     let rm = format!("/settings/members/{bob}/remove");
-    assert_is_redirect_to(&app.post_form(&rm, &rm, &[]).await, "/settings/members");
+    assert_is_redirect_to(&web.post_form(&rm, &rm, &[]).await, "/settings/members");
     assert!(!member_ids(&app).await.contains(&bob), "bob is no longer listed");
-    let actions: Vec<String> = app.audit_actions().await.into_iter().map(|(a, _)| a).collect();
+    let actions: Vec<String> = db::audit_actions(&app).await.into_iter().map(|(a, _)| a).collect();
     for a in ["user.signed_in", "member.added", "member.role_changed", "member.removed"] {
         assert!(actions.iter().any(|x| x == a), "{a} missing from {actions:?}");
     }
     // A failed sign-in is audited too.
-    let _ = app.browser().sign_in(OWNER_EMAIL, "wrong password here").await;
-    assert!(app.audit_actions().await.iter().any(|(a, _)| a == "user.sign_in_failed"));
+    let _ = app.new_client().sign_in(OWNER_EMAIL, "wrong password here").await;
+    assert!(db::audit_actions(&app).await.iter().any(|(a, _)| a == "user.sign_in_failed"));
 }
 
 async fn a_viewer_or_admin_post_is_403_and_changes_nothing(backend: Backend) {
@@ -71,7 +58,7 @@ async fn a_viewer_or_admin_post_is_403_and_changes_nothing(backend: Backend) {
     let viewer = app.add_member("viewer@example.com", "viewer").await;
     let admin = app.add_member("admin@example.com", "admin").await;
     let before = member_ids(&app).await;
-    let owner_id = id_of(&app, OWNER_EMAIL).await;
+    let owner_id = db::user_id(&app, OWNER_EMAIL).await;
     for who in [&viewer, &admin] {
         assert_eq!(who.get("/settings/members").await.status(), 403);
         let res = who
@@ -88,39 +75,41 @@ async fn a_viewer_or_admin_post_is_403_and_changes_nothing(backend: Backend) {
         assert_eq!(who.post_form("/settings/api-keys", &rm, &[]).await.status(), 403);
     }
     assert_eq!(member_ids(&app).await, before);
-    assert!(app.get_text("/settings/members").await.contains("Owner"));
+    assert!(app.client().get_text("/settings/members").await.contains("Owner"));
 }
 
 async fn the_last_owner_cannot_be_removed_or_demoted(backend: Backend) {
     let app = spawn_app(backend).await;
     app.setup_owner().await;
-    let me = id_of(&app, OWNER_EMAIL).await;
+    let web = app.client();
+    let me = db::user_id(&app, OWNER_EMAIL).await;
     let role = format!("/settings/members/{me}/role");
-    let res = app.post_form(&role, &role, &[("role", "admin")]).await;
+    let res = web.post_form(&role, &role, &[("role", "admin")]).await;
     assert_eq!(res.status(), 422);
     assert!(res.text().await.unwrap().contains("is the last owner"));
     let rm = format!("/settings/members/{me}/remove");
-    let res = app.post_form(&rm, &rm, &[]).await;
+    let res = web.post_form(&rm, &rm, &[]).await;
     assert_eq!(res.status(), 409);
     assert!(res.text().await.unwrap().contains("is the last owner"));
-    assert!(app.get_text("/settings/members").await.contains("Owner"));
+    assert!(web.get_text("/settings/members").await.contains("Owner"));
     // With a second owner, the first may step down.
     let _other = app.add_member("second@example.com", "owner").await;
-    assert_is_redirect_to(&app.post_form(&role, &role, &[("role", "admin")]).await, "/settings/api-keys");
+    assert_is_redirect_to(&web.post_form(&role, &role, &[("role", "admin")]).await, "/settings/api-keys");
 }
 
 async fn a_member_id_or_workspace_id_from_another_workspace_is_404(backend: Backend) {
     let app = spawn_app(backend).await;
     app.setup_owner().await;
+    let web = app.client();
     // Someone else's workspace, with a member only there.
-    let stranger = app.browser();
-    let acme = id_of(&app, OWNER_EMAIL).await;
+    let stranger = app.new_client();
+    let acme = db::user_id(&app, OWNER_EMAIL).await;
     let _ = acme;
-    let res = app.post_form("/workspaces/new", "/workspaces", &[("workspace_name", "Other")]).await;
+    let res = web.post_form("/workspaces/new", "/workspaces", &[("workspace_name", "Other")]).await;
     assert_is_redirect_to(&res, "/settings/api-keys");
     let _outsider = app.add_member("outsider@example.com", "viewer").await;
-    let outsider = id_of(&app, "outsider@example.com").await;
-    let other_ws: i64 = app
+    let outsider = db::user_id(&app, "outsider@example.com").await;
+    let other_ws: i64 = web
         .get_text("/settings/api-keys")
         .await
         .split("value=\"")
@@ -129,16 +118,16 @@ async fn a_member_id_or_workspace_id_from_another_workspace_is_404(backend: Back
         .unwrap();
     // Back in Acme, the outsider's id is unknown.
     let acme_ws = other_ws - 1;
-    let back = app
+    let back = web
         .post_form("/settings/api-keys", "/workspaces/switch", &[("workspace_id", &acme_ws.to_string())])
         .await;
     assert_is_redirect_to(&back, "/settings/api-keys");
     for page in [format!("/settings/members/{outsider}/role"), format!("/settings/members/{outsider}/remove")]
     {
-        assert_eq!(app.get(&page).await.status(), 404, "{page}");
+        assert_eq!(web.get(&page).await.status(), 404, "{page}");
     }
     let rm = format!("/settings/members/{outsider}/remove");
-    assert_eq!(app.post_form("/settings/members", &rm, &[]).await.status(), 404);
+    assert_eq!(web.post_form("/settings/members", &rm, &[]).await.status(), 404);
     // A user who is not in the Other workspace cannot switch to it.
     assert_eq!(stranger.get("/settings/api-keys").await.status(), 303);
     let bob = app.add_member("bob@example.com", "admin").await;
@@ -159,16 +148,17 @@ async fn a_removed_member_no_longer_reaches_the_workspace(backend: Backend) {
     app.setup_owner().await;
     let bob = app.add_member("bob@example.com", "admin").await;
     assert_eq!(bob.get("/settings/api-keys").await.status(), 200);
-    let id = id_of(&app, "bob@example.com").await;
+    let id = db::user_id(&app, "bob@example.com").await;
     let rm = format!("/settings/members/{id}/remove");
-    assert_is_redirect_to(&app.post_form(&rm, &rm, &[]).await, "/settings/members");
+    assert_is_redirect_to(&app.client().post_form(&rm, &rm, &[]).await, "/settings/members");
     let res = bob.get("/settings/api-keys").await;
     assert_eq!(res.status(), 303, "bob's next request is sent to sign-in");
     // His right password no longer signs him in anywhere, and the log does not call it a sign-in.
-    let signed_in_before = app.audit_actions().await.iter().filter(|(a, _)| a == "user.signed_in").count();
-    let again = app.browser().sign_in("bob@example.com", crate::helpers::MEMBER_PASSWORD).await;
+    let signed_in_before =
+        db::audit_actions(&app).await.iter().filter(|(a, _)| a == "user.signed_in").count();
+    let again = app.new_client().sign_in("bob@example.com", MEMBER_PASSWORD).await;
     assert_eq!(again.status(), 401);
-    let actions = app.audit_actions().await;
+    let actions = db::audit_actions(&app).await;
     assert_eq!(actions.iter().filter(|(a, _)| a == "user.signed_in").count(), signed_in_before);
     assert_eq!(actions.last().map(|(a, _)| a.as_str()), Some("user.sign_in_failed"));
 }
@@ -176,16 +166,17 @@ async fn a_removed_member_no_longer_reaches_the_workspace(backend: Backend) {
 async fn users_switch_between_their_workspaces(backend: Backend) {
     let app = spawn_app(backend).await;
     app.setup_owner().await;
-    assert!(app.get_text("/workspaces/new").await.contains("New workspace"));
-    let bad = app.post_form("/workspaces/new", "/workspaces", &[("workspace_name", " ")]).await;
+    let web = app.client();
+    assert!(web.get_text("/workspaces/new").await.contains("New workspace"));
+    let bad = web.post_form("/workspaces/new", "/workspaces", &[("workspace_name", " ")]).await;
     assert_eq!(bad.status(), 422);
-    let res = app.post_form("/workspaces/new", "/workspaces", &[("workspace_name", "Beta")]).await;
+    let res = web.post_form("/workspaces/new", "/workspaces", &[("workspace_name", "Beta")]).await;
     assert_is_redirect_to(&res, "/settings/api-keys");
-    let html = app.get_text("/settings/api-keys").await;
+    let html = web.get_text("/settings/api-keys").await;
     assert!(html.contains("workspace-select") && html.contains("Beta"), "{html}");
     assert!(html.contains("<option value=\"2\" selected>Beta</option>"), "{html}");
-    let res = app.post_form("/settings/api-keys", "/workspaces/switch", &[("workspace_id", "1")]).await;
+    let res = web.post_form("/settings/api-keys", "/workspaces/switch", &[("workspace_id", "1")]).await;
     assert_is_redirect_to(&res, "/settings/api-keys");
-    assert!(app.get_text("/settings/api-keys").await.contains("<option value=\"1\" selected>Acme</option>"));
-    assert!(app.audit_actions().await.iter().filter(|(a, _)| a == "workspace.created").count() == 2);
+    assert!(web.get_text("/settings/api-keys").await.contains("<option value=\"1\" selected>Acme</option>"));
+    assert!(db::audit_actions(&app).await.iter().filter(|(a, _)| a == "workspace.created").count() == 2);
 }

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use keyward::web::trusted_proxies::TrustedProxies;
 
+use crate::helpers::db::{SeedKey, revoke_key, seed_key, usage_of};
 use crate::helpers::{Backend, spawn_app_with};
-use crate::verifier_helpers::{SeedKey, revoke, seed_key, usage_of};
 
 fn nginx_binary() -> Option<&'static str> {
     ["/usr/sbin/nginx", "/usr/bin/nginx"].into_iter().find(|p| std::path::Path::new(p).exists())
@@ -174,7 +174,7 @@ http {{
     }
     assert_eq!(last_ip.as_deref(), Some("127.0.0.2"), "the last-used IP is the client nginx saw");
 
-    revoke(&app, writer.id).await;
+    revoke_key(&app, writer.id).await;
     let res = client
         .get(format!("{base}/records/1"))
         .header("Authorization", format!("Bearer {}", writer.secret()))

@@ -8,7 +8,7 @@ use keyward::config::DatabaseUrl;
 use reqwest::StatusCode;
 
 use crate::both_backends;
-use crate::helpers::{Backend, TestApp, spawn_app, spawn_app_with};
+use crate::helpers::{Backend, TestApp, postgres_admin_url, spawn_app, spawn_app_with};
 
 both_backends! {
     readiness_and_console_fail_with_503_while_the_database_is_gone_and_recover_by_themselves,
@@ -36,7 +36,7 @@ impl Outage {
             DatabaseUrl::Postgres(url) => {
                 let parsed = url::Url::parse(url).expect("test database URL");
                 let name = parsed.path().trim_start_matches('/').to_owned();
-                let admin_url = crate::helpers::postgres_admin_url().expect("PostgreSQL admin URL");
+                let admin_url = postgres_admin_url().expect("PostgreSQL admin URL");
                 OutageKind::Postgres { admin_url, name }
             }
         };
@@ -83,7 +83,7 @@ fn pg_admin(admin_url: &str, sql: &str) {
 pub async fn wait_for_status(app: &TestApp, path: &str, status: StatusCode, limit: Duration) -> Duration {
     let started = Instant::now();
     loop {
-        let res = app.client.get(app.url(path)).send().await.expect("request");
+        let res = app.client().get_request(path).send().await.expect("request");
         if res.status() == status {
             return started.elapsed();
         }
@@ -101,10 +101,11 @@ async fn readiness_and_console_fail_with_503_while_the_database_is_gone_and_reco
 ) {
     let app = spawn_app(backend).await;
     app.setup_owner().await;
-    assert_eq!(app.get("/readyz").await.status(), 200);
-    assert_eq!(app.get("/settings/api-keys").await.status(), 200);
+    let web = app.client();
+    assert_eq!(web.get("/readyz").await.status(), 200);
+    assert_eq!(web.get("/settings/api-keys").await.status(), 200);
     // Warm several pooled connections, so the outage meets open ones too.
-    let warm: Vec<_> = (0..4).map(|_| app.get("/settings/api-keys")).collect();
+    let warm: Vec<_> = (0..4).map(|_| web.get("/settings/api-keys")).collect();
     for res in futures_util::future::join_all(warm).await {
         assert_eq!(res.status(), 200);
     }
@@ -112,23 +113,23 @@ async fn readiness_and_console_fail_with_503_while_the_database_is_gone_and_reco
     let outage = Outage::for_app(&app);
     outage.begin();
 
-    let res = app.get("/readyz").await;
+    let res = web.get("/readyz").await;
     assert_eq!(res.status(), 503);
     let body: serde_json::Value = res.json().await.unwrap();
     assert_eq!(body["error"]["code"], "unavailable");
     // Every pooled connection is met in turn: each answer is a 503, none a 500 or a 200.
     for _ in 0..12 {
-        let res = app.get("/settings/api-keys").await;
+        let res = web.get("/settings/api-keys").await;
         assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
-        assert_eq!(app.get("/readyz").await.status(), 503);
+        assert_eq!(web.get("/readyz").await.status(), 503);
     }
     // Liveness does not depend on the database.
-    assert_eq!(app.get("/healthz").await.status(), 200);
+    assert_eq!(web.get("/healthz").await.status(), 200);
 
     outage.end();
     wait_for_status(&app, "/readyz", StatusCode::OK, Duration::from_secs(15)).await;
     for _ in 0..8 {
-        assert_eq!(app.get("/settings/api-keys").await.status(), 200);
+        assert_eq!(web.get("/settings/api-keys").await.status(), 200);
     }
     app.stop().await;
 }
@@ -154,11 +155,9 @@ async fn the_verifier_fails_closed_under_load_and_resumes_by_itself(backend: Bac
         s.rate_limit.burst_per_second = 1_000_000_000;
     })
     .await;
-    let owner =
-        crate::console_client::Console::setup(&app.address, "o@example.com", "outage password 1", "Outage")
-            .await
-            .expect("setup");
-    let key = owner.create_key("under load").await.expect("create");
+    let owner = app.new_client();
+    owner.setup("o@example.com", "outage password 1", "Outage").await;
+    let key = owner.create_key("under load", &["records:read"], "never").await;
 
     let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
     let stop = Arc::new(AtomicBool::new(false));

@@ -15,7 +15,7 @@ both_backends! {
 async fn the_sixth_sign_in_for_an_email_is_refused_even_with_the_right_password(backend: Backend) {
     let app = spawn_app_with(backend, |s| s.login_throttle.slowdown = Duration::from_millis(10)).await;
     app.setup_owner().await;
-    let b = app.browser();
+    let b = app.new_client();
     for _ in 0..5 {
         assert_eq!(b.sign_in(OWNER_EMAIL, "wrong password here").await.status(), 401);
     }
@@ -26,7 +26,7 @@ async fn the_sixth_sign_in_for_an_email_is_refused_even_with_the_right_password(
     assert!(html.contains("Too many failed sign-in attempts") && html.contains("in 15 minutes"), "{html}");
     assert_eq!(b.get("/settings/api-keys").await.status(), 303);
     // Another email from the same address still gets through.
-    let other = app.browser();
+    let other = app.new_client();
     assert_eq!(other.sign_in("nobody@example.com", "wrong password here").await.status(), 401);
 }
 
@@ -38,7 +38,7 @@ async fn an_ended_throttle_window_lets_the_owner_in_again(backend: Backend) {
     })
     .await;
     app.setup_owner().await;
-    let b = app.browser();
+    let b = app.new_client();
     for _ in 0..6 {
         assert_eq!(b.sign_in(OWNER_EMAIL, "wrong password here").await.status(), 401);
     }

@@ -10,8 +10,10 @@ use reqwest::Response;
 use serde_json::{Value, json};
 
 use crate::both_backends;
-use crate::helpers::{Backend, TestApp, spawn_app, spawn_app_with, test_settings};
-use crate::verifier_helpers::{SeedKey, delete_key, revoke, seed_key, usage_of};
+use crate::helpers::db::{SeedKey, delete_key, revoke_key, seed_key, usage_of};
+use crate::helpers::{
+    Backend, Client, TestApp, postgres_admin_url, spawn_app, spawn_app_with, test_settings,
+};
 
 both_backends! {
     whoami_accepts_either_header_and_describes_the_key,
@@ -32,7 +34,7 @@ both_backends! {
 }
 
 async fn auth_with(app: &TestApp, key: &str, require: Option<&str>) -> Response {
-    let mut req = app.client.get(app.url("/api/v1/auth")).header("X-Api-Key", key);
+    let mut req = app.client().get_request("/api/v1/auth").header("X-Api-Key", key);
     if let Some(r) = require {
         req = req.header("X-Keyward-Require", r);
     }
@@ -60,8 +62,9 @@ async fn error_code(res: Response) -> String {
 
 async fn whoami_accepts_either_header_and_describes_the_key(backend: Backend) {
     let app = spawn_app(backend).await;
+    let web = app.client();
     let k = seed_key(&app, SeedKey { permissions: "records:read files:read", ..Default::default() }).await;
-    let res = app.client.get(app.url("/api/v1/whoami")).header("X-Api-Key", k.secret()).send().await.unwrap();
+    let res = web.get_request("/api/v1/whoami").header("X-Api-Key", k.secret()).send().await.unwrap();
     assert_eq!(res.status(), 200);
     assert_eq!(header(&res, "cache-control"), Some("no-store"));
     assert_rate_headers(&res);
@@ -78,18 +81,18 @@ async fn whoami_accepts_either_header_and_describes_the_key(backend: Backend) {
     assert!(!body.to_string().contains(k.secret()), "the key is never echoed");
 
     let bearer = format!("Bearer {}", k.secret());
-    let res = app.client.get(app.url("/api/v1/whoami")).header("Authorization", bearer).send().await.unwrap();
+    let res = web.get_request("/api/v1/whoami").header("Authorization", bearer).send().await.unwrap();
     assert_eq!(res.status(), 200);
     assert_eq!(header(&res, "ratelimit-remaining"), Some("8"));
 }
 
 async fn conflicting_headers_are_refused_and_identical_ones_accepted(backend: Backend) {
     let app = spawn_app(backend).await;
+    let web = app.client();
     let k = seed_key(&app, SeedKey::default()).await;
     let other = ApiKey::generate();
-    let res = app
-        .client
-        .get(app.url("/api/v1/auth"))
+    let res = web
+        .get_request("/api/v1/auth")
         .header("X-Api-Key", k.secret())
         .header("Authorization", format!("Bearer {}", other.expose()))
         .send()
@@ -97,9 +100,8 @@ async fn conflicting_headers_are_refused_and_identical_ones_accepted(backend: Ba
         .unwrap();
     assert_eq!(res.status(), 400);
     assert_eq!(error_code(res).await, "conflicting_keys");
-    let res = app
-        .client
-        .get(app.url("/api/v1/auth"))
+    let res = web
+        .get_request("/api/v1/auth")
         .header("X-Api-Key", k.secret())
         .header("Authorization", format!("Bearer {}", k.secret()))
         .send()
@@ -113,9 +115,9 @@ async fn keys_in_the_query_string_are_refused(backend: Backend) {
     let k = seed_key(&app, SeedKey::default()).await;
     for param in ["key", "api_key", "apikey", "token", "access_token"] {
         for path in ["/api/v1/auth", "/api/v1/whoami"] {
-            let url = app.url(&format!("{path}?{param}={}", k.secret()));
+            let url = format!("{path}?{param}={}", k.secret());
             // Even alongside a valid header: the URL may already be in someone's log.
-            let res = app.client.get(url).header("X-Api-Key", k.secret()).send().await.unwrap();
+            let res = app.client().get_request(&url).header("X-Api-Key", k.secret()).send().await.unwrap();
             assert_eq!(res.status(), 400, "{path}?{param}");
             let body: Value = res.json().await.unwrap();
             assert_eq!(body["error"]["code"], "key_in_query");
@@ -123,8 +125,8 @@ async fn keys_in_the_query_string_are_refused(backend: Backend) {
         }
     }
     let res = app
-        .client
-        .post(app.url(&format!("/api/v1/keys/verify?key={}", k.secret())))
+        .client()
+        .post_request(&format!("/api/v1/keys/verify?key={}", k.secret()))
         .json(&json!({"key": k.secret()}))
         .send()
         .await
@@ -135,7 +137,8 @@ async fn keys_in_the_query_string_are_refused(backend: Backend) {
 
 async fn missing_and_malformed_keys_are_401_with_a_challenge(backend: Backend) {
     let app = spawn_app(backend).await;
-    let res = app.get("/api/v1/auth").await;
+    let web = app.client();
+    let res = web.get("/api/v1/auth").await;
     assert_eq!(res.status(), 401);
     assert!(header(&res, "www-authenticate").unwrap().starts_with("Bearer"));
     assert_eq!(error_code(res).await, "missing_key");
@@ -153,7 +156,7 @@ async fn missing_and_malformed_keys_are_401_with_a_challenge(backend: Backend) {
     }
     // Non-ASCII bytes in the header.
     let value = reqwest::header::HeaderValue::from_bytes("kw_live_ünïcødé".as_bytes()).unwrap();
-    let res = app.client.get(app.url("/api/v1/auth")).header("X-Api-Key", value).send().await.unwrap();
+    let res = web.get_request("/api/v1/auth").header("X-Api-Key", value).send().await.unwrap();
     assert_eq!(res.status(), 401);
     assert_eq!(error_code(res).await, "malformed_key");
 }
@@ -192,7 +195,7 @@ async fn unknown_revoked_and_expired_keys_are_401_in_order(backend: Backend) {
     let future = Utc::now().naive_utc() + chrono::Duration::days(1);
     let fine = seed_key(&app, SeedKey { expires_at: Some(future), ..Default::default() }).await;
     let res =
-        app.client.get(app.url("/api/v1/whoami")).header("X-Api-Key", fine.secret()).send().await.unwrap();
+        app.client().get_request("/api/v1/whoami").header("X-Api-Key", fine.secret()).send().await.unwrap();
     assert_eq!(res.status(), 200);
     let body: Value = res.json().await.unwrap();
     assert!(body["expires_at"].as_str().unwrap().ends_with('Z'), "{body}");
@@ -219,8 +222,8 @@ async fn forward_auth_checks_required_permissions(backend: Backend) {
 
     // The query parameter works too.
     let res = app
-        .client
-        .get(app.url("/api/v1/auth?require=files:upload"))
+        .client()
+        .get_request("/api/v1/auth?require=files:upload")
         .header("X-Api-Key", reader.secret())
         .send()
         .await
@@ -279,7 +282,7 @@ async fn a_per_key_rate_limit_overrides_the_default(backend: Backend) {
 }
 
 async fn verify(app: &TestApp, body: Value) -> Response {
-    app.client.post(app.url("/api/v1/keys/verify")).json(&body).send().await.unwrap()
+    app.client().post_request("/api/v1/keys/verify").json(&body).send().await.unwrap()
 }
 
 async fn verify_reports_the_verdict_in_the_body(backend: Backend) {
@@ -315,7 +318,7 @@ async fn verify_reports_the_verdict_in_the_body(backend: Backend) {
     assert_eq!(body["key_id"], Value::Null);
     let body: Value = verify(&app, json!({"key": ApiKey::generate().expose()})).await.json().await.unwrap();
     assert_eq!(body["code"], "unknown_key");
-    revoke(&app, k.id).await;
+    revoke_key(&app, k.id).await;
     let body: Value = verify(&app, json!({"key": k.secret()})).await.json().await.unwrap();
     assert_eq!((body["valid"].clone(), body["code"].clone()), (json!(false), json!("revoked_key")));
 }
@@ -323,8 +326,8 @@ async fn verify_reports_the_verdict_in_the_body(backend: Backend) {
 async fn verify_refuses_bad_bodies_with_400(backend: Backend) {
     let app = spawn_app(backend).await;
     let post = |body: &'static str| {
-        app.client
-            .post(app.url("/api/v1/keys/verify"))
+        app.client()
+            .post_request("/api/v1/keys/verify")
             .header("Content-Type", "application/json")
             .body(body)
             .send()
@@ -350,7 +353,7 @@ async fn verify_refuses_bad_bodies_with_400(backend: Backend) {
     assert_eq!(res.status(), 413);
     assert_eq!(res.json::<Value>().await.unwrap()["error"]["code"], "body_too_large");
     // GET is not how verify is called.
-    let res = app.get("/api/v1/keys/verify").await;
+    let res = app.client().get("/api/v1/keys/verify").await;
     assert_eq!(res.status(), 405);
 }
 
@@ -430,13 +433,13 @@ async fn the_verifier_fails_closed_when_the_database_is_gone(backend: Backend) {
         keyward::config::DatabaseUrl::Postgres(url) => {
             use diesel::{Connection, PgConnection, RunQueryDsl};
             let name = url::Url::parse(url).unwrap().path().trim_start_matches('/').to_owned();
-            let admin = crate::helpers::postgres_admin_url().unwrap();
+            let admin = postgres_admin_url().unwrap();
             let mut conn = PgConnection::establish(&admin).unwrap();
             diesel::sql_query(format!("DROP DATABASE \"{name}\" WITH (FORCE)")).execute(&mut conn).unwrap();
         }
     }
     for path in ["/api/v1/auth", "/api/v1/whoami"] {
-        let res = app.client.get(app.url(path)).header("X-Api-Key", k.secret()).send().await.unwrap();
+        let res = app.client().get_request(path).header("X-Api-Key", k.secret()).send().await.unwrap();
         assert_eq!(res.status(), 503, "{path}");
         assert_eq!(error_code(res).await, "unavailable");
     }
@@ -458,10 +461,10 @@ async fn a_revocation_on_one_instance_is_refused_by_another_at_once(backend: Bac
     let b_url = format!("http://127.0.0.1:{}", b.port());
     let (b_handle, b_verifier) = (b.handle(), b.verifier());
     tokio::spawn(b.run_until_stopped());
+    let b_client = Client::new(&b_url);
     let on_b = |key: String| {
-        let client = a.client.clone();
-        let url = format!("{b_url}/api/v1/auth");
-        async move { client.get(url).header("X-Api-Key", key).send().await.unwrap() }
+        let client = b_client.clone();
+        async move { client.get_request("/api/v1/auth").header("X-Api-Key", key).send().await.unwrap() }
     };
 
     let k = seed_key(&a, SeedKey::default()).await;
@@ -472,7 +475,7 @@ async fn a_revocation_on_one_instance_is_refused_by_another_at_once(backend: Bac
         assert!(b_verifier.cache.stats().hits >= 2, "B serves a repeat key from memory");
     }
     assert_eq!(auth_with(&a, k.secret(), None).await.status(), 200);
-    revoke(&a, k.id).await;
+    revoke_key(&a, k.id).await;
     let res = on_b(k.secret().to_owned()).await;
     assert_eq!(res.status(), 401);
     assert_eq!(error_code(res).await, "revoked_key");
@@ -490,7 +493,7 @@ async fn a_revocation_on_one_instance_is_refused_by_another_at_once(backend: Bac
 #[tokio::test]
 async fn the_do_nothing_handler_answers_200() {
     let app = spawn_app(Backend::Sqlite).await;
-    let res = app.get("/api/v1/ping").await;
+    let res = app.client().get("/api/v1/ping").await;
     assert_eq!(res.status(), 200);
     assert_eq!(res.text().await.unwrap(), "");
 }

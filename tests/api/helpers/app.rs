@@ -1,0 +1,133 @@
+//! A running keyward for one test: [`spawn_app`] starts the server in-process on a random port
+//! with its own database, and the [`TestApp`] hands out [`Client`]s to talk to it.
+
+use actix_web::dev::ServerHandle;
+use actix_web::web;
+use keyward::config::{DatabaseUrl, Settings};
+use keyward::startup::Application;
+use keyward::state::AppState;
+
+use super::backend::{Backend, TestDb};
+use super::client::{Client, assert_is_redirect_to};
+
+pub const OWNER_EMAIL: &str = "owner@example.com";
+pub const OWNER_PASSWORD: &str = "correct horse battery staple";
+/// The password of every member a test adds (`add_member`, `db::insert_member`).
+pub const MEMBER_PASSWORD: &str = "member password 1234";
+
+/// A running keyward, its database, and the app's own client.
+pub struct TestApp {
+    pub address: String,
+    pub port: u16,
+    pub backend: Backend,
+    pub state: web::Data<AppState>,
+    pub database_url: DatabaseUrl,
+    client: Client,
+    handle: ServerHandle,
+    /// The server task; `stop` waits for it, so shutdown work (the usage flush) is done.
+    run: tokio::sync::Mutex<Option<tokio::task::JoinHandle<std::io::Result<()>>>>,
+    // Dropped last: the server must stop using the database before it is removed.
+    _db: TestDb,
+}
+
+/// Test settings: a random port, one worker, signals left to the test runner.
+pub fn test_settings(database_url: DatabaseUrl) -> Settings {
+    let mut s = Settings::new(database_url);
+    s.bind = "127.0.0.1:0".into();
+    s.workers = 1;
+    s.pool_size = 4;
+    s.handle_signals = false;
+    s
+}
+
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, |_| {}).await
+}
+
+pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    let (db, url) = TestDb::create(backend);
+    let mut settings = test_settings(url.clone());
+    tweak(&mut settings);
+    let app = Application::build(settings).await.expect("the app starts");
+    let port = app.port();
+    let handle = app.handle();
+    let state = app.state();
+    let run = tokio::spawn(app.run_until_stopped());
+    let address = format!("http://127.0.0.1:{port}");
+    TestApp {
+        client: Client::new(&address),
+        address,
+        port,
+        backend,
+        state,
+        database_url: url,
+        handle,
+        run: tokio::sync::Mutex::new(Some(run)),
+        _db: db,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    /// The app's own client: the owner's once `setup_owner` has run.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Another browser on this server, with its own cookie jar (none yet).
+    pub fn new_client(&self) -> Client {
+        Client::new(&self.address)
+    }
+
+    /// Completes first-run setup as the owner (workspace "Acme"); the app's client is signed
+    /// in afterwards.
+    pub async fn setup_owner(&self) {
+        let res = self
+            .client
+            .post_form(
+                "/setup",
+                "/setup",
+                &[
+                    ("email", OWNER_EMAIL),
+                    ("password", OWNER_PASSWORD),
+                    ("password_confirm", OWNER_PASSWORD),
+                    ("workspace_name", "Acme"),
+                ],
+            )
+            .await;
+        assert_is_redirect_to(&res, "/settings/api-keys");
+    }
+
+    /// A new browser signed in as `email`, whose password is [`MEMBER_PASSWORD`].
+    pub async fn sign_in_as(&self, email: &str) -> Client {
+        let client = self.new_client();
+        assert_eq!(client.sign_in(email, MEMBER_PASSWORD).await.status(), 303, "sign-in as {email}");
+        client
+    }
+
+    /// Adds `email` as `role` (owner/admin/viewer) through Settings → Members, using the app's
+    /// own client (which must be signed in as an owner), and returns a browser signed in as them.
+    pub async fn add_member(&self, email: &str, role: &str) -> Client {
+        let res = self
+            .client
+            .post_form(
+                "/settings/members",
+                "/settings/members",
+                &[("email", email), ("password", MEMBER_PASSWORD), ("role", role)],
+            )
+            .await;
+        assert_is_redirect_to(&res, "/settings/members");
+        self.sign_in_as(email).await
+    }
+
+    /// Stops the server gracefully and waits for it.
+    pub async fn stop(&self) {
+        self.handle.stop(true).await;
+        if let Some(run) = self.run.lock().await.take() {
+            let _ = run.await;
+        }
+    }
+}

@@ -1,0 +1,318 @@
+//! The database behind the console's back: seeding workspaces, members, keys, usage and audit
+//! events straight into the store, and reading back rows the pages do not show. Every test that
+//! writes to the database directly does it through this file.
+
+use chrono::{NaiveDateTime, Utc};
+use diesel::prelude::*;
+use keyward::accounts::password::hash_password;
+use keyward::accounts::{Password, Role, store as accounts};
+use keyward::audit::{self, Actor, Event};
+use keyward::db::schema::{api_keys, audit_events, key_usage_daily, workspaces};
+use keyward::db::{Db, DbConnection, DbError};
+use keyward::keys::ApiKey;
+use keyward::keys::store::{self as key_store, NewKey};
+
+use super::app::{MEMBER_PASSWORD, TestApp};
+
+// ---------------------------------------------------------------- workspaces and members
+
+/// The first workspace's id (made by `setup_owner`).
+pub async fn first_workspace(app: &TestApp) -> i64 {
+    app.state
+        .db
+        .run(|conn| -> Result<i64, DbError> {
+            Ok(workspaces::table.select(workspaces::id).order(workspaces::id).first(conn)?)
+        })
+        .await
+        .unwrap()
+}
+
+/// A second workspace, "Globex", with its own owner `owner_email` (password
+/// [`MEMBER_PASSWORD`]).
+pub async fn second_workspace(app: &TestApp, owner_email: &str) -> i64 {
+    let ws = app
+        .state
+        .db
+        .write(|conn| -> Result<i64, DbError> {
+            Ok(accounts::insert_workspace(conn, "Globex", Utc::now().naive_utc())?)
+        })
+        .await
+        .unwrap();
+    insert_member(app, owner_email, ws, Role::Owner).await;
+    ws
+}
+
+/// Adds a user (password [`MEMBER_PASSWORD`]) with a role in a workspace; returns the user's id.
+pub async fn insert_member(app: &TestApp, email: &str, workspace_id: i64, role: Role) -> i64 {
+    let hash = hash_password(&Password::parse(MEMBER_PASSWORD).unwrap());
+    let email = email.to_owned();
+    app.state
+        .db
+        .write(move |conn| -> Result<i64, DbError> {
+            let now = Utc::now().naive_utc();
+            let id = accounts::insert_user(conn, &email, &hash, now)?;
+            accounts::insert_membership(conn, id, workspace_id, role, now)?;
+            Ok(id)
+        })
+        .await
+        .unwrap()
+}
+
+/// The id of the user with this email.
+pub async fn user_id(app: &TestApp, email: &str) -> i64 {
+    let email = email.to_owned();
+    app.state
+        .db
+        .run(move |c| accounts::find_user_by_email(c, &email).map_err(DbError::from))
+        .await
+        .unwrap()
+        .unwrap()
+        .id
+}
+
+// ---------------------------------------------------------------- keys
+
+pub struct SeedKey {
+    pub name: &'static str,
+    pub permissions: &'static str,
+    pub expires_at: Option<NaiveDateTime>,
+    pub revoked: bool,
+    pub rate_limit: Option<i32>,
+}
+
+impl Default for SeedKey {
+    fn default() -> Self {
+        Self { name: "Deploy bot", permissions: "*", expires_at: None, revoked: false, rate_limit: None }
+    }
+}
+
+/// A stored key and its plaintext (which only the test holds).
+pub struct Seeded {
+    pub key: ApiKey,
+    pub id: i64,
+    pub workspace_id: i64,
+}
+
+impl Seeded {
+    pub fn secret(&self) -> &str {
+        self.key.expose()
+    }
+}
+
+/// Inserts a workspace "Seeded" (the first time: with a user) and a key row.
+pub async fn seed_key(app: &TestApp, seed: SeedKey) -> Seeded {
+    let key = ApiKey::generate();
+    let (hash, last4) = (key.hash().as_str().to_owned(), key.last4().to_owned());
+    let (id, workspace_id) = app
+        .state
+        .db
+        .write(move |conn: &mut DbConnection| -> Result<(i64, i64), DbError> {
+            let now = Utc::now().naive_utc();
+            let user = match accounts::find_user_by_email(conn, "seed@example.com")? {
+                Some(u) => u.id,
+                None => accounts::insert_user(conn, "seed@example.com", "not-a-hash", now)?,
+            };
+            let ws: Option<i64> = workspaces::table
+                .filter(workspaces::name.eq("Seeded"))
+                .select(workspaces::id)
+                .first(conn)
+                .optional()?;
+            let ws = match ws {
+                Some(w) => w,
+                None => {
+                    let w = accounts::insert_workspace(conn, "Seeded", now)?;
+                    accounts::insert_membership(conn, user, w, Role::Owner, now)?;
+                    w
+                }
+            };
+            let id = diesel::insert_into(api_keys::table)
+                .values((
+                    api_keys::workspace_id.eq(ws),
+                    api_keys::search_name.eq(keyward::keys::search_form(seed.name)),
+                    api_keys::name.eq(seed.name),
+                    api_keys::prefix.eq("kw_live_"),
+                    api_keys::last4.eq(last4),
+                    api_keys::key_hash.eq(hash),
+                    api_keys::permissions.eq(seed.permissions),
+                    api_keys::expiry_rule.eq("never"),
+                    api_keys::created_by.eq(Some(user)),
+                    api_keys::created_at.eq(now),
+                    api_keys::expires_at.eq(seed.expires_at),
+                    api_keys::revoked_at.eq(seed.revoked.then_some(now)),
+                    api_keys::rate_limit_per_minute.eq(seed.rate_limit),
+                ))
+                .returning(api_keys::id)
+                .get_result(conn)?;
+            Ok((id, ws))
+        })
+        .await
+        .expect("seed a key");
+    Seeded { key, id, workspace_id }
+}
+
+/// Inserts keys into a workspace through the key store, `(name, expires_at, revoked)` each
+/// (`records:read`, secrets thrown away); returns their ids in order.
+pub async fn insert_keys(
+    app: &TestApp,
+    ws: i64,
+    keys: Vec<(String, Option<NaiveDateTime>, bool)>,
+) -> Vec<i64> {
+    app.state
+        .db
+        .write(move |conn| -> Result<Vec<i64>, DbError> {
+            let now = Utc::now().naive_utc();
+            let mut ids = Vec::new();
+            for (name, expires_at, revoked) in keys {
+                let secret = ApiKey::generate();
+                let id = key_store::insert(
+                    conn,
+                    &NewKey {
+                        workspace_id: ws,
+                        name: &name,
+                        prefix: secret.prefix(),
+                        last4: secret.last4(),
+                        key_hash: secret.hash().as_str(),
+                        permissions: "records:read",
+                        expiry_rule: "30d",
+                        created_by: None,
+                        created_at: now,
+                        expires_at,
+                        rate_limit_per_minute: None,
+                    },
+                )?;
+                if revoked {
+                    key_store::revoke(conn, ws, id, Some(1), now)?;
+                }
+                ids.push(id);
+            }
+            Ok(ids)
+        })
+        .await
+        .unwrap()
+}
+
+/// Marks a key revoked now, without an audit entry.
+pub async fn revoke_key(app: &TestApp, id: i64) {
+    app.state
+        .db
+        .write(move |conn: &mut DbConnection| -> Result<usize, DbError> {
+            Ok(diesel::update(api_keys::table.find(id))
+                .set(api_keys::revoked_at.eq(Some(Utc::now().naive_utc())))
+                .execute(conn)?)
+        })
+        .await
+        .expect("revoke");
+}
+
+/// Deletes a key's row, without an audit entry.
+pub async fn delete_key(app: &TestApp, id: i64) {
+    app.state
+        .db
+        .write(move |conn: &mut DbConnection| -> Result<usize, DbError> {
+            Ok(diesel::delete(api_keys::table.find(id)).execute(conn)?)
+        })
+        .await
+        .expect("delete");
+}
+
+/// Sets a key's last use, as a usage flush would.
+pub async fn set_last_used(app: &TestApp, id: i64, at: NaiveDateTime, ip: &'static str) {
+    app.state
+        .db
+        .write(move |conn| -> Result<(), DbError> {
+            diesel::update(api_keys::table.find(id))
+                .set((api_keys::last_used_at.eq(Some(at)), api_keys::last_used_ip.eq(Some(ip))))
+                .execute(conn)?;
+            Ok(())
+        })
+        .await
+        .unwrap()
+}
+
+/// A key's stored (name, key_hash, permissions, revoked_at), if the row exists.
+pub async fn key_row(app: &TestApp, id: i64) -> Option<(String, String, String, Option<NaiveDateTime>)> {
+    app.state
+        .db
+        .run(move |conn| -> Result<_, DbError> {
+            Ok(api_keys::table
+                .find(id)
+                .select((api_keys::name, api_keys::key_hash, api_keys::permissions, api_keys::revoked_at))
+                .first(conn)
+                .optional()?)
+        })
+        .await
+        .unwrap()
+}
+
+/// (allowed, denied) summed over days, and last_used_at / last_used_ip.
+pub async fn usage_of(app: &TestApp, id: i64) -> (i64, i64, Option<NaiveDateTime>, Option<String>) {
+    usage_in(&app.state.db, id).await
+}
+
+/// [`usage_of`] on any database handle (e.g. one opened after the server has exited).
+pub async fn usage_in(db: &Db, id: i64) -> (i64, i64, Option<NaiveDateTime>, Option<String>) {
+    db.run(move |conn: &mut DbConnection| -> Result<_, DbError> {
+        let rows: Vec<(i64, i64)> = key_usage_daily::table
+            .filter(key_usage_daily::key_id.eq(id))
+            .select((key_usage_daily::allowed, key_usage_daily::denied))
+            .load(conn)?;
+        let (used_at, ip): (Option<NaiveDateTime>, Option<String>) =
+            api_keys::table.find(id).select((api_keys::last_used_at, api_keys::last_used_ip)).first(conn)?;
+        let (a, d) = rows.iter().fold((0, 0), |(a, d), (x, y)| (a + x, d + y));
+        Ok((a, d, used_at, ip))
+    })
+    .await
+    .expect("read usage")
+}
+
+// ---------------------------------------------------------------- the audit log
+
+/// The audit log's (action, details), oldest first (every workspace).
+pub async fn audit_actions(app: &TestApp) -> Vec<(String, String)> {
+    app.state
+        .db
+        .run(|conn| -> Result<Vec<(String, String)>, DbError> {
+            Ok(audit_events::table
+                .order(audit_events::id.asc())
+                .select((audit_events::action, audit_events::details))
+                .load(conn)?)
+        })
+        .await
+        .expect("audit query")
+}
+
+/// The actions recorded about one key, newest first.
+pub async fn actions_for(app: &TestApp, key_id: i64) -> Vec<String> {
+    app.state
+        .db
+        .run(move |conn| -> Result<_, DbError> {
+            Ok(audit_events::table
+                .filter(audit_events::key_id.eq(key_id))
+                .order(audit_events::id.desc())
+                .select(audit_events::action)
+                .load::<String>(conn)?)
+        })
+        .await
+        .unwrap()
+}
+
+/// Records audit events by `actor`, each `(workspace_id, action, details, at)`, in one
+/// transaction.
+pub async fn record_audit_events(
+    app: &TestApp,
+    actor: &str,
+    events: Vec<(i64, &'static str, String, NaiveDateTime)>,
+) {
+    let actor = Actor { label: actor.into(), ..Default::default() };
+    app.state
+        .db
+        .write(move |conn| -> Result<(), DbError> {
+            for (workspace_id, action, details, at) in events {
+                let event = Event { workspace_id: Some(workspace_id), action, key: None, details };
+                audit::record(conn, &actor, event, at)?;
+            }
+            Ok(())
+        })
+        .await
+        .unwrap()
+}

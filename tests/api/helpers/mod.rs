@@ -1,0 +1,22 @@
+//! The test harness, shared by every test module:
+//!
+//! - [`backend`]: `both_backends!`, the PostgreSQL server for tests, a database per test;
+//! - [`app`]: the server started in-process for one test ([`TestApp`]);
+//! - [`client`]: the one HTTP client ([`Client`]), a browser on the console and a caller of
+//!   the verifier;
+//! - [`pages`]: reading the HTML the console answers;
+//! - [`db`]: seeding and reading the database directly, beside the console.
+// Not every test module uses every helper.
+#![allow(dead_code)]
+
+pub mod app;
+pub mod backend;
+pub mod client;
+pub mod db;
+pub mod pages;
+
+pub use app::{
+    MEMBER_PASSWORD, OWNER_EMAIL, OWNER_PASSWORD, TestApp, spawn_app, spawn_app_with, test_settings,
+};
+pub use backend::{Backend, TestDb, postgres_admin_url};
+pub use client::{Client, Failure, Revealed, Verdict, assert_is_redirect_to, extract_csrf};
