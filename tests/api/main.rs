@@ -15,6 +15,7 @@ mod crash;
 mod foundation;
 mod hostile;
 mod hostile_input;
+mod key_operations;
 mod members;
 mod nginx;
 mod outage;
