@@ -1,9 +1,9 @@
 //! First-run setup, sign-in, sessions and CSRF.
 
 use crate::both_backends;
-use crate::crash::ServerProcess;
 use crate::helpers::{
-    Backend, Client, OWNER_EMAIL, OWNER_PASSWORD, TestDb, assert_is_redirect_to, db, extract_csrf, spawn_app,
+    Backend, Client, OWNER_EMAIL, OWNER_PASSWORD, ServerProcess, TestDb, assert_is_redirect_to, db,
+    extract_csrf, spawn_app,
 };
 
 both_backends! {

@@ -1,26 +1,22 @@
 //! `keyward admin create`, run as a real process with the password on standard input.
 
 use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use keyward::config::DatabaseUrl;
 
 use crate::both_backends;
-use crate::helpers::{Backend, spawn_app};
+use crate::helpers::{Backend, keyward_command, spawn_app, url_arg};
 
 both_backends! {
     admin_create_makes_an_owner_who_can_sign_in,
 }
 
 fn run(url: &DatabaseUrl, args: &[&str], stdin: &str) -> std::process::Output {
-    let url = match url {
-        DatabaseUrl::Sqlite(p) => format!("sqlite://{}", p.display()),
-        DatabaseUrl::Postgres(u) => u.clone(),
-    };
-    let mut child = Command::new(env!("CARGO_BIN_EXE_keyward"))
+    let mut child = keyward_command()
         .args(["admin", "create"])
         .args(args)
-        .env("KEYWARD_DATABASE_URL", url)
+        .env("KEYWARD_DATABASE_URL", url_arg(url))
         .env("RUST_LOG", "warn")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

@@ -9,9 +9,7 @@
 //! `bench/soak.sh`).
 
 use std::collections::{HashMap, HashSet};
-use std::fs::File;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -21,109 +19,11 @@ use keyward::db::schema::{api_keys, audit_events};
 use rand::Rng;
 
 use crate::both_backends;
-use crate::helpers::{Backend, Client, Failure, OWNER_EMAIL, OWNER_PASSWORD, TestDb, Verdict};
+use crate::helpers::{Backend, Client, Failure, OWNER_EMAIL, OWNER_PASSWORD, ServerProcess, TestDb, Verdict};
 use crate::secrets_scan::{assert_no_key_in, dump_database};
 
 both_backends! {
     keys_survive_kill_9_with_their_audit_entries_and_no_half_written_rows,
-}
-
-/// The keyward binary, started as an operator would start it.
-pub struct ServerProcess {
-    child: Child,
-    pub base: String,
-    pub log: PathBuf,
-}
-
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-pub fn url_arg(url: &DatabaseUrl) -> String {
-    match url {
-        DatabaseUrl::Sqlite(p) => format!("sqlite://{}", p.display()),
-        DatabaseUrl::Postgres(u) => u.clone(),
-    }
-}
-
-impl ServerProcess {
-    /// Starts the binary and waits until `/readyz` answers 200.
-    pub async fn start(url: &DatabaseUrl, log: &Path) -> Self {
-        let port = free_port();
-        let stderr = File::options().create(true).append(true).open(log).expect("log file");
-        let child = Command::new(env!("CARGO_BIN_EXE_keyward"))
-            .env("KEYWARD_DATABASE_URL", url_arg(url))
-            .env("KEYWARD_BIND", format!("127.0.0.1:{port}"))
-            .env("KEYWARD_WORKERS", "2")
-            .env("KEYWARD_SECRET_KEY", "")
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(stderr)
-            .spawn()
-            .expect("start keyward");
-        let server = Self { child, base: format!("http://127.0.0.1:{port}"), log: log.to_owned() };
-        server.wait_ready().await;
-        server
-    }
-
-    async fn wait_ready(&self) {
-        let client = reqwest::Client::new();
-        let started = Instant::now();
-        loop {
-            if let Ok(res) = client.get(format!("{}/readyz", self.base)).send().await
-                && res.status() == 200
-            {
-                return;
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(30),
-                "keyward did not become ready; log:\n{}",
-                std::fs::read_to_string(&self.log).unwrap_or_default()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    /// SIGKILL: no shutdown code runs.
-    pub fn kill_9(mut self) {
-        self.child.kill().expect("kill -9");
-        self.child.wait().expect("reap");
-    }
-
-    /// SIGTERM, then waits for the exit; returns whether it exited with status 0.
-    pub fn terminate(self) -> bool {
-        self.signal("TERM");
-        self.wait_exit()
-    }
-
-    /// Sends a signal (`TERM`, `INT`, …) without waiting.
-    pub fn signal(&self, name: &str) {
-        let pid = self.child.id().to_string();
-        let sent = Command::new("kill").args([&format!("-{name}"), &pid]).status().expect("kill");
-        assert!(sent.success(), "kill -{name}");
-    }
-
-    /// Whether the process is still running.
-    pub fn is_running(&mut self) -> bool {
-        self.child.try_wait().expect("try_wait").is_none()
-    }
-
-    /// Waits for the exit; returns whether it exited with status 0.
-    pub fn wait_exit(mut self) -> bool {
-        self.child.wait().expect("wait").success()
-    }
-}
-
-/// A test that ends early (a failed assertion) or needs no particular stop must not leave a
-/// server running after it.
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
 }
 
 /// What the clients saw, shared between them.

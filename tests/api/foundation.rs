@@ -1,16 +1,14 @@
 //! The web shell: health, readiness, security headers, fallbacks, migrations, bad starts.
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::both_backends;
-use crate::crash::ServerProcess;
 use crate::helpers::db::usage_in;
 use crate::helpers::{
-    Backend, Client, OWNER_EMAIL, OWNER_PASSWORD, TestDb, Verdict, postgres_admin_url, spawn_app,
-    test_settings,
+    Backend, Client, OWNER_EMAIL, OWNER_PASSWORD, ServerProcess, TestDb, Verdict, keyward_command,
+    postgres_admin_url, spawn_app, test_settings, url_arg,
 };
 
 both_backends! {
@@ -166,13 +164,16 @@ async fn sigint_stops_gracefully_finishing_the_request_in_flight_and_flushing_us
         assert!(asked.elapsed() < Duration::from_secs(5), "still accepting 5 s after SIGINT");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let log_text = || std::fs::read_to_string(&log).unwrap_or_default();
-    assert!(server.is_running(), "SIGINT must not cut the request in flight short; log:\n{}", log_text());
+    assert!(
+        server.is_running(),
+        "SIGINT must not cut the request in flight short; log:\n{}",
+        server.log_text()
+    );
 
     conn.write_all(rest.as_bytes()).await.unwrap();
     let mut answer = String::new();
     conn.read_to_string(&mut answer).await.expect("the answer");
-    assert!(answer.starts_with("HTTP/1.1 200"), "{answer:?}; log:\n{}", log_text());
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer:?}; log:\n{}", server.log_text());
     assert!(answer.contains("\"valid\":true"), "{answer}");
 
     assert!(server.wait_exit(), "SIGINT ends the server with status 0");
@@ -248,7 +249,7 @@ async fn instances_starting_at_once_on_a_fresh_database_all_migrate(backend: Bac
 /// log level is the default one, so the single line is what an operator would see. Any free
 /// port unless `env` names one: the failure must be the one under test, not a busy 8080.
 fn bad_start(env: &[(&str, &str)], args: &[&str]) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_keyward"))
+    let out = keyward_command()
         .args(args)
         .env_remove("KEYWARD_DATABASE_URL")
         .env_remove("RUST_LOG")
@@ -320,7 +321,7 @@ fn a_port_in_use_fails_with_one_line() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
     let (_db, url) = TestDb::create(Backend::Sqlite);
-    let url = format!("{url:?}");
+    let url = url_arg(&url);
     let (code, err) = bad_start(&[("KEYWARD_DATABASE_URL", &url), ("KEYWARD_BIND", &addr)], &[]);
     assert_ne!(code, 0);
     assert_one_plain_line(&err, &format!("cannot listen on {addr}"));
@@ -329,12 +330,8 @@ fn a_port_in_use_fails_with_one_line() {
 #[test]
 fn migrate_applies_migrations_and_help_lists_the_commands() {
     let (_db, url) = TestDb::create(Backend::Sqlite);
-    let url = format!("{url:?}");
-    let out = Command::new(env!("CARGO_BIN_EXE_keyward"))
-        .arg("migrate")
-        .env("KEYWARD_DATABASE_URL", &url)
-        .output()
-        .unwrap();
+    let url = url_arg(&url);
+    let out = keyward_command().arg("migrate").env("KEYWARD_DATABASE_URL", &url).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let shipped = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite"))
         .unwrap()
@@ -342,7 +339,7 @@ fn migrate_applies_migrations_and_help_lists_the_commands() {
         .count();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains(&format!("migrations applied: {shipped}")), "{stdout}");
-    let help = Command::new(env!("CARGO_BIN_EXE_keyward")).arg("--help").output().unwrap();
+    let help = keyward_command().arg("--help").output().unwrap();
     let text = String::from_utf8_lossy(&help.stdout);
     for word in ["serve", "migrate", "--database-url", "KEYWARD_BIND", "KEYWARD_TRUSTED_PROXIES"] {
         assert!(text.contains(word), "help lacks {word}:\n{text}");

@@ -103,8 +103,6 @@ async fn a_member_id_or_workspace_id_from_another_workspace_is_404(backend: Back
     let web = app.client();
     // Someone else's workspace, with a member only there.
     let stranger = app.new_client();
-    let acme = db::user_id(&app, OWNER_EMAIL).await;
-    let _ = acme;
     let res = web.post_form("/workspaces/new", "/workspaces", &[("workspace_name", "Other")]).await;
     assert_is_redirect_to(&res, "/settings/api-keys");
     let _outsider = app.add_member("outsider@example.com", "viewer").await;

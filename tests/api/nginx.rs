@@ -10,7 +10,7 @@ use std::time::Duration;
 use keyward::web::trusted_proxies::TrustedProxies;
 
 use crate::helpers::db::{SeedKey, revoke_key, seed_key, usage_of};
-use crate::helpers::{Backend, spawn_app_with};
+use crate::helpers::{Backend, free_port, spawn_app_with};
 
 fn nginx_binary() -> Option<&'static str> {
     ["/usr/sbin/nginx", "/usr/bin/nginx"].into_iter().find(|p| std::path::Path::new(p).exists())
@@ -43,10 +43,6 @@ impl Drop for Nginx {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 #[tokio::test]

@@ -5,7 +5,8 @@
 //! - [`client`]: the one HTTP client ([`Client`]), a browser on the console and a caller of
 //!   the verifier;
 //! - [`pages`]: reading the HTML the console answers;
-//! - [`db`]: seeding and reading the database directly, beside the console.
+//! - [`db`]: seeding and reading the database directly, beside the console;
+//! - [`process`]: the keyward binary run as a child process ([`ServerProcess`]).
 // Not every test module uses every helper.
 #![allow(dead_code)]
 
@@ -14,9 +15,11 @@ pub mod backend;
 pub mod client;
 pub mod db;
 pub mod pages;
+pub mod process;
 
 pub use app::{
     MEMBER_PASSWORD, OWNER_EMAIL, OWNER_PASSWORD, TestApp, spawn_app, spawn_app_with, test_settings,
 };
 pub use backend::{Backend, TestDb, postgres_admin_url};
 pub use client::{Client, Failure, Revealed, Verdict, assert_is_redirect_to, extract_csrf};
+pub use process::{ServerProcess, free_port, keyward_command, url_arg};
