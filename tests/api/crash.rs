@@ -228,13 +228,9 @@ async fn keys_survive_kill_9_with_their_audit_entries_and_no_half_written_rows(b
     let (_db, url) = TestDb::create(backend);
     let workdir = tempfile::tempdir().unwrap();
     let url = match url {
-        // The server gets the same file the harness created; the temp dir lives in `_db`.
-        DatabaseUrl::Sqlite(p) => {
-            // The binary is started outside the harness: give it an absolute path it can create.
-            let file = workdir.path().join("crash.db");
-            let _ = p;
-            DatabaseUrl::Sqlite(file)
-        }
+        // The binary is started outside the harness: on SQLite it gets a file of its own in the
+        // work folder, by absolute path.
+        DatabaseUrl::Sqlite(_) => DatabaseUrl::Sqlite(workdir.path().join("crash.db")),
         pg => pg,
     };
     let report = crash_cycles(&url, workdir.path(), cycles, 4).await;
