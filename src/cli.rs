@@ -5,9 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::{DatabaseUrl, RateLimitSettings, Settings, parse_duration};
+use crate::config::{DatabaseUrl, RateLimitSettings, Settings, TrustedProxies, parse_duration};
 use crate::startup::{Application, open_database};
-use crate::web::trusted_proxies::TrustedProxies;
 
 #[derive(Parser)]
 #[command(name = "keyward", version, about = "Self-hosted API-key manager: admin console and key verifier")]

@@ -7,7 +7,7 @@ use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use keyward::web::trusted_proxies::TrustedProxies;
+use keyward::config::TrustedProxies;
 
 use crate::helpers::{Backend, spawn_app_with};
 use crate::verifier_helpers::{SeedKey, revoke, seed_key, usage_of};

@@ -4,7 +4,9 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::web::trusted_proxies::TrustedProxies;
+pub mod trusted_proxies;
+
+pub use trusted_proxies::TrustedProxies;
 
 /// Where the data lives. Chosen from the URL scheme, never by trial connection.
 #[derive(Clone, PartialEq, Eq)]
