@@ -84,7 +84,7 @@ impl Opts {
         let url = DatabaseUrl::parse(&self.database_url)?;
         let mut s = Settings::new(url);
         s.bind = self.bind.clone();
-        s.secret_key = self.secret_key.clone().filter(|k| !k.is_empty());
+        s.secret_key = self.secret_key.as_deref().filter(|k| !k.is_empty()).map(Into::into);
         s.public_url = match self.public_url.as_deref().filter(|u| !u.is_empty()) {
             Some(u) => {
                 Some(url::Url::parse(u).map_err(|e| format!("KEYWARD_PUBLIC_URL `{u}` is not a URL: {e}"))?)

@@ -4,6 +4,8 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use secrecy::SecretString;
+
 pub mod trusted_proxies;
 
 pub use trusted_proxies::TrustedProxies;
@@ -114,8 +116,9 @@ impl Default for LoginThrottleSettings {
 pub struct Settings {
     pub bind: String,
     pub database_url: DatabaseUrl,
-    /// Cookie key material. When `None`, one is generated and kept in the database.
-    pub secret_key: Option<String>,
+    /// Cookie key material (`Debug` shows `[REDACTED]`). When `None`, one is generated and
+    /// kept in the database.
+    pub secret_key: Option<SecretString>,
     /// The public base URL; `https` here turns on `Secure` cookies.
     pub public_url: Option<url::Url>,
     /// Proxies whose `X-Forwarded-For` / `X-Real-IP` name the client. Empty: nobody's.
@@ -225,5 +228,9 @@ mod tests {
     fn passwords_never_reach_debug_output() {
         let url = DatabaseUrl::parse("postgres://u:hunter2@h/db").unwrap();
         assert!(!format!("{url:?}").contains("hunter2"));
+        let mut settings = Settings::new(url);
+        settings.secret_key = Some("a cookie secret of thirty-two characters".into());
+        let debug = format!("{settings:?}");
+        assert!(!debug.contains("hunter2") && !debug.contains("cookie secret"), "{debug}");
     }
 }
