@@ -5,9 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::{DatabaseUrl, RateLimitSettings, Settings, parse_duration};
+use crate::config::{DatabaseUrl, RateLimitSettings, Settings, TrustedProxies, parse_duration};
 use crate::startup::{Application, open_database};
-use crate::web::trusted_proxies::TrustedProxies;
 
 #[derive(Parser)]
 #[command(name = "keyward", version, about = "Self-hosted API-key manager: admin console and key verifier")]
@@ -85,7 +84,7 @@ impl Opts {
         let url = DatabaseUrl::parse(&self.database_url)?;
         let mut s = Settings::new(url);
         s.bind = self.bind.clone();
-        s.secret_key = self.secret_key.clone().filter(|k| !k.is_empty());
+        s.secret_key = self.secret_key.as_deref().filter(|k| !k.is_empty()).map(Into::into);
         s.public_url = match self.public_url.as_deref().filter(|u| !u.is_empty()) {
             Some(u) => {
                 Some(url::Url::parse(u).map_err(|e| format!("KEYWARD_PUBLIC_URL `{u}` is not a URL: {e}"))?)

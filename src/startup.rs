@@ -13,6 +13,7 @@ use actix_web::dev::{Server, ServerHandle};
 use actix_web::http::StatusCode;
 use actix_web::middleware::{ErrorHandlers, from_fn};
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use secrecy::ExposeSecret;
 use sha2::{Digest, Sha512};
 
 use crate::config::Settings;
@@ -240,6 +241,7 @@ fn stop_on_signal(server: ServerHandle) -> Result<tokio::task::JoinHandle<()>, S
 /// kept in the database, so every instance sharing the database accepts the same cookies.
 async fn cookie_key(settings: &Settings, db: &Db) -> Result<Key, StartError> {
     if let Some(secret) = &settings.secret_key {
+        let secret = secret.expose_secret();
         if secret.len() < 32 {
             return Err(StartError::Config("KEYWARD_SECRET_KEY must be at least 32 characters".into()));
         }

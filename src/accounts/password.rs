@@ -4,14 +4,17 @@ use std::sync::LazyLock;
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
+use secrecy::{ExposeSecret, SecretString};
 
 /// Shortest accepted password, in characters.
 pub const MIN_PASSWORD_CHARS: usize = 12;
 /// Longest accepted password: long enough for any passphrase, short enough to bound work.
 pub const MAX_PASSWORD_CHARS: usize = 256;
 
-/// A password that met the length rules. Never printed.
-pub struct Password(String);
+/// A password that met the length rules. Never printed (`Debug` shows `[REDACTED]`), and its
+/// memory is wiped when it is dropped.
+#[derive(Debug)]
+pub struct Password(SecretString);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PasswordError {
@@ -29,12 +32,12 @@ impl Password {
         } else if n > MAX_PASSWORD_CHARS {
             Err(PasswordError::TooLong)
         } else {
-            Ok(Self(raw.to_owned()))
+            Ok(Self(raw.into()))
         }
     }
 
     pub fn expose(&self) -> &str {
-        &self.0
+        self.0.expose_secret()
     }
 }
 
@@ -76,6 +79,12 @@ mod tests {
         assert!(verify_password("correct horse battery", &h));
         assert!(!verify_password("correct horse batterx", &h));
         assert!(!verify_password("anything", "not a phc string"));
+    }
+
+    #[test]
+    fn debug_never_shows_the_password() {
+        let pw = Password::parse("correct horse battery").unwrap();
+        assert!(!format!("{pw:?}").contains("horse"), "{pw:?}");
     }
 
     #[test]

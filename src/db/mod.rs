@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
-use diesel::r2d2::{self, ManageConnection, R2D2Connection};
+use diesel::r2d2::{self, CustomizeConnection, ManageConnection, R2D2Connection};
 use diesel::{PgConnection, SqliteConnection};
 
 use crate::config::DatabaseUrl;
@@ -52,39 +52,100 @@ const CHECKOUT_TIMEOUT: Duration = Duration::from_secs(5);
 /// keeps retrying in the background, and the first success lifts this.
 const CHECKOUT_TIMEOUT_WHILE_DOWN: Duration = Duration::from_millis(250);
 
-/// Opens connections for r2d2, choosing the backend from the URL and applying the SQLite
-/// pragmas on every new connection.
+/// Opens connections for r2d2 with the driver of the backend the URL names. The rest is
+/// r2d2's: [`Setup`] configures each new connection and [`ConnectFailures`] hears of each
+/// failed attempt.
+///
+/// diesel's `r2d2::ConnectionManager<DbConnection>` was tried in this place and measured. It
+/// opens through the derived `DbConnection::establish`, which tries PostgreSQL and then SQLite
+/// on the same string and drops both errors: during a PostgreSQL outage every log line and
+/// every 503 reason read "Invalid connection url for multiconnection", which sends an operator
+/// to the configuration instead of the server. It also hands a PostgreSQL URL to SQLite as a
+/// file name (`postgres://u@h/db?…` is a file in the folder `postgres:/u@h`, created whenever
+/// such a folder exists). Connecting here keeps the driver's reason ("Connection refused",
+/// "timeout expired", "unable to open database file") and opens only the backend named.
 #[derive(Debug)]
 pub struct ConnectionManager {
     url: DatabaseUrl,
-    /// Set when the latest attempt to connect failed, cleared by the next success.
+}
+
+impl ManageConnection for ConnectionManager {
+    type Connection = DbConnection;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<DbConnection, r2d2::Error> {
+        open(&self.url).map_err(r2d2::Error::ConnectionError)
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
+        conn.ping().map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        conn.is_broken()
+    }
+}
+
+/// A new connection with the driver of the backend `url` names, not yet configured.
+fn open(url: &DatabaseUrl) -> Result<DbConnection, diesel::ConnectionError> {
+    match url {
+        DatabaseUrl::Sqlite(path) => {
+            // Never create the file here: `prepare_sqlite_path` made it at start-up, so a
+            // missing file means it was moved or deleted. Creating an empty one would turn an
+            // outage into "no such table" errors and hide the real file when it returns.
+            let uri = sqlite_uri_without_create(path).ok_or_else(|| {
+                diesel::ConnectionError::BadConnection("SQLite path is not valid UTF-8".into())
+            })?;
+            SqliteConnection::establish(&uri).map(DbConnection::Sqlite)
+        }
+        DatabaseUrl::Postgres(url) => {
+            PgConnection::establish(&with_connect_timeout(url)).map(DbConnection::Postgresql)
+        }
+    }
+}
+
+/// A configured connection outside the pool (the start-up probe, [`open_sqlite`]).
+fn establish(url: &DatabaseUrl) -> Result<DbConnection, r2d2::Error> {
+    let mut conn = open(url)?;
+    configure(&mut conn)?;
+    Ok(conn)
+}
+
+/// The settings every new connection gets before use: for SQLite the busy timeout, WAL,
+/// `synchronous = NORMAL` and foreign keys (PostgreSQL needs none).
+fn configure(conn: &mut DbConnection) -> diesel::QueryResult<()> {
+    let DbConnection::Sqlite(conn) = conn else { return Ok(()) };
+    conn.batch_execute(&format!("PRAGMA busy_timeout = {};", SQLITE_BUSY_TIMEOUT.as_millis()))?;
+    switch_to_wal(conn)?;
+    conn.batch_execute("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
+}
+
+/// Configures each connection the pool opens, and clears the `down` flag once one is ready.
+#[derive(Debug)]
+struct Setup {
+    /// Set by [`ConnectFailures`] when an attempt to connect failed, cleared by the next success.
     down: Arc<AtomicBool>,
 }
 
-impl ConnectionManager {
-    fn open(&self) -> Result<DbConnection, r2d2::Error> {
-        match &self.url {
-            DatabaseUrl::Sqlite(path) => {
-                // Never create the file here: `prepare_sqlite_path` made it at start-up, so a
-                // missing file means it was moved or deleted. Creating an empty one would turn
-                // an outage into "no such table" errors and hide the real file when it returns.
-                let uri = sqlite_uri_without_create(path).ok_or_else(|| {
-                    r2d2::Error::ConnectionError(diesel::ConnectionError::BadConnection(
-                        "SQLite path is not valid UTF-8".into(),
-                    ))
-                })?;
-                let mut conn = SqliteConnection::establish(&uri).map_err(r2d2::Error::ConnectionError)?;
-                conn.batch_execute(&format!("PRAGMA busy_timeout = {};", SQLITE_BUSY_TIMEOUT.as_millis()))
-                    .map_err(r2d2::Error::QueryError)?;
-                switch_to_wal(&mut conn).map_err(r2d2::Error::QueryError)?;
-                conn.batch_execute("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
-                    .map_err(r2d2::Error::QueryError)?;
-                Ok(DbConnection::Sqlite(conn))
-            }
-            DatabaseUrl::Postgres(url) => PgConnection::establish(&with_connect_timeout(url))
-                .map(DbConnection::Postgresql)
-                .map_err(r2d2::Error::ConnectionError),
-        }
+impl CustomizeConnection<DbConnection, r2d2::Error> for Setup {
+    fn on_acquire(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
+        configure(conn)?;
+        self.down.store(false, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+/// Hears of every failed attempt by the pool to open or configure a connection (r2d2 retries
+/// them in the background): sets the `down` flag and logs the failure once.
+#[derive(Debug)]
+struct ConnectFailures {
+    down: Arc<AtomicBool>,
+}
+
+impl r2d2::HandleError<r2d2::Error> for ConnectFailures {
+    fn handle_error(&self, error: r2d2::Error) {
+        self.down.store(true, Ordering::Relaxed);
+        tracing::warn!(%error, "database connection failed");
     }
 }
 
@@ -146,28 +207,7 @@ fn sqlite_uri_without_create(path: &std::path::Path) -> Option<String> {
 /// A connection of its own to an existing SQLite file, outside the pool, with the same pragmas
 /// (the verifier's per-thread reads, the WAL watch's keeper).
 fn open_sqlite(path: &std::path::Path) -> Result<DbConnection, DbError> {
-    let manager =
-        ConnectionManager { url: DatabaseUrl::Sqlite(path.to_path_buf()), down: Default::default() };
-    manager.open().map_err(|e| DbError::Unavailable(e.to_string()))
-}
-
-impl ManageConnection for ConnectionManager {
-    type Connection = DbConnection;
-    type Error = r2d2::Error;
-
-    fn connect(&self) -> Result<DbConnection, r2d2::Error> {
-        let result = self.open();
-        self.down.store(result.is_err(), Ordering::Relaxed);
-        result
-    }
-
-    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
-        conn.ping().map_err(r2d2::Error::QueryError)
-    }
-
-    fn has_broken(&self, conn: &mut DbConnection) -> bool {
-        conn.is_broken()
-    }
+    establish(&DatabaseUrl::Sqlite(path.to_path_buf())).map_err(|e| DbError::Unavailable(e.to_string()))
 }
 
 pub type Pool = r2d2::Pool<ConnectionManager>;
@@ -191,18 +231,18 @@ pub struct Db {
 impl Db {
     /// Builds the pool and checks that one connection can be opened.
     pub fn connect(url: &DatabaseUrl, pool_size: u32) -> Result<Self, DbError> {
-        let down = Arc::new(AtomicBool::new(false));
-        let manager = ConnectionManager { url: url.clone(), down: down.clone() };
         // One direct attempt first: a bad start then fails at once with the driver's own
         // message, instead of after the pool's timeout with a generic one.
-        drop(manager.connect().map_err(|e| DbError::Unavailable(e.to_string()))?);
+        drop(establish(url).map_err(|e| DbError::Unavailable(e.to_string()))?);
+        let down = Arc::new(AtomicBool::new(false));
         let pool = r2d2::Pool::builder()
-            .error_handler(Box::new(LogErrors))
+            .connection_customizer(Box::new(Setup { down: down.clone() }))
+            .error_handler(Box::new(ConnectFailures { down: down.clone() }))
             .max_size(pool_size)
             .min_idle(Some(1))
             .connection_timeout(CHECKOUT_TIMEOUT)
             .test_on_check_out(false)
-            .build(manager)
+            .build(ConnectionManager { url: url.clone() })
             .map_err(|e| DbError::Unavailable(describe_pool_error(&e.to_string())))?;
         let file = url.sqlite_path().map(|p| Arc::new(file_watch::FileWatch::new(p)));
         let changes = url.sqlite_path().map(|_| Arc::default());
@@ -353,16 +393,6 @@ fn lost_connection<T, E: From<DbError>>(conn: &mut DbConnection, result: Result<
             Err(DbError::Unavailable("the database connection was lost".into()).into())
         }
         other => other,
-    }
-}
-
-/// Sends the pool's background connection errors to the log, once per failure.
-#[derive(Debug)]
-struct LogErrors;
-
-impl r2d2::HandleError<r2d2::Error> for LogErrors {
-    fn handle_error(&self, error: r2d2::Error) {
-        tracing::warn!(%error, "database connection failed");
     }
 }
 

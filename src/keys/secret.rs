@@ -7,7 +7,9 @@
 use std::fmt;
 
 use rand::{Rng, TryRngCore};
+use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 
 const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 /// The prefix of live keys.
@@ -20,9 +22,10 @@ pub const CHECKSUM_LEN: usize = 6;
 pub const KEY_LEN: usize = LIVE_PREFIX.len() + RANDOM_LEN + CHECKSUM_LEN;
 
 /// A full API key. Exists in memory only between generation and the reveal response, and
-/// while a presented key is being checked. Its `Debug` never prints the secret.
-#[derive(Clone, PartialEq, Eq)]
-pub struct ApiKey(String);
+/// while a presented key is being checked; the memory is wiped when it is dropped. Its
+/// `Debug` never prints the secret, and it is read only through [`ApiKey::expose`].
+#[derive(Clone)]
+pub struct ApiKey(SecretString);
 
 /// Why a presented string is not a key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -50,7 +53,7 @@ impl ApiKey {
         }
         let crc = checksum(&s);
         s.push_str(&crc);
-        Self(s)
+        Self(s.into())
     }
 
     /// Accepts exactly the shape [`ApiKey::generate`] makes, with a matching checksum.
@@ -73,16 +76,16 @@ impl ApiKey {
         if checksum(body) != crc {
             return Err(MalformedKey::Checksum);
         }
-        Ok(Self(raw.to_owned()))
+        Ok(Self(raw.into()))
     }
 
     /// The whole key, for the one response that reveals it.
     pub fn expose(&self) -> &str {
-        &self.0
+        self.0.expose_secret()
     }
 
     pub fn hash(&self) -> KeyHash {
-        KeyHash::of(&self.0)
+        KeyHash::of(self.expose())
     }
 
     pub fn prefix(&self) -> &'static str {
@@ -91,13 +94,22 @@ impl ApiKey {
 
     /// The last four characters, kept for the masked display.
     pub fn last4(&self) -> &str {
-        &self.0[KEY_LEN - 4..]
+        &self.expose()[KEY_LEN - 4..]
     }
 
     pub fn masked(&self) -> String {
         masked(self.prefix(), self.last4())
     }
 }
+
+/// In constant time: two keys compare without telling how much of them matched.
+impl PartialEq for ApiKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.expose().as_bytes().ct_eq(other.expose().as_bytes()).into()
+    }
+}
+
+impl Eq for ApiKey {}
 
 impl fmt::Debug for ApiKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

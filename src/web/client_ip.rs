@@ -12,7 +12,7 @@ use std::net::{IpAddr, SocketAddr};
 use actix_web::HttpRequest;
 use actix_web::http::header::HeaderMap;
 
-use super::trusted_proxies::TrustedProxies;
+use crate::config::TrustedProxies;
 
 /// The client's address for a request (`None` only when actix knows no peer, as in unit tests).
 pub fn client_ip(req: &HttpRequest, trusted: &TrustedProxies) -> Option<IpAddr> {

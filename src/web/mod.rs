@@ -9,4 +9,3 @@ pub mod health;
 pub mod not_found;
 pub mod request_log;
 pub mod site_origin;
-pub mod trusted_proxies;

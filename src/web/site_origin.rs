@@ -9,7 +9,7 @@
 use actix_web::HttpRequest;
 use actix_web::http::header::{HOST, HeaderMap};
 
-use super::trusted_proxies::TrustedProxies;
+use crate::config::TrustedProxies;
 
 /// A scheme and an authority (`host` or `host:port`), lower-case.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,8 +5,7 @@
 use std::time::Duration;
 
 use diesel::prelude::*;
-use keyward::config::Settings;
-use keyward::web::trusted_proxies::TrustedProxies;
+use keyward::config::{Settings, TrustedProxies};
 use reqwest::header::{HeaderMap, HeaderValue};
 
 use crate::both_backends;

@@ -7,7 +7,7 @@ use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use keyward::web::trusted_proxies::TrustedProxies;
+use keyward::config::TrustedProxies;
 
 use crate::helpers::db::{SeedKey, revoke_key, seed_key, usage_of};
 use crate::helpers::{Backend, free_port, spawn_app_with};

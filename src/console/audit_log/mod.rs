@@ -188,11 +188,11 @@ pub async fn audit_log_csv(
 
 /// The CSV of the first `cap` rows; when there are more, a last row says the file is cut.
 fn csv_body(rows: &[EventRow], cap: usize) -> (String, bool) {
-    let mut body =
-        csv::row(["time_utc", "actor", "action", "key_name", "key_masked", "ip", "user_agent", "details"]);
+    let mut sheet = csv::Sheet::default();
+    sheet.row(["time_utc", "actor", "action", "key_name", "key_masked", "ip", "user_agent", "details"]);
     for r in rows.iter().take(cap) {
         let at = iso(r.at);
-        body.push_str(&csv::row([
+        sheet.row([
             at.as_str(),
             r.actor.as_str(),
             r.action.as_str(),
@@ -201,15 +201,15 @@ fn csv_body(rows: &[EventRow], cap: usize) -> (String, bool) {
             r.ip.as_deref().unwrap_or(""),
             r.user_agent.as_deref().unwrap_or(""),
             r.details.as_str(),
-        ]));
+        ]);
     }
     let truncated = rows.len() > cap;
     if truncated {
         let note = truncated_note(cap);
         // In the first column, where the eye lands at the bottom of a spreadsheet.
-        body.push_str(&csv::row([note.as_str(), "", "", "", "", "", "", ""]));
+        sheet.row([note.as_str(), "", "", "", "", "", "", ""]);
     }
-    (body, truncated)
+    (sheet.finish(), truncated)
 }
 
 /// The last row's text when the download is cut.

@@ -4,7 +4,11 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::web::trusted_proxies::TrustedProxies;
+use secrecy::SecretString;
+
+pub mod trusted_proxies;
+
+pub use trusted_proxies::TrustedProxies;
 
 /// Where the data lives. Chosen from the URL scheme, never by trial connection.
 #[derive(Clone, PartialEq, Eq)]
@@ -112,8 +116,9 @@ impl Default for LoginThrottleSettings {
 pub struct Settings {
     pub bind: String,
     pub database_url: DatabaseUrl,
-    /// Cookie key material. When `None`, one is generated and kept in the database.
-    pub secret_key: Option<String>,
+    /// Cookie key material (`Debug` shows `[REDACTED]`). When `None`, one is generated and
+    /// kept in the database.
+    pub secret_key: Option<SecretString>,
     /// The public base URL; `https` here turns on `Secure` cookies.
     pub public_url: Option<url::Url>,
     /// Proxies whose `X-Forwarded-For` / `X-Real-IP` name the client. Empty: nobody's.
@@ -162,25 +167,18 @@ impl Settings {
     }
 }
 
-/// A span of time as an operator writes it: a whole number and a unit, `m` (minutes), `h`
-/// (hours) or `d` (days), e.g. `30m`, `12h`, `7d`. At least one minute, at most 365 days.
+/// A span of time as an operator writes it, read by `humantime`: a whole number and a unit,
+/// `m` (minutes), `h` (hours) or `d` (days), e.g. `30m`, `12h`, `7d`; the longer unit names,
+/// sums (`1h 30m`) and fractions (`1.5h`) are accepted too. At least one minute, at most 365
+/// days.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
-    let bad = || format!("`{text}` is not a duration like 30m, 12h or 7d");
-    let split = text.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
-    let (digits, unit) = text.split_at(split);
-    let n: u64 = digits.parse().map_err(|_| bad())?;
-    let unit_secs = match unit.trim() {
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        _ => return Err(bad()),
-    };
-    let secs = n.checked_mul(unit_secs).ok_or_else(bad)?;
-    if !(60..=365 * 86_400).contains(&secs) {
+    let span = humantime::parse_duration(text)
+        .map_err(|why| format!("`{text}` is not a duration like 30m, 12h or 7d ({why})"))?;
+    if !(Duration::from_secs(60)..=Duration::from_secs(365 * 86_400)).contains(&span) {
         return Err(format!("`{text}` is out of range: between 1 minute and 365 days"));
     }
-    Ok(Duration::from_secs(secs))
+    Ok(span)
 }
 
 #[cfg(test)]
@@ -192,9 +190,15 @@ mod tests {
         assert_eq!(parse_duration("30m"), Ok(Duration::from_secs(1800)));
         assert_eq!(parse_duration("12h"), Ok(Duration::from_secs(12 * 3600)));
         assert_eq!(parse_duration(" 7d "), Ok(Duration::from_secs(7 * 86_400)));
-        for bad in ["", "12", "h", "1.5h", "-1h", "12 hours", "0m", "366d", "99999999999999999999d"] {
+        // humantime's wider forms, accepted on purpose.
+        assert_eq!(parse_duration("1h 30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("1.5h"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("12 hours"), Ok(Duration::from_secs(12 * 3600)));
+        for bad in ["", "12", "h", "-1h", "12x", "1h,30m", "0m", "59s", "366d", "99999999999999999999d"] {
             assert!(parse_duration(bad).is_err(), "{bad:?} should be refused");
         }
+        assert!(parse_duration("366d").unwrap_err().contains("out of range"));
+        assert!(parse_duration("12").unwrap_err().contains("not a duration like 30m"));
     }
 
     #[test]
@@ -224,5 +228,9 @@ mod tests {
     fn passwords_never_reach_debug_output() {
         let url = DatabaseUrl::parse("postgres://u:hunter2@h/db").unwrap();
         assert!(!format!("{url:?}").contains("hunter2"));
+        let mut settings = Settings::new(url);
+        settings.secret_key = Some("a cookie secret of thirty-two characters".into());
+        let debug = format!("{settings:?}");
+        assert!(!debug.contains("hunter2") && !debug.contains("cookie secret"), "{debug}");
     }
 }

@@ -2,76 +2,46 @@
 //! Parsed once at start, so a typo stops the server instead of silently trusting nobody
 //! (or everybody).
 
-use std::fmt;
 use std::net::IpAddr;
 
-/// One address or CIDR range. Always holds a valid prefix for its family, and the address
-/// with its host bits cleared, so matching is one mask and compare.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub struct IpRange {
-    network: IpAddr,
-    prefix: u8,
-}
+use ipnet::IpNet;
 
-impl IpRange {
-    /// Accepts `10.0.0.1`, `10.0.0.0/8`, `::1`, `fd00::/8`. Host bits below the prefix are
-    /// ignored (`10.1.2.3/8` is `10.0.0.0/8`), as nginx's `set_real_ip_from` does.
-    pub fn parse(raw: &str) -> Result<Self, String> {
-        let (addr, prefix) = match raw.split_once('/') {
-            Some((a, p)) => (a, Some(p)),
-            None => (raw, None),
-        };
-        let addr: IpAddr = addr.parse().map_err(|_| format!("`{raw}` is not an IP address or CIDR range"))?;
-        // A v4-mapped IPv6 entry names the IPv4 address, as the peer is compared canonically.
-        let (addr, max) = match addr.to_canonical() {
-            v4 @ IpAddr::V4(_) if addr.is_ipv6() => match prefix {
-                None => (v4, 32),
-                // `::ffff:10.0.0.0/104` would need shifting the prefix; nobody writes it.
-                Some(_) => return Err(format!("`{raw}`: write IPv4 ranges in IPv4 form")),
-            },
-            IpAddr::V4(_) => (addr, 32),
-            IpAddr::V6(_) => (addr, 128),
-        };
-        let prefix = match prefix {
-            None => max,
-            Some(p) => match p.parse::<u8>() {
-                // Digits only: `u8::from_str` would also take `+8`.
-                Ok(n) if n <= max && p.bytes().all(|b| b.is_ascii_digit()) => n,
-                _ => return Err(format!("`{raw}`: the prefix length must be 0 to {max}")),
-            },
-        };
-        Ok(Self { network: mask(addr, prefix), prefix })
-    }
-
-    pub fn contains(&self, ip: IpAddr) -> bool {
-        ip.is_ipv4() == self.network.is_ipv4() && mask(ip, self.prefix) == self.network
-    }
-}
-
-/// `ip` with every bit past the first `prefix` cleared.
-fn mask(ip: IpAddr, prefix: u8) -> IpAddr {
-    match ip {
-        IpAddr::V4(a) => {
-            let bits = u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0);
-            IpAddr::V4((u32::from(a) & bits).into())
-        }
-        IpAddr::V6(a) => {
-            let bits = u128::MAX.checked_shl(128 - u32::from(prefix)).unwrap_or(0);
-            IpAddr::V6((u128::from(a) & bits).into())
-        }
-    }
-}
-
-impl fmt::Debug for IpRange {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.network, self.prefix)
-    }
+/// Reads one entry: an address (`10.0.0.1`, `::1`) or a CIDR range (`10.0.0.0/8`,
+/// `fd00::/8`). Host bits below the prefix are ignored (`10.1.2.3/8` is `10.0.0.0/8`), as
+/// nginx's `set_real_ip_from` does. The split is done here rather than by `IpNet`'s own parser
+/// so that each mistake gets its own message, the address is read as strictly as std reads it
+/// (no leading zeros), and a prefix is digits only.
+pub fn parse_entry(raw: &str) -> Result<IpNet, String> {
+    let (addr, prefix) = match raw.split_once('/') {
+        Some((a, p)) => (a, Some(p)),
+        None => (raw, None),
+    };
+    let addr: IpAddr = addr.parse().map_err(|_| format!("`{raw}` is not an IP address or CIDR range"))?;
+    // A v4-mapped IPv6 entry names the IPv4 address, as the peer is compared canonically.
+    let addr = match addr.to_canonical() {
+        v4 @ IpAddr::V4(_) if addr.is_ipv6() => match prefix {
+            None => v4,
+            // `::ffff:10.0.0.0/104` would need shifting the prefix; nobody writes it.
+            Some(_) => return Err(format!("`{raw}`: write IPv4 ranges in IPv4 form")),
+        },
+        _ => addr,
+    };
+    let Some(prefix) = prefix else { return Ok(IpNet::from(addr)) };
+    let bad_prefix =
+        || format!("`{raw}`: the prefix length must be 0 to {}", IpNet::from(addr).max_prefix_len());
+    let len = match prefix.parse::<u8>() {
+        // Digits only: `u8::from_str` would also take `+8`.
+        Ok(n) if prefix.bytes().all(|b| b.is_ascii_digit()) => n,
+        _ => return Err(bad_prefix()),
+    };
+    // `new` refuses a prefix longer than the family's; `trunc` clears the host bits.
+    IpNet::new(addr, len).map(|net| net.trunc()).map_err(|_| bad_prefix())
 }
 
 /// The proxies allowed to say who the client is. Empty (the default) trusts nobody: the
 /// client is always whoever connected.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct TrustedProxies(Vec<IpRange>);
+pub struct TrustedProxies(Vec<IpNet>);
 
 impl TrustedProxies {
     /// A comma-separated list; blanks around entries and empty entries are ignored, so an
@@ -80,7 +50,7 @@ impl TrustedProxies {
         raw.split(',')
             .map(str::trim)
             .filter(|e| !e.is_empty())
-            .map(|e| IpRange::parse(e).map_err(|why| format!("KEYWARD_TRUSTED_PROXIES: {why}")))
+            .map(|e| parse_entry(e).map_err(|why| format!("KEYWARD_TRUSTED_PROXIES: {why}")))
             .collect::<Result<Vec<_>, _>>()
             .map(Self)
     }
@@ -91,8 +61,9 @@ impl TrustedProxies {
 
     /// Whether `ip` (compared in canonical form, so `::ffff:10.0.0.1` is `10.0.0.1`) is trusted.
     pub fn contains(&self, ip: IpAddr) -> bool {
+        // `IpNet::contains` never matches across families.
         let ip = ip.to_canonical();
-        self.0.iter().any(|r| r.contains(ip))
+        self.0.iter().any(|net| net.contains(&ip))
     }
 }
 
@@ -165,6 +136,7 @@ mod tests {
             "10.0.0.0/+8",
             "10.0.0.0/8/8",
             "::ffff:10.0.0.0/104",
+            "010.0.0.0/8",
         ] {
             let err = TrustedProxies::parse(bad).unwrap_err();
             assert!(err.starts_with("KEYWARD_TRUSTED_PROXIES: `") && err.contains(bad), "{bad}: {err}");
