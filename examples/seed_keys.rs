@@ -23,7 +23,7 @@ fn main() -> Result<(), String> {
     };
     let count: usize = count.parse().map_err(|_| "COUNT must be a number")?;
     let keep: usize = keep.parse().map_err(|_| "KEEP must be a number")?;
-    let settings = Settings::new(DatabaseUrl::parse(url)?);
+    let settings = Settings::new(DatabaseUrl::parse(url).map_err(|e| e.to_string())?);
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
     let (db, _) = rt.block_on(keyward::startup::open_database(&settings)).map_err(|e| e.to_string())?;
 

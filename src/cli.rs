@@ -5,8 +5,22 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::{DatabaseUrl, RateLimitSettings, Settings, TrustedProxies, parse_duration};
-use crate::startup::{Application, open_database};
+use crate::admin::AdminError;
+use crate::config::{ConfigError, DatabaseUrl, RateLimitSettings, Settings, TrustedProxies, parse_duration};
+use crate::startup::{Application, StartError, open_database};
+
+/// Why a command failed: the one line `main` prints.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Start(#[from] StartError),
+    #[error(transparent)]
+    Admin(#[from] AdminError),
+    #[error("server failed: {0}")]
+    Server(#[from] std::io::Error),
+}
 
 #[derive(Parser)]
 #[command(name = "keyward", version, about = "Self-hosted API-key manager: admin console and key verifier")]
@@ -80,32 +94,35 @@ pub struct Opts {
 }
 
 impl Opts {
-    pub fn settings(&self) -> Result<Settings, String> {
+    pub fn settings(&self) -> Result<Settings, ConfigError> {
         let url = DatabaseUrl::parse(&self.database_url)?;
         let mut s = Settings::new(url);
         s.bind = self.bind.clone();
         s.secret_key = self.secret_key.as_deref().filter(|k| !k.is_empty()).map(Into::into);
         s.public_url = match self.public_url.as_deref().filter(|u| !u.is_empty()) {
-            Some(u) => {
-                Some(url::Url::parse(u).map_err(|e| format!("KEYWARD_PUBLIC_URL `{u}` is not a URL: {e}"))?)
-            }
+            Some(u) => Some(
+                url::Url::parse(u)
+                    .map_err(|e| ConfigError::PublicUrl { url: u.to_owned(), reason: e.to_string() })?,
+            ),
             None => None,
         };
         s.trusted_proxies = TrustedProxies::parse(self.trusted_proxies.as_deref().unwrap_or_default())?;
         s.scopes_file = self.scopes.clone();
         if self.rate_limit_per_minute == 0 || self.rate_limit_burst == 0 {
-            return Err("rate limits must be at least 1".into());
+            return Err(ConfigError::ZeroRateLimit);
         }
         s.rate_limit = RateLimitSettings {
             per_minute: self.rate_limit_per_minute,
             burst_per_second: self.rate_limit_burst,
         };
-        s.session_idle_timeout = parse_duration(&self.session_idle_timeout)
-            .map_err(|e| format!("KEYWARD_SESSION_IDLE_TIMEOUT: {e}"))?;
-        s.session_absolute_timeout = parse_duration(&self.session_absolute_timeout)
-            .map_err(|e| format!("KEYWARD_SESSION_ABSOLUTE_TIMEOUT: {e}"))?;
+        let duration = |setting: &'static str, text: &str| {
+            parse_duration(text).map_err(|error| ConfigError::Duration { setting, error })
+        };
+        s.session_idle_timeout = duration("KEYWARD_SESSION_IDLE_TIMEOUT", &self.session_idle_timeout)?;
+        s.session_absolute_timeout =
+            duration("KEYWARD_SESSION_ABSOLUTE_TIMEOUT", &self.session_absolute_timeout)?;
         if s.session_idle_timeout > s.session_absolute_timeout {
-            return Err("the session idle timeout must not exceed the absolute timeout".into());
+            return Err(ConfigError::IdleLongerThanAbsolute);
         }
         if let Some(w) = self.workers {
             s.workers = w.max(1);
@@ -115,25 +132,22 @@ impl Opts {
 }
 
 /// Runs the command line; the error is the one line `main` prints.
-pub fn run(cli: Cli) -> Result<(), String> {
+pub fn run(cli: Cli) -> Result<(), CliError> {
     let settings = cli.opts.settings()?;
     actix_web::rt::System::new().block_on(async move {
         match cli.command.unwrap_or(Command::Serve) {
             Command::Serve => {
-                let app = Application::build(settings).await.map_err(|e| e.to_string())?;
+                let app = Application::build(settings).await?;
                 tracing::info!(port = app.port(), "keyward listening; open the console in a browser");
-                app.run_until_stopped().await.map_err(|e| format!("server failed: {e}"))
+                Ok(app.run_until_stopped().await?)
             }
             Command::Migrate => {
-                let (_, applied) = open_database(&settings).await.map_err(|e| e.to_string())?;
+                let (_, applied) = open_database(&settings).await?;
                 println!("migrations applied: {applied}");
                 Ok(())
             }
             Command::Admin(AdminCommand::Create(args)) => {
-                println!(
-                    "{}",
-                    crate::admin::create_command(&settings, args).await.map_err(|e| e.to_string())?
-                );
+                println!("{}", crate::admin::create_command(&settings, args).await?);
                 Ok(())
             }
         }
@@ -147,7 +161,7 @@ mod tests {
     fn settings_from(args: &[&str]) -> Result<Settings, String> {
         let cli = Cli::try_parse_from(std::iter::once("keyward").chain(args.iter().copied()))
             .map_err(|e| e.to_string())?;
-        cli.opts.settings()
+        cli.opts.settings().map_err(|e| e.to_string())
     }
 
     #[test]

@@ -7,8 +7,9 @@ fn main() -> ExitCode {
     keyward::telemetry::init();
     match keyward::cli::run(keyward::cli::Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
+        Err(error) => {
             // One line, whatever the driver said: operators grep for it and scripts show it.
+            let message = error.to_string();
             let line: Vec<&str> = message.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
             eprintln!("keyward: {}", line.join(" "));
             ExitCode::FAILURE

@@ -6,8 +6,10 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
+pub mod error;
 pub mod trusted_proxies;
 
+pub use error::{ConfigError, DurationError, ProxyEntryError};
 pub use trusted_proxies::TrustedProxies;
 
 /// Where the data lives. Chosen from the URL scheme, never by trial connection.
@@ -22,23 +24,20 @@ pub enum DatabaseUrl {
 impl DatabaseUrl {
     /// Accepts `sqlite://relative.db`, `sqlite:///absolute.db`, `sqlite:file.db`,
     /// `postgres://…` and `postgresql://…`.
-    pub fn parse(raw: &str) -> Result<Self, String> {
+    pub fn parse(raw: &str) -> Result<Self, ConfigError> {
         let raw = raw.trim();
         if let Some(rest) = raw.strip_prefix("sqlite:") {
             let path = rest.strip_prefix("//").unwrap_or(rest);
             if path.is_empty() {
-                return Err(format!("database URL `{raw}` names no SQLite file"));
+                return Err(ConfigError::NoSqliteFile(raw.to_owned()));
             }
             return Ok(Self::Sqlite(PathBuf::from(path)));
         }
         if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
-            url::Url::parse(raw).map_err(|e| format!("database URL is not a valid PostgreSQL URL: {e}"))?;
+            url::Url::parse(raw).map_err(|e| ConfigError::BadPostgresUrl(e.to_string()))?;
             return Ok(Self::Postgres(raw.to_owned()));
         }
-        Err(format!(
-            "database URL `{}` is not understood: use sqlite://FILE or postgres://USER@HOST/DB",
-            redact(raw)
-        ))
+        Err(ConfigError::UnknownDatabaseUrl(redact(raw)))
     }
 
     pub fn backend_name(&self) -> &'static str {
@@ -171,12 +170,12 @@ impl Settings {
 /// `m` (minutes), `h` (hours) or `d` (days), e.g. `30m`, `12h`, `7d`; the longer unit names,
 /// sums (`1h 30m`) and fractions (`1.5h`) are accepted too. At least one minute, at most 365
 /// days.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
+pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
     let text = text.trim();
     let span = humantime::parse_duration(text)
-        .map_err(|why| format!("`{text}` is not a duration like 30m, 12h or 7d ({why})"))?;
+        .map_err(|why| DurationError::NotADuration { text: text.to_owned(), why: why.to_string() })?;
     if !(Duration::from_secs(60)..=Duration::from_secs(365 * 86_400)).contains(&span) {
-        return Err(format!("`{text}` is out of range: between 1 minute and 365 days"));
+        return Err(DurationError::OutOfRange(text.to_owned()));
     }
     Ok(span)
 }
@@ -197,8 +196,8 @@ mod tests {
         for bad in ["", "12", "h", "-1h", "12x", "1h,30m", "0m", "59s", "366d", "99999999999999999999d"] {
             assert!(parse_duration(bad).is_err(), "{bad:?} should be refused");
         }
-        assert!(parse_duration("366d").unwrap_err().contains("out of range"));
-        assert!(parse_duration("12").unwrap_err().contains("not a duration like 30m"));
+        assert!(parse_duration("366d").unwrap_err().to_string().contains("out of range"));
+        assert!(parse_duration("12").unwrap_err().to_string().contains("not a duration like 30m"));
     }
 
     #[test]
@@ -219,7 +218,7 @@ mod tests {
     fn postgres_urls_are_kept_and_other_schemes_refused() {
         assert!(matches!(DatabaseUrl::parse("postgres://u@h/db").unwrap(), DatabaseUrl::Postgres(_)));
         assert!(matches!(DatabaseUrl::parse("postgresql://u@h/db").unwrap(), DatabaseUrl::Postgres(_)));
-        let err = DatabaseUrl::parse("mysql://u@h/db").unwrap_err();
+        let err = DatabaseUrl::parse("mysql://u@h/db").unwrap_err().to_string();
         assert!(err.contains("not understood"), "{err}");
         assert!(DatabaseUrl::parse("nonsense").is_err());
     }

@@ -6,29 +6,31 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 
+use super::error::{ConfigError, ProxyEntryError};
+
 /// Reads one entry: an address (`10.0.0.1`, `::1`) or a CIDR range (`10.0.0.0/8`,
 /// `fd00::/8`). Host bits below the prefix are ignored (`10.1.2.3/8` is `10.0.0.0/8`), as
 /// nginx's `set_real_ip_from` does. The split is done here rather than by `IpNet`'s own parser
 /// so that each mistake gets its own message, the address is read as strictly as std reads it
 /// (no leading zeros), and a prefix is digits only.
-pub fn parse_entry(raw: &str) -> Result<IpNet, String> {
+pub fn parse_entry(raw: &str) -> Result<IpNet, ProxyEntryError> {
     let (addr, prefix) = match raw.split_once('/') {
         Some((a, p)) => (a, Some(p)),
         None => (raw, None),
     };
-    let addr: IpAddr = addr.parse().map_err(|_| format!("`{raw}` is not an IP address or CIDR range"))?;
+    let addr: IpAddr = addr.parse().map_err(|_| ProxyEntryError::NotAnAddress(raw.to_owned()))?;
     // A v4-mapped IPv6 entry names the IPv4 address, as the peer is compared canonically.
     let addr = match addr.to_canonical() {
         v4 @ IpAddr::V4(_) if addr.is_ipv6() => match prefix {
             None => v4,
             // `::ffff:10.0.0.0/104` would need shifting the prefix; nobody writes it.
-            Some(_) => return Err(format!("`{raw}`: write IPv4 ranges in IPv4 form")),
+            Some(_) => return Err(ProxyEntryError::MappedRange(raw.to_owned())),
         },
         _ => addr,
     };
     let Some(prefix) = prefix else { return Ok(IpNet::from(addr)) };
     let bad_prefix =
-        || format!("`{raw}`: the prefix length must be 0 to {}", IpNet::from(addr).max_prefix_len());
+        || ProxyEntryError::BadPrefix { raw: raw.to_owned(), max: IpNet::from(addr).max_prefix_len() };
     let len = match prefix.parse::<u8>() {
         // Digits only: `u8::from_str` would also take `+8`.
         Ok(n) if prefix.bytes().all(|b| b.is_ascii_digit()) => n,
@@ -46,11 +48,11 @@ pub struct TrustedProxies(Vec<IpNet>);
 impl TrustedProxies {
     /// A comma-separated list; blanks around entries and empty entries are ignored, so an
     /// empty variable means nobody. The error names the first bad entry.
-    pub fn parse(raw: &str) -> Result<Self, String> {
+    pub fn parse(raw: &str) -> Result<Self, ConfigError> {
         raw.split(',')
             .map(str::trim)
             .filter(|e| !e.is_empty())
-            .map(|e| parse_entry(e).map_err(|why| format!("KEYWARD_TRUSTED_PROXIES: {why}")))
+            .map(|e| parse_entry(e).map_err(ConfigError::TrustedProxy))
             .collect::<Result<Vec<_>, _>>()
             .map(Self)
     }
@@ -138,7 +140,7 @@ mod tests {
             "::ffff:10.0.0.0/104",
             "010.0.0.0/8",
         ] {
-            let err = TrustedProxies::parse(bad).unwrap_err();
+            let err = TrustedProxies::parse(bad).unwrap_err().to_string();
             assert!(err.starts_with("KEYWARD_TRUSTED_PROXIES: `") && err.contains(bad), "{bad}: {err}");
         }
     }
@@ -147,7 +149,7 @@ mod tests {
     fn empty_means_nobody_and_bad_entries_are_named() {
         assert!(TrustedProxies::parse("").unwrap().is_empty());
         assert!(TrustedProxies::parse(" , ").unwrap().is_empty());
-        let err = TrustedProxies::parse("127.0.0.1, localhost, 10.0.0.0/8").unwrap_err();
+        let err = TrustedProxies::parse("127.0.0.1, localhost, 10.0.0.0/8").unwrap_err().to_string();
         assert_eq!(err, "KEYWARD_TRUSTED_PROXIES: `localhost` is not an IP address or CIDR range");
         assert!(TrustedProxies::parse("1.2.3.4:80").is_err());
         assert!(TrustedProxies::parse("1.2.3").is_err());
