@@ -1,48 +1,11 @@
-//! Hand-kept diesel schema. Only types common to SQLite and PostgreSQL appear here (BigInt,
-//! Integer, Text, Timestamp, Date), so one query compiles for both backends.
-
-diesel::table! {
-    instance_settings (name) {
-        name -> Text,
-        value -> Text,
-    }
-}
-
-diesel::table! {
-    workspaces (id) {
-        id -> BigInt,
-        name -> Text,
-        created_at -> Timestamp,
-    }
-}
-
-diesel::table! {
-    users (id) {
-        id -> BigInt,
-        email -> Text,
-        password_hash -> Text,
-        created_at -> Timestamp,
-    }
-}
-
-diesel::table! {
-    memberships (user_id, workspace_id) {
-        user_id -> BigInt,
-        workspace_id -> BigInt,
-        role -> Text,
-        created_at -> Timestamp,
-    }
-}
-
-diesel::table! {
-    user_sessions (id) {
-        id -> Text,
-        user_id -> BigInt,
-        created_at -> Timestamp,
-        last_seen_at -> Timestamp,
-        revoked_at -> Nullable<Timestamp>,
-    }
-}
+//! The diesel schema: what `diesel print-schema` prints for a freshly migrated SQLite database
+//! (settings in `diesel.toml`), kept in the repository with these comments. `scripts/check-schema`
+//! (run by CI) migrates a new SQLite file and a new PostgreSQL database and fails when either
+//! prints anything else, so a migration and this file cannot drift apart.
+//!
+//! Only types common to SQLite and PostgreSQL appear here (BigInt, Integer, Text, Timestamp,
+//! Date; PostgreSQL's print-schema names the first two Int8 and Int4, the same types), so one
+//! query compiles for both backends.
 
 diesel::table! {
     api_keys (id) {
@@ -86,6 +49,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    instance_settings (name) {
+        name -> Text,
+        value -> Text,
+    }
+}
+
+diesel::table! {
     key_usage_daily (key_id, day) {
         key_id -> BigInt,
         day -> Date,
@@ -94,19 +64,56 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    memberships (user_id, workspace_id) {
+        user_id -> BigInt,
+        workspace_id -> BigInt,
+        role -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    user_sessions (id) {
+        id -> Text,
+        user_id -> BigInt,
+        created_at -> Timestamp,
+        last_seen_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> BigInt,
+        email -> Text,
+        password_hash -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    workspaces (id) {
+        id -> BigInt,
+        name -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(api_keys -> workspaces (workspace_id));
+diesel::joinable!(audit_events -> workspaces (workspace_id));
+diesel::joinable!(key_usage_daily -> api_keys (key_id));
 diesel::joinable!(memberships -> users (user_id));
 diesel::joinable!(memberships -> workspaces (workspace_id));
 diesel::joinable!(user_sessions -> users (user_id));
-diesel::joinable!(api_keys -> workspaces (workspace_id));
-diesel::joinable!(key_usage_daily -> api_keys (key_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
-    instance_settings,
-    workspaces,
-    users,
-    memberships,
-    user_sessions,
     api_keys,
     audit_events,
+    instance_settings,
     key_usage_daily,
+    memberships,
+    user_sessions,
+    users,
+    workspaces,
 );
