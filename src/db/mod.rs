@@ -231,6 +231,12 @@ pub struct Db {
 impl Db {
     /// Builds the pool and checks that one connection can be opened.
     pub fn connect(url: &DatabaseUrl, pool_size: u32) -> Result<Self, DbError> {
+        // libpq speaks TLS through OpenSSL from the pool's threads. By default OpenSSL frees
+        // its tables in an exit handler, while a pool thread may still be mid-handshake: the
+        // process then crashes on its way out (a segfault after `keyward admin create` had
+        // printed its result, under load). Initialising it first without that handler leaves
+        // the clean-up to the operating system.
+        openssl_sys::init();
         // One direct attempt first: a bad start then fails at once with the driver's own
         // message, instead of after the pool's timeout with a generic one.
         drop(establish(url).map_err(|e| DbError::Unavailable(e.to_string()))?);

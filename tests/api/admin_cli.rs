@@ -47,7 +47,7 @@ async fn admin_create_makes_an_owner_who_can_sign_in(backend: Backend) {
     assert!(err.contains("12 characters"), "{err}");
     assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
     assert!(String::from_utf8(ok.stdout).unwrap().contains("Prod"));
-    assert!(again.status.success(), "re-running changes nothing");
+    assert!(again.status.success(), "re-running changes nothing: {}", String::from_utf8_lossy(&again.stderr));
     // Setup is over, and the new owner signs in to their workspace.
     assert_eq!(web.get("/setup").await.status(), 404);
     assert_eq!(web.sign_in("ops@example.com", "a long enough password").await.status(), 303);
