@@ -148,8 +148,9 @@ pub async fn create(
                 never_or(expires_at),
                 request.rate_limit.map_or_else(|| "default".to_owned(), |r| r.to_string()),
             );
-            let key = Some(KeyRef { id, name: name.to_owned(), masked });
-            let event = Event { workspace_id: Some(workspace_id), action: "key.created", key, details };
+            let key_ref = Some(KeyRef { id, name: name.to_owned(), masked });
+            let event =
+                Event { workspace_id: Some(workspace_id), action: "key.created", key: key_ref, details };
             audit::record(conn, &actor, event, now)?;
             Ok(id)
         })
@@ -192,8 +193,9 @@ pub async fn regenerate(db: &Db, actor: &Actor, workspace_id: i64, id: i64) -> R
             return Err(KeyError::NotFound);
         }
         let details = format!("Replaced secret {}; new expiry: {}", key.masked(), never_or(expires_at));
-        let key = Some(KeyRef { id, name: key.name, masked: new_masked });
-        let event = Event { workspace_id: Some(workspace_id), action: "key.regenerated", key, details };
+        let key_ref = Some(KeyRef { id, name: key.name, masked: new_masked });
+        let event =
+            Event { workspace_id: Some(workspace_id), action: "key.regenerated", key: key_ref, details };
         audit::record(conn, &actor, event, now)?;
         Ok(())
     })

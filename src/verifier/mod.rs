@@ -86,7 +86,9 @@ impl Verifier {
 }
 
 impl Verifier {
-    /// The record cached under the database's current state, or one indexed read by hash.
+    /// The record cached under the database's current state, or one indexed read by hash. A
+    /// database that is gone (a missing SQLite file) gives no stamp and fails the read, so a
+    /// verifier never keeps saying yes from memory once its database has vanished.
     async fn lookup(&self, key: &ApiKey) -> Result<Option<Arc<KeyRecord>>, DbError> {
         let hash = key.hash();
         // The stamp is taken before the read, so what is read is at least as new as the stamp.
