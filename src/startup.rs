@@ -29,6 +29,8 @@ use crate::web::{headers, health, not_found, request_log};
 pub enum StartError {
     #[error("{0}")]
     Config(String),
+    #[error(transparent)]
+    Catalogue(#[from] crate::keys::scopes::CatalogueError),
     #[error("cannot open the database: {0}")]
     Database(String),
     #[error("cannot listen on {addr}: {reason}")]
@@ -96,7 +98,7 @@ impl Application {
         // the first such sign-in takes no longer than a wrong password.
         std::thread::spawn(|| std::sync::LazyLock::force(&crate::accounts::password::DUMMY_HASH));
         let catalogue = match &settings.scopes_file {
-            Some(path) => Catalogue::load(path).map_err(|e| StartError::Config(e.to_string()))?,
+            Some(path) => Catalogue::load(path)?,
             None => Catalogue::default(),
         };
         // The port first: a start that cannot listen fails before touching the database, so

@@ -203,6 +203,12 @@ pub async fn regenerate(db: &Db, actor: &Actor, workspace_id: i64, id: i64) -> R
     Ok(Issued { id, secret })
 }
 
+/// Why `key` cannot be revoked now, if it cannot (shown on the confirmation page; [`revoke`]
+/// answers the same when a revocation got there first).
+pub fn revoke_refusal(key: &KeyRow, now: NaiveDateTime) -> Option<KeyError> {
+    (key.status(now) == Status::Revoked).then(|| KeyError::AlreadyRevoked { name: key.name.clone() })
+}
+
 /// Revokes a key: it stops working at once and stays listed, with when and by whom.
 pub async fn revoke(db: &Db, actor: &Actor, workspace_id: i64, id: i64) -> Result<Gone, KeyError> {
     let actor = actor.clone();

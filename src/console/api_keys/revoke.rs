@@ -13,7 +13,7 @@ use crate::console::member::Member;
 use crate::console::pages::{PageCtx, render};
 use crate::console::see_other;
 use crate::console::session::TypedSession;
-use crate::keys::store::Status;
+use crate::keys::ops::revoke_refusal;
 use crate::keys::{self, Gone, KeyError};
 use crate::state::AppState;
 
@@ -40,8 +40,7 @@ pub async fn key_revoke_form(
         ],
         button: "Revoke key",
         button_class: "btn-danger",
-        refusal: (status == Status::Revoked)
-            .then(|| format!("\u{201c}{}\u{201d} is already revoked.", key.name)),
+        refusal: revoke_refusal(&key, now).map(|e| e.to_string()),
         name: key.name,
     })
 }
@@ -61,9 +60,7 @@ pub async fn key_revoke(
             Level::Success,
             format!("Revoked \u{201c}{name}\u{201d} ({masked}). Requests using it are refused from now on."),
         ),
-        Err(KeyError::AlreadyRevoked { name }) => {
-            (Level::Error, format!("\u{201c}{name}\u{201d} was already revoked."))
-        }
+        Err(refused @ KeyError::AlreadyRevoked { .. }) => (Level::Error, refused.to_string()),
         Err(e) => return Err(e.into()),
     };
     flash::push(session.inner(), level, message);
