@@ -13,6 +13,8 @@
 # (NO_ANALYZE=1 leaves it without statistics). SKIP_POSTGRES=1 skips it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Instances on PostgreSQL need a configured cookie secret (SQLite ones make their own).
+export KEYWARD_SECRET_KEY="${KEYWARD_SECRET_KEY:-a benchmark cookie secret of 32+ characters}"
 KEYS=${KEYS:-100000}
 REPEAT=${REPEAT:-30}
 PG_URL=${KEYWARD_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}
@@ -43,7 +45,10 @@ run_backend() {
   # First-run setup makes workspace 1 and its owner; then the keys go straight in.
   local token
   token=$(curl -fsS -c "$jar" -b "$jar" "$base/setup" | csrf)
+  local code
+  code=$(grep -o 'setup_code=[A-Z0-9-]*' "$log" | tail -n 1 | cut -d= -f2)
   curl -fsS -o /dev/null -c "$jar" -b "$jar" "$base/setup" --data-urlencode "csrf_token=$token" \
+    --data-urlencode "setup_code=$code" \
     --data-urlencode "email=bench@example.com" --data-urlencode "password=bench password 123" \
     --data-urlencode "password_confirm=bench password 123" --data-urlencode "workspace_name=Bench"
   local started=$SECONDS

@@ -21,6 +21,8 @@
 # a server where it may create and drop a database).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Instances on PostgreSQL need a configured cookie secret (SQLite ones make their own).
+export KEYWARD_SECRET_KEY="${KEYWARD_SECRET_KEY:-a benchmark cookie secret of 32+ characters}"
 
 DURATION=${SOAK_SECONDS:-$(( ${SOAK_MINUTES:-5} * 60 ))}
 BACKENDS=${SOAK_BACKENDS:-"sqlite postgres"}
@@ -117,6 +119,9 @@ soak_one() {
     echo "[$backend] server did not start"; cat "$work/server.log"; FAILED=1; cleanup; return
   fi
 
+  # First-run setup asks for the code the fresh server logged.
+  SOAK_SETUP_CODE=$(grep -o 'setup_code=[A-Z0-9-]*' "$work/server.log" | tail -n 1 | cut -d= -f2)
+  export SOAK_SETUP_CODE
   "$TRAFFIC" make-keys "$base" 20 "$work/wrk_keys.txt"
   write_wrk_script "$work/wrk_keys.txt" >"$work/verify.lua"
 

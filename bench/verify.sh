@@ -10,6 +10,8 @@
 # database keyward_bench is dropped and recreated there. SKIP_POSTGRES=1 skips it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Instances on PostgreSQL need a configured cookie secret (SQLite ones make their own).
+export KEYWARD_SECRET_KEY="${KEYWARD_SECRET_KEY:-a benchmark cookie secret of 32+ characters}"
 DURATION="${DURATION:-10s}"
 CONNECTIONS="${CONNECTIONS:-64}"
 THREADS="${THREADS:-2}"

@@ -63,7 +63,9 @@ impl Tally {
 /// The soak admin, signed in; the first one to come sets the instance up.
 async fn signed_in(base: &str) -> Result<Client, Failure> {
     let client = Client::new(base);
-    match client.try_setup(EMAIL, PASSWORD, "Soak").await {
+    // The fresh server's setup code, which the soak script reads from the server's log.
+    let code = std::env::var("SOAK_SETUP_CODE").unwrap_or_default();
+    match client.try_setup(&code, EMAIL, PASSWORD, "Soak").await {
         Ok(()) => Ok(client),
         Err(_) => sign_in(base).await,
     }

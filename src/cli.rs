@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::admin::AdminError;
-use crate::config::{ConfigError, DatabaseUrl, RateLimitSettings, Settings, TrustedProxies, parse_duration};
+use crate::config::{
+    ConfigError, DatabaseUrl, RateLimitSettings, SecretKey, Settings, TrustedProxies, parse_duration,
+};
 use crate::startup::{Application, StartError, open_database};
 
 /// Why a command failed: the one line `main` prints.
@@ -62,8 +64,13 @@ pub struct Opts {
         hide_env_values = true
     )]
     pub database_url: String,
-    /// Secret for cookie encryption (32+ characters). Generated and kept in the database when absent.
-    #[arg(long, env = "KEYWARD_SECRET_KEY", global = true, hide_env_values = true)]
+    /// A file holding the cookie secret (32+ characters), e.g. a container secret. Required on
+    /// PostgreSQL (every instance must share it) unless KEYWARD_SECRET_KEY is set; on SQLite a
+    /// file beside the database is generated when neither is set.
+    #[arg(long, env = "KEYWARD_SECRET_KEY_FILE", global = true)]
+    pub secret_key_file: Option<PathBuf>,
+    /// Refused: a secret on the command line shows in `ps`. Read from KEYWARD_SECRET_KEY instead.
+    #[arg(long, global = true, hide = true)]
     pub secret_key: Option<String>,
     /// The URL browsers use, e.g. https://keys.example.com (https turns on Secure cookies).
     #[arg(long, env = "KEYWARD_PUBLIC_URL", global = true)]
@@ -98,7 +105,7 @@ impl Opts {
         let url = DatabaseUrl::parse(&self.database_url)?;
         let mut s = Settings::new(url);
         s.bind = self.bind.clone();
-        s.secret_key = self.secret_key.as_deref().filter(|k| !k.is_empty()).map(Into::into);
+        s.secret_key = self.secret_key()?;
         s.public_url = match self.public_url.as_deref().filter(|u| !u.is_empty()) {
             Some(u) => Some(
                 url::Url::parse(u)
@@ -128,6 +135,22 @@ impl Opts {
             s.workers = w.max(1);
         }
         Ok(s)
+    }
+
+    /// The cookie secret from `KEYWARD_SECRET_KEY_FILE` or `KEYWARD_SECRET_KEY` (read here,
+    /// not as a flag: a flag's value is visible to every user of the machine).
+    fn secret_key(&self) -> Result<Option<SecretKey>, ConfigError> {
+        if self.secret_key.is_some() {
+            return Err(ConfigError::SecretKeyOnCommandLine);
+        }
+        let from_env = std::env::var("KEYWARD_SECRET_KEY").ok().filter(|k| !k.is_empty());
+        let file = self.secret_key_file.as_ref().filter(|p| !p.as_os_str().is_empty());
+        match (file, from_env) {
+            (Some(_), Some(_)) => Err(ConfigError::SecretKeyTwice),
+            (Some(path), None) => SecretKey::from_file(path).map(Some),
+            (None, Some(text)) => SecretKey::parse(&text, "KEYWARD_SECRET_KEY").map(Some),
+            (None, None) => Ok(None),
+        }
     }
 }
 
@@ -175,5 +198,21 @@ mod tests {
         let bad = settings_from(&["--session-idle-timeout", "soon"]).err().unwrap();
         assert!(bad.contains("KEYWARD_SESSION_IDLE_TIMEOUT"), "{bad}");
         assert!(settings_from(&["--session-idle-timeout", "8d"]).is_err(), "idle longer than absolute");
+    }
+
+    #[test]
+    fn the_cookie_secret_comes_from_a_file_never_from_a_flag() {
+        let refused =
+            settings_from(&["--secret-key", "a cookie secret of thirty-two characters"]).unwrap_err();
+        assert!(refused.contains("KEYWARD_SECRET_KEY_FILE") && refused.contains("ps"), "{refused}");
+        assert!(!refused.contains("thirty-two"), "the error must not repeat the secret: {refused}");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("secret");
+        std::fs::write(&file, "a cookie secret of thirty-two characters\n").unwrap();
+        let s = settings_from(&["--secret-key-file", file.to_str().unwrap()]).unwrap();
+        assert_eq!(s.secret_key.unwrap().expose(), "a cookie secret of thirty-two characters");
+        std::fs::write(&file, "too short").unwrap();
+        let short = settings_from(&["--secret-key-file", file.to_str().unwrap()]).unwrap_err();
+        assert!(short.contains("at least 32"), "{short}");
     }
 }

@@ -11,18 +11,17 @@ use actix_session::storage::CookieSessionStore;
 use actix_web::cookie::{Key, SameSite};
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::http::StatusCode;
-use actix_web::middleware::{ErrorHandlers, from_fn};
+use actix_web::middleware::{Condition, ErrorHandlers, from_fn};
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
-use secrecy::ExposeSecret;
 use sha2::{Digest, Sha512};
 
-use crate::config::Settings;
-use crate::db::instance_settings;
+use crate::accounts::SetupCode;
+use crate::config::{DatabaseUrl, SecretKey, Settings};
 use crate::db::{Db, DbConnection, prepare_sqlite_path, run_migrations};
 use crate::keys::Catalogue;
 use crate::state::AppState;
 use crate::verifier::Verifier;
-use crate::web::{headers, health, not_found, request_log};
+use crate::web::{headers, health, host_check, not_found, request_log};
 
 /// Why the server could not start. Each reads as one plain line.
 #[derive(Debug, thiserror::Error)]
@@ -113,7 +112,8 @@ impl Application {
         if applied > 0 {
             tracing::info!(applied, "database migrations applied");
         }
-        let key = cookie_key(&settings, &db).await?;
+        let key = cookie_key(&settings)?;
+        let setup_code = first_run_code(&db, &settings, port).await?;
 
         let settings = Arc::new(settings);
         let state = web::Data::new(AppState {
@@ -122,6 +122,7 @@ impl Application {
             catalogue: Arc::new(catalogue),
             has_users: AtomicBool::new(false),
             login_throttle: crate::accounts::throttle::LoginThrottle::new(settings.login_throttle),
+            setup_code,
         });
         let verifier = web::Data::new(Verifier::new(state.db.clone(), settings.rate_limit));
         let usage_flusher =
@@ -134,7 +135,8 @@ impl Application {
             (settings.workers, settings.handle_signals, settings.bind.clone());
         let server = HttpServer::new(move || {
             let session = SessionMiddleware::builder(CookieSessionStore::default(), key.clone())
-                .cookie_name("keyward_session".into())
+                .cookie_name(headers::session_cookie_name(settings.secure_cookies()).into())
+                .cookie_path("/".into())
                 .cookie_http_only(true)
                 .cookie_same_site(SameSite::Lax)
                 .cookie_secure(settings.secure_cookies())
@@ -151,8 +153,10 @@ impl Application {
                 .app_data(web::PayloadConfig::new(crate::console::csrf::MAX_FORM_BYTES))
                 .app_data(web::FormConfig::default().limit(crate::console::csrf::MAX_FORM_BYTES))
                 .wrap(session)
+                .wrap(from_fn(host_check::require_public_host))
                 .wrap(from_fn(request_log::log_request))
                 .wrap(headers::security_headers())
+                .wrap(Condition::new(settings.secure_cookies(), headers::strict_transport()))
                 .service(health::healthz)
                 .service(health::readyz)
                 .service(
@@ -239,31 +243,55 @@ fn stop_on_signal(server: ServerHandle) -> Result<tokio::task::JoinHandle<()>, S
     }))
 }
 
-/// The cookie key: derived from `KEYWARD_SECRET_KEY` when given, otherwise generated once and
-/// kept in the database, so every instance sharing the database accepts the same cookies.
-async fn cookie_key(settings: &Settings, db: &Db) -> Result<Key, StartError> {
-    if let Some(secret) = &settings.secret_key {
-        let secret = secret.expose_secret();
-        if secret.len() < 32 {
-            return Err(StartError::Config("KEYWARD_SECRET_KEY must be at least 32 characters".into()));
-        }
-        return Ok(Key::from(&Sha512::digest(secret.as_bytes())[..]));
-    }
-    let stored = db
-        .write(|conn: &mut DbConnection| -> Result<String, crate::db::DbError> {
-            // Insert-if-absent, then read: of instances starting at once on a fresh database,
-            // the first insert wins and the others read it back, where a read-then-insert
-            // would have failed their start on the unique name.
-            let fresh = hex::encode(Key::generate().master());
-            instance_settings::insert_if_absent(conn, "cookie_key", &fresh)?;
-            Ok(instance_settings::get(conn, "cookie_key")?.unwrap_or(fresh))
-        })
+/// On a fresh instance (no account yet), the code first-run setup asks for, printed in the
+/// log: only whoever reads the server's output can claim it. `keyward admin create` makes the
+/// first account without it.
+async fn first_run_code(db: &Db, settings: &Settings, port: u16) -> Result<Option<SetupCode>, StartError> {
+    let has_users = db
+        .run(|conn| crate::accounts::store::any_user_exists(conn).map_err(crate::db::DbError::from))
         .await
         .map_err(|e| StartError::Database(e.to_string()))?;
-    let bytes =
-        hex::decode(stored).map_err(|_| StartError::Database("stored cookie key is corrupt".into()))?;
-    Key::try_from(&bytes[..]).map_err(|_| StartError::Database("stored cookie key is too short".into()))
+    if has_users {
+        return Ok(None);
+    }
+    let code = SetupCode::generate();
+    let base = match &settings.public_url {
+        Some(url) => url.as_str().trim_end_matches('/').to_owned(),
+        None => {
+            let host = settings.bind.rsplit_once(':').map_or("localhost", |(host, _)| host);
+            let host = if matches!(host, "0.0.0.0" | "[::]" | "") { "localhost" } else { host };
+            format!("http://{host}:{port}")
+        }
+    };
+    tracing::warn!(
+        setup_code = %code.display(),
+        "first-run setup: open {base}/setup and enter this setup code to create the first owner"
+    );
+    Ok(Some(code))
 }
+
+/// The cookie key, derived from the configured secret or, on SQLite, from the file beside the
+/// database. Never from the database itself: a copy of it would then forge sessions and read
+/// pending reveals. Instances on PostgreSQL must share a secret, so it has to be configured.
+fn cookie_key(settings: &Settings) -> Result<Key, StartError> {
+    let secret = match (&settings.secret_key, &settings.database_url) {
+        (Some(secret), _) => secret.clone(),
+        (None, DatabaseUrl::Sqlite(path)) => {
+            SecretKey::beside_database(path).map_err(|e| StartError::Config(e.to_string()))?.0
+        }
+        (None, DatabaseUrl::Postgres(_)) => return Err(StartError::Config(NO_SHARED_SECRET.into())),
+    };
+    Ok(cookie_key_for(&secret))
+}
+
+/// The cookie key a secret gives: SHA-512 of it (signing and encryption halves).
+pub fn cookie_key_for(secret: &SecretKey) -> Key {
+    Key::from(&Sha512::digest(secret.expose().as_bytes())[..])
+}
+
+const NO_SHARED_SECRET: &str = "on PostgreSQL every keyward instance must share a cookie secret: put 32+ \
+    random characters (e.g. `head -c 32 /dev/urandom | base64`) in a file only keyward can read and set \
+    KEYWARD_SECRET_KEY_FILE to its path (or set KEYWARD_SECRET_KEY)";
 
 #[cfg(test)]
 mod tests {

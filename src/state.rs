@@ -17,4 +17,7 @@ pub struct AppState {
     pub has_users: AtomicBool,
     /// Failed sign-in counters per email and address.
     pub login_throttle: crate::accounts::throttle::LoginThrottle,
+    /// Asked for by first-run setup; made (and printed in the log) when the instance starts
+    /// with no user yet. `None` once an account existed at start.
+    pub setup_code: Option<crate::accounts::SetupCode>,
 }

@@ -1,4 +1,8 @@
 //! Logging setup: plain lines on standard error, level from `RUST_LOG` (default `info`).
+//! Colours only on a terminal: a log file or a journal gets text that `grep` finds as printed
+//! (`setup_code=…`, `ip=…`).
+
+use std::io::IsTerminal;
 
 use tracing_subscriber::EnvFilter;
 
@@ -7,6 +11,7 @@ pub fn init() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
+        .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
         .with_writer(std::io::stderr)
         .try_init();
 }

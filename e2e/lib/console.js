@@ -30,6 +30,7 @@ export async function setupOwner(session, owner = OWNER) {
   const { page } = session;
   await page.goto(session.url('/'));
   assert.match(new URL(page.url()).pathname, /^\/setup$/, 'a fresh install should lead to /setup');
+  await typeInto(page, 'Setup code', session.server.setupCode);
   await typeInto(page, 'Email', owner.email);
   await typeInto(page, 'Password', owner.password);
   await typeInto(page, 'Password again', owner.password);

@@ -45,6 +45,13 @@ export class Keyward {
     return `http://127.0.0.1:${this.port}`;
   }
 
+  /** The first-run setup code a fresh server printed in its log (`setup_code=ABCD-…`). */
+  get setupCode() {
+    const all = [...`${this.previousLogs || ''}${this.log}`.matchAll(/setup_code=([A-Z0-9-]+)/g)];
+    if (all.length === 0) throw new Error(`keyward logged no setup code:\n${this.log}`);
+    return all[all.length - 1][1];
+  }
+
   async start() {
     if (this.child) throw new Error('keyward is already running');
     const env = {

@@ -42,6 +42,7 @@ describe('roles and form errors', () => {
     const { page } = owner;
     owner.allowStatus(422, '/setup');
     await page.goto(owner.url('/setup'));
+    await typeInto(page, 'Setup code', server.setupCode);
     await typeInto(page, 'Email', OWNER.email);
     await typeInto(page, 'Password', OWNER.password);
     await typeInto(page, 'Password again', 'not the same password');
@@ -54,6 +55,7 @@ describe('roles and form errors', () => {
     await page.waitForLoadState();
     assert.equal(await page.getByLabel('Email', { exact: true }).inputValue(), OWNER.email, 'email kept');
     assert.equal(await page.getByLabel('Workspace name').inputValue(), OWNER.workspace, 'workspace name kept');
+    assert.equal(await page.getByLabel('Setup code').inputValue(), server.setupCode, 'setup code kept');
     const confirm = page.locator('#password_confirm');
     assert.equal(await confirm.getAttribute('aria-invalid'), 'true');
     assert.match(await confirm.getAttribute('aria-describedby'), /password_confirm-error/);

@@ -111,12 +111,14 @@ pub fn memberships_of(conn: &mut DbConnection, user_id: i64) -> QueryResult<Vec<
         .collect())
 }
 
-/// Starts a sign-in session and returns its random id (kept in the encrypted cookie).
+/// Starts a sign-in session and returns its random id, for the encrypted cookie. The table
+/// keeps only the id's SHA-256 ([`session_key`]), so a copy of the database names no session
+/// a forged cookie could claim.
 pub fn create_session(conn: &mut DbConnection, user_id: i64, now: NaiveDateTime) -> QueryResult<String> {
     let id = crate::text::random_token();
     diesel::insert_into(user_sessions::table)
         .values((
-            user_sessions::id.eq(&id),
+            user_sessions::id.eq(session_key(&id)),
             user_sessions::user_id.eq(user_id),
             user_sessions::created_at.eq(now),
             user_sessions::last_seen_at.eq(now),
@@ -125,19 +127,27 @@ pub fn create_session(conn: &mut DbConnection, user_id: i64, now: NaiveDateTime)
     Ok(id)
 }
 
+/// How a session id is stored: SHA-256, hex. The id is 256 random bits, so a fast hash is
+/// enough (as for API keys); no salt is needed to stop guessing.
+pub fn session_key(id: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(id.as_bytes()))
+}
+
+/// The session the cookie's id names (looked up by its hash).
 pub fn find_session(conn: &mut DbConnection, id: &str) -> QueryResult<Option<SessionRow>> {
-    user_sessions::table.find(id).select(SessionRow::as_select()).first(conn).optional()
+    user_sessions::table.find(session_key(id)).select(SessionRow::as_select()).first(conn).optional()
 }
 
 pub fn touch_session(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> QueryResult<()> {
-    diesel::update(user_sessions::table.find(id))
+    diesel::update(user_sessions::table.find(session_key(id)))
         .set(user_sessions::last_seen_at.eq(now))
         .execute(conn)
         .map(drop)
 }
 
 pub fn revoke_session(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> QueryResult<()> {
-    diesel::update(user_sessions::table.find(id).filter(user_sessions::revoked_at.is_null()))
+    diesel::update(user_sessions::table.find(session_key(id)).filter(user_sessions::revoked_at.is_null()))
         .set(user_sessions::revoked_at.eq(now))
         .execute(conn)
         .map(drop)

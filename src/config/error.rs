@@ -21,6 +21,17 @@ pub enum ConfigError {
     ZeroRateLimit,
     #[error("the session idle timeout must not exceed the absolute timeout")]
     IdleLongerThanAbsolute,
+    #[error("{setting} must be at least 32 characters")]
+    SecretKeyTooShort { setting: &'static str },
+    #[error("cannot read the cookie secret from {path}: {reason}")]
+    SecretKeyFile { path: String, reason: String },
+    #[error("set KEYWARD_SECRET_KEY_FILE or KEYWARD_SECRET_KEY, not both")]
+    SecretKeyTwice,
+    #[error(
+        "--secret-key would show the secret to every user of this machine (in `ps`): \
+         put it in a file only keyward can read and set KEYWARD_SECRET_KEY_FILE to its path"
+    )]
+    SecretKeyOnCommandLine,
 }
 
 /// One entry of `KEYWARD_TRUSTED_PROXIES` that is no address or range.

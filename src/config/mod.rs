@@ -4,12 +4,12 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use secrecy::SecretString;
-
 pub mod error;
+pub mod secret_key;
 pub mod trusted_proxies;
 
 pub use error::{ConfigError, DurationError, ProxyEntryError};
+pub use secret_key::SecretKey;
 pub use trusted_proxies::TrustedProxies;
 
 /// Where the data lives. Chosen from the URL scheme, never by trial connection.
@@ -115,10 +115,11 @@ impl Default for LoginThrottleSettings {
 pub struct Settings {
     pub bind: String,
     pub database_url: DatabaseUrl,
-    /// Cookie key material (`Debug` shows `[REDACTED]`). When `None`, one is generated and
-    /// kept in the database.
-    pub secret_key: Option<SecretString>,
-    /// The public base URL; `https` here turns on `Secure` cookies.
+    /// Cookie key material (`Debug` shows `[REDACTED]`). When `None`: on SQLite, a file
+    /// generated beside the database; PostgreSQL refuses to start without it.
+    pub secret_key: Option<SecretKey>,
+    /// The public base URL; `https` here turns on `Secure` cookies, `__Host-` cookie names and
+    /// HSTS, and the console answers only requests for its host.
     pub public_url: Option<url::Url>,
     /// Proxies whose `X-Forwarded-For` / `X-Real-IP` name the client. Empty: nobody's.
     pub trusted_proxies: TrustedProxies,
@@ -228,7 +229,8 @@ mod tests {
         let url = DatabaseUrl::parse("postgres://u:hunter2@h/db").unwrap();
         assert!(!format!("{url:?}").contains("hunter2"));
         let mut settings = Settings::new(url);
-        settings.secret_key = Some("a cookie secret of thirty-two characters".into());
+        settings.secret_key =
+            Some(SecretKey::parse("a cookie secret of thirty-two characters", "KEYWARD_SECRET_KEY").unwrap());
         let debug = format!("{settings:?}");
         assert!(!debug.contains("hunter2") && !debug.contains("cookie secret"), "{debug}");
     }

@@ -26,6 +26,8 @@ use crate::state::AppState;
 #[derive(Default, Deserialize)]
 pub struct SetupFormData {
     #[serde(default)]
+    pub setup_code: String,
+    #[serde(default)]
     pub email: String,
     #[serde(default)]
     pub password: String,
@@ -37,6 +39,7 @@ pub struct SetupFormData {
 
 #[derive(Default)]
 pub struct SetupErrors {
+    pub setup_code: Option<String>,
     pub email: Option<String>,
     pub password: Option<String>,
     pub password_confirm: Option<String>,
@@ -45,7 +48,8 @@ pub struct SetupErrors {
 
 impl SetupErrors {
     fn any(&self) -> bool {
-        self.email.is_some()
+        self.setup_code.is_some()
+            || self.email.is_some()
             || self.password.is_some()
             || self.password_confirm.is_some()
             || self.workspace_name.is_some()
@@ -56,6 +60,7 @@ impl SetupErrors {
 #[template(path = "auth/setup.html")]
 pub struct SetupPage {
     pub ctx: PageCtx,
+    pub setup_code: String,
     pub email: String,
     pub workspace_name: String,
     pub errors: SetupErrors,
@@ -70,6 +75,7 @@ pub async fn setup_form(
     }
     render(&SetupPage {
         ctx: PageCtx::anonymous(&session),
+        setup_code: String::new(),
         email: String::new(),
         workspace_name: String::new(),
         errors: SetupErrors::default(),
@@ -86,6 +92,13 @@ pub async fn setup(
         return Err(ConsoleError::NotFound);
     }
     let mut errors = SetupErrors::default();
+    if !state.setup_code.as_ref().is_some_and(|code| code.matches(&form.setup_code)) {
+        errors.setup_code = Some(if form.setup_code.trim().is_empty() {
+            SETUP_CODE_MISSING.into()
+        } else {
+            SETUP_CODE_WRONG.into()
+        });
+    }
     let email = Email::parse(&form.email).map_err(|e| errors.email = Some(e.to_string())).ok();
     let password = Password::parse(&form.password).map_err(|e| errors.password = Some(e.to_string())).ok();
     if password.is_some() && form.password != form.password_confirm {
@@ -100,6 +113,7 @@ pub async fn setup(
             StatusCode::UNPROCESSABLE_ENTITY,
             &SetupPage {
                 ctx: PageCtx::anonymous(&session),
+                setup_code: form.setup_code,
                 email: form.email,
                 workspace_name: form.workspace_name,
                 errors,
@@ -145,6 +159,11 @@ pub async fn setup(
     );
     Ok(see_other("/settings/api-keys"))
 }
+
+pub const SETUP_CODE_MISSING: &str =
+    "Enter the setup code: keyward printed it in its log when it started (the line with setup_code=).";
+pub const SETUP_CODE_WRONG: &str = "That is not this server's setup code. Copy it from the log line with \
+    setup_code= of the keyward that serves this page (each start of a fresh instance prints a new one).";
 
 // ---------------------------------------------------------------- sign-in
 
@@ -193,6 +212,9 @@ pub async fn login_form(
     let next = safe_next(&query.next).unwrap_or_default().to_owned();
     render(&LoginPage { ctx: PageCtx::anonymous(&session), email: String::new(), next, error: None })
 }
+
+/// The audit log's actor for a failed sign-in whose email field held no email address.
+pub const NOT_AN_EMAIL: &str = "(not an email address)";
 
 pub const BAD_CREDENTIALS: &str =
     "That email and password do not match an account. Check both and try again.";
@@ -244,8 +266,9 @@ pub async fn login(
         && user.is_some();
     let now = Utc::now().naive_utc();
     let user_for_audit = user.clone();
-    let label =
-        email.as_ref().map(|e| e.to_string()).unwrap_or_else(|| typed_email.chars().take(254).collect());
+    // What was typed is kept only when it is an email address: text that is not may be a
+    // password typed into the wrong field, and the audit log is read by every admin.
+    let label = email.as_ref().map_or_else(|| NOT_AN_EMAIL.to_owned(), |e| e.to_string());
     let signed_in = state
         .db
         .write(move |conn| -> Result<Option<(i64, String, i64)>, ConsoleError> {

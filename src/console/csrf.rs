@@ -69,7 +69,8 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
 }
 
 /// True unless an `Origin` (or, failing that, `Referer`) header names another site: one that
-/// is neither the host this request came in on nor the configured public URL's.
+/// is neither the scheme and host this request came in on nor the configured public URL's.
+/// The scheme counts too: a page served over plain HTTP on the same host is another origin.
 fn same_origin(req: &HttpRequest) -> bool {
     let state = req.app_data::<web::Data<AppState>>().expect("AppState is registered");
     let ours = SiteOrigin::of_request(req, &state.settings.trusted_proxies);
@@ -87,8 +88,11 @@ fn same_origin(req: &HttpRequest) -> bool {
                 (Some(h), None) => h.to_owned(),
                 _ => return false,
             };
-            authority.eq_ignore_ascii_case(&ours.authority)
-                || public.is_some_and(|p| authority.eq_ignore_ascii_case(&p.authority))
+            let is = |site: &SiteOrigin| {
+                u.scheme().eq_ignore_ascii_case(&site.scheme)
+                    && authority.eq_ignore_ascii_case(&site.authority)
+            };
+            is(&ours) || public.as_ref().is_some_and(is)
         }
         // `Origin: null` (sandboxed frames, some redirects) and garbage are refused.
         Err(_) => false,

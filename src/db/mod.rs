@@ -409,6 +409,7 @@ fn describe_pool_error(text: &str) -> String {
 
 /// Makes sure a SQLite file's folder exists and can be written, with a plain error otherwise.
 pub fn prepare_sqlite_path(url: &DatabaseUrl) -> Result<(), DbError> {
+    use std::os::unix::fs::OpenOptionsExt;
     let Some(path) = url.sqlite_path() else { return Ok(()) };
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
@@ -417,10 +418,35 @@ pub fn prepare_sqlite_path(url: &DatabaseUrl) -> Result<(), DbError> {
     if !dir.is_dir() {
         return Err(DbError::Unavailable(format!("SQLite folder {} does not exist", dir.display())));
     }
-    let probe = std::fs::OpenOptions::new().create(true).append(true).open(path);
+    // Created private: it holds password hashes and the audit log. SQLite gives the `-wal` and
+    // `-shm` files it makes the database file's mode, so they are private too.
+    let probe = std::fs::OpenOptions::new().create(true).append(true).mode(0o600).open(path);
     probe
         .map(drop)
-        .map_err(|e| DbError::Unavailable(format!("cannot write SQLite file {}: {e}", path.display())))
+        .map_err(|e| DbError::Unavailable(format!("cannot write SQLite file {}: {e}", path.display())))?;
+    make_private(path);
+    Ok(())
+}
+
+/// Takes group and other access away from a database made before keyward created them
+/// private (or copied in by hand), and from its `-wal` / `-shm` files.
+fn make_private(database: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let name = database.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    for suffix in ["", "-wal", "-shm"] {
+        let file = database.with_file_name(format!("{name}{suffix}"));
+        let Ok(meta) = std::fs::metadata(&file) else { continue };
+        let mode = meta.permissions().mode();
+        if mode & 0o077 == 0 {
+            continue;
+        }
+        match std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode & 0o700)) {
+            Ok(()) => tracing::info!(file = %file.display(), "made the database file private (mode 600)"),
+            Err(e) => {
+                tracing::warn!(file = %file.display(), error = %e, "cannot make the database file private")
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -27,6 +27,7 @@ diesel::table! {
         rate_limit_per_minute -> Nullable<Integer>,
         regenerated_at -> Nullable<Timestamp>,
         search_name -> Text,
+        revealed_at -> Nullable<Timestamp>,
     }
 }
 

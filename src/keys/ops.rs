@@ -256,7 +256,7 @@ pub async fn delete(db: &Db, actor: &Actor, workspace_id: i64, id: i64) -> Resul
 pub async fn claim_reveal(db: &Db, actor: &Actor, key: &KeyRow, secret: &str) -> Result<bool, KeyError> {
     let (actor, key, hash) = (actor.clone(), key.clone(), KeyHash::of(secret));
     db.write(move |conn| -> Result<bool, KeyError> {
-        if !store::revealable(conn, &key, hash.as_str())? {
+        if !store::claim_reveal(conn, key.id, hash.as_str(), now())? {
             return Ok(false);
         }
         let event = Event {

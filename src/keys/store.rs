@@ -301,29 +301,28 @@ pub fn find(conn: &mut DbConnection, workspace_id: i64, id: i64) -> QueryResult<
         .optional()
 }
 
-/// Whether `key_hash` is still the key's secret and it has not been shown since it was issued
-/// (no `key.revealed` event at or after its creation or last regeneration). The session cookie
-/// carries a fresh key to its reveal page; this makes that a one-time trip on the server's
-/// side too, so a copy of an older cookie cannot show the key again, nor a replaced one.
-pub fn revealable(conn: &mut DbConnection, key: &KeyRow, key_hash: &str) -> QueryResult<bool> {
-    use crate::db::schema::audit_events;
-    let current: Option<String> = api_keys::table
-        .filter(api_keys::id.eq(key.id))
-        .filter(api_keys::revoked_at.is_null())
-        .select(api_keys::key_hash)
-        .first(conn)
-        .optional()?;
-    if current.as_deref() != Some(key_hash) {
-        return Ok(false);
-    }
-    let issued_at = key.regenerated_at.unwrap_or(key.created_at);
-    let shown: i64 = audit_events::table
-        .filter(audit_events::key_id.eq(key.id))
-        .filter(audit_events::action.eq("key.revealed"))
-        .filter(audit_events::at.ge(issued_at))
-        .count()
-        .get_result(conn)?;
-    Ok(shown == 0)
+/// Claims the one showing of a freshly issued secret: true for exactly one caller, and only
+/// while `key_hash` is still the key's (active) secret. The session cookie carries the new key
+/// to its reveal page; this makes that a one-time trip on the server's side too, so neither a
+/// copy of the cookie nor a burst of requests with it can show the key again. One conditional
+/// UPDATE: atomic on both backends, where a check followed by a write let two concurrent
+/// requests on PostgreSQL both pass.
+pub fn claim_reveal(
+    conn: &mut DbConnection,
+    key_id: i64,
+    key_hash: &str,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    let claimed = diesel::update(
+        api_keys::table
+            .filter(api_keys::id.eq(key_id))
+            .filter(api_keys::key_hash.eq(key_hash))
+            .filter(api_keys::revoked_at.is_null())
+            .filter(api_keys::revealed_at.is_null()),
+    )
+    .set(api_keys::revealed_at.eq(Some(now)))
+    .execute(conn)?;
+    Ok(claimed == 1)
 }
 
 /// The name of an active key of the workspace that already has this name in any case
@@ -419,6 +418,8 @@ pub fn regenerate(
         api_keys::last4.eq(secret.last4()),
         api_keys::expires_at.eq(expires_at),
         api_keys::regenerated_at.eq(Some(now)),
+        // The new secret has not been shown yet.
+        api_keys::revealed_at.eq(None::<NaiveDateTime>),
     ))
     .execute(conn)
 }

@@ -15,6 +15,8 @@ pub enum Denial {
     KeyInQuery(String),
     /// A required permission that is not a valid scope id.
     InvalidRequire(String),
+    /// A query parameter forward-auth does not know (only `require` is).
+    UnknownParameter(String),
     /// A request body that is not the expected JSON.
     InvalidBody(String),
     UnknownKey,
@@ -31,9 +33,11 @@ pub enum Denial {
 impl Denial {
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::ConflictingKeys | Self::KeyInQuery(_) | Self::InvalidRequire(_) | Self::InvalidBody(_) => {
-                StatusCode::BAD_REQUEST
-            }
+            Self::ConflictingKeys
+            | Self::KeyInQuery(_)
+            | Self::InvalidRequire(_)
+            | Self::UnknownParameter(_)
+            | Self::InvalidBody(_) => StatusCode::BAD_REQUEST,
             Self::MissingKey
             | Self::MalformedKey
             | Self::UnknownKey
@@ -52,6 +56,7 @@ impl Denial {
             Self::ConflictingKeys => "conflicting_keys",
             Self::KeyInQuery(_) => "key_in_query",
             Self::InvalidRequire(_) => "invalid_permission",
+            Self::UnknownParameter(_) => "unknown_parameter",
             Self::InvalidBody(_) => "invalid_body",
             Self::UnknownKey => "unknown_key",
             Self::RevokedKey => "revoked_key",
@@ -85,6 +90,10 @@ impl Denial {
             ),
             Self::InvalidRequire(what) => format!(
                 "`{what}` is not a valid permission: use ids like records:read (a-z, 0-9, `:`, `.`, `_`, `-`)."
+            ),
+            Self::UnknownParameter(name) => format!(
+                "`{name}` is not a parameter of the forward-auth endpoint: the only one is `require`, \
+                 e.g. ?require=records:read (or send the X-Keyward-Require header)."
             ),
             Self::InvalidBody(why) => format!(
                 "The request body must be JSON like {{\"key\": \"kw_live_…\", \"permissions\": [\"records:read\"]}}: {why}"

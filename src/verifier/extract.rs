@@ -59,7 +59,8 @@ fn trim(b: &[u8]) -> &[u8] {
 }
 
 /// Permissions a forward-auth request needs: `X-Keyward-Require` (comma-separated, may repeat)
-/// and `?require=` (comma-separated, may repeat), combined.
+/// and `?require=` (comma-separated, may repeat), combined. Any other query parameter is
+/// refused.
 pub fn required_permissions(req: &HttpRequest) -> Result<Vec<String>, Denial> {
     let mut out: Vec<String> = Vec::new();
     let mut add = |list: &str| -> Result<(), Denial> {
@@ -77,12 +78,14 @@ pub fn required_permissions(req: &HttpRequest) -> Result<Vec<String>, Denial> {
         add(value.to_str().map_err(|_| Denial::InvalidRequire("(not ASCII)".into()))?)?;
     }
     let query = req.query_string();
-    if !query.is_empty() {
-        for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
-            if name == "require" {
-                add(&value)?;
-            }
+    // A key in the URL is the graver mistake, so it is named first.
+    refuse_key_in_query(query)?;
+    for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        if name != "require" {
+            // A misspelt `require` would otherwise let the request through with no requirement.
+            return Err(Denial::UnknownParameter(name.chars().take(64).collect()));
         }
+        add(&value)?;
     }
     Ok(out)
 }

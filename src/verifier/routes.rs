@@ -184,16 +184,25 @@ struct VerifyBody {
     permissions: Option<Vec<String>>,
 }
 
+/// The verdict. The key's identity (id, workspace, name, permissions, expiry) is told only
+/// for a key that is good, even if refused here for a permission or its rate limit: the holder
+/// of a revoked, expired or unknown secret learns the code and nothing about the key.
 #[derive(Serialize)]
 struct VerifyJson<'a> {
     valid: bool,
     code: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     message: Option<String>,
-    key_id: Option<i64>,
-    workspace_id: Option<i64>,
-    name: Option<&'a str>,
-    permissions: Option<Vec<String>>,
+    #[serde(flatten)]
+    key: Option<KeyJson<'a>>,
+}
+
+#[derive(Serialize)]
+struct KeyJson<'a> {
+    key_id: i64,
+    workspace_id: i64,
+    name: &'a str,
+    permissions: Vec<String>,
     expires_at: Option<String>,
     ratelimit: Option<RateJson>,
 }
@@ -257,17 +266,17 @@ fn verdict(result: &Result<(), Denial>, key: Option<&KeyRecord>, rate: Option<&R
         Ok(()) => (true, "ok", None),
         Err(d) => (false, d.code(), Some(d.message())),
     };
-    let mut res = ok_builder().json(VerifyJson {
-        valid,
-        code,
-        message,
-        key_id: key.map(|k| k.id),
-        workspace_id: key.map(|k| k.workspace_id),
-        name: key.map(|k| k.name.as_str()),
-        permissions: key.map(|k| k.permissions.to_list()),
-        expires_at: key.and_then(|k| iso(k.expires_at)),
+    let key_is_good =
+        matches!(result, Ok(()) | Err(Denial::InsufficientPermission(_) | Denial::RateLimited { .. }));
+    let key = key.filter(|_| key_is_good).map(|k| KeyJson {
+        key_id: k.id,
+        workspace_id: k.workspace_id,
+        name: k.name.as_str(),
+        permissions: k.permissions.to_list(),
+        expires_at: iso(k.expires_at),
         ratelimit: rate.map(RateJson::from),
     });
+    let mut res = ok_builder().json(VerifyJson { valid, code, message, key });
     rate_headers(&mut res, rate);
     if let Err(Denial::RateLimited { retry_after }) = result {
         res.headers_mut().insert(actix_web::http::header::RETRY_AFTER, HeaderValue::from(*retry_after));

@@ -6,6 +6,7 @@ pub mod api_error;
 pub mod client_ip;
 pub mod headers;
 pub mod health;
+pub mod host_check;
 pub mod not_found;
 pub mod request_log;
 pub mod site_origin;

@@ -51,6 +51,21 @@ impl SiteOrigin {
         Some(Self { scheme: url.scheme().to_ascii_lowercase(), authority: authority.to_ascii_lowercase() })
     }
 
+    /// The authority with the scheme's default port written out (`keys.example.com` →
+    /// `keys.example.com:443`), as some clients send `Host`; unchanged when it has a port.
+    pub fn default_port_form(&self) -> String {
+        let has_port = !self.authority.ends_with(']')
+            && self
+                .authority
+                .rsplit_once(':')
+                .is_some_and(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()));
+        match (has_port, self.scheme.as_str()) {
+            (false, "https") => format!("{}:443", self.authority),
+            (false, _) => format!("{}:80", self.authority),
+            (true, _) => self.authority.clone(),
+        }
+    }
+
     /// The base URL to print in pages: the public URL when configured, else the request's.
     pub fn for_links(req: &HttpRequest, trusted: &TrustedProxies, public_url: Option<&url::Url>) -> Self {
         public_url.and_then(Self::of_public_url).unwrap_or_else(|| Self::of_request(req, trusted))
@@ -90,6 +105,17 @@ mod tests {
         assert_eq!(via_proxy, SiteOrigin { scheme: "https".into(), authority: "keys.example.com".into() });
         let direct = SiteOrigin::of_request(&request("203.0.113.9:5000", &headers), &trusted);
         assert_eq!(direct, SiteOrigin { scheme: "http".into(), authority: "internal:8080".into() });
+    }
+
+    #[test]
+    fn default_ports_are_written_out_only_when_missing() {
+        let origin =
+            |scheme: &str, authority: &str| SiteOrigin { scheme: scheme.into(), authority: authority.into() };
+        assert_eq!(origin("https", "keys.example.com").default_port_form(), "keys.example.com:443");
+        assert_eq!(origin("http", "keys.example.com").default_port_form(), "keys.example.com:80");
+        assert_eq!(origin("https", "keys.example.com:8443").default_port_form(), "keys.example.com:8443");
+        assert_eq!(origin("http", "[::1]").default_port_form(), "[::1]:80");
+        assert_eq!(origin("http", "[::1]:8080").default_port_form(), "[::1]:8080");
     }
 
     #[test]

@@ -26,7 +26,7 @@ async fn failed_and_refused_sign_ins_are_logged_with_the_address_only(backend: B
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("keyward.log");
     let server = ServerProcess::start(&url, &log).await;
-    Client::new(&server.base).setup(OWNER_EMAIL, OWNER_PASSWORD, "Logged").await;
+    Client::new(&server.base).setup(&server.setup_code(), OWNER_EMAIL, OWNER_PASSWORD, "Logged").await;
 
     let wrong = "not-the-password-42";
     let stranger = "nobody-here@example.com";
@@ -91,9 +91,12 @@ async fn racing_setups_make_exactly_one_owner(backend: Backend) {
         let token = extract_csrf(&browser.get_text("/setup").await).expect("csrf token");
         forms.push((browser, token, format!("owner{i}@example.com")));
     }
+    let code = app.setup_code();
+    let code = code.as_str();
     let statuses = futures_util::future::join_all(forms.iter().map(|(browser, token, email)| async move {
         let fields = [
             ("csrf_token", token.as_str()),
+            ("setup_code", code),
             ("email", email.as_str()),
             ("password", OWNER_PASSWORD),
             ("password_confirm", OWNER_PASSWORD),
@@ -209,7 +212,9 @@ async fn a_post_without_the_csrf_token_is_refused_and_changes_nothing(backend: B
     let app = spawn_app(backend).await;
     let web = app.client();
     let _ = web.get("/setup").await;
+    let code = app.setup_code();
     let fields = [
+        ("setup_code", code.as_str()),
         ("email", OWNER_EMAIL),
         ("password", OWNER_PASSWORD),
         ("password_confirm", OWNER_PASSWORD),

@@ -34,7 +34,7 @@ async fn busy_app(backend: Backend, workspace: &str) -> (TestApp, Arc<Client>) {
     })
     .await;
     let owner = app.new_client();
-    owner.setup(OWNER_EMAIL, OWNER_PASSWORD, workspace).await;
+    owner.setup(&app.setup_code(), OWNER_EMAIL, OWNER_PASSWORD, workspace).await;
     (app, Arc::new(owner))
 }
 

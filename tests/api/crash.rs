@@ -84,7 +84,7 @@ pub async fn crash_cycles(url: &DatabaseUrl, workdir: &Path, cycles: usize, clie
     let mut report = CrashReport::default();
 
     let mut server = ServerProcess::start(url, &log).await;
-    Client::new(&server.base).setup(OWNER_EMAIL, OWNER_PASSWORD, "Crash Co").await;
+    Client::new(&server.base).setup(&server.setup_code(), OWNER_EMAIL, OWNER_PASSWORD, "Crash Co").await;
 
     for cycle in 0..cycles {
         let mut tasks = Vec::new();

@@ -19,7 +19,7 @@ both_backends! {
     migrations_create_every_table,
     static_assets_are_served_with_long_cache_lifetimes,
     sigint_stops_gracefully_finishing_the_request_in_flight_and_flushing_usage,
-    an_instance_losing_the_cookie_secret_race_uses_the_stored_secret,
+    instances_starting_at_once_accept_each_others_cookies,
     instances_starting_at_once_on_a_fresh_database_all_migrate,
 }
 
@@ -131,7 +131,7 @@ async fn sigint_stops_gracefully_finishing_the_request_in_flight_and_flushing_us
     let log = dir.path().join("keyward.log");
     let mut server = ServerProcess::start(&url, &log).await;
     let console = Client::new(&server.base);
-    console.setup(OWNER_EMAIL, OWNER_PASSWORD, "Signals").await;
+    console.setup(&server.setup_code(), OWNER_EMAIL, OWNER_PASSWORD, "Signals").await;
     let key = console.create_key("in flight", &["records:read"], "never").await;
     for _ in 0..3 {
         assert_eq!(console.verify(&key.secret).await, Verdict::Valid);
@@ -185,42 +185,43 @@ async fn sigint_stops_gracefully_finishing_the_request_in_flight_and_flushing_us
     assert!(log.contains("SIGINT") && log.contains("server stopped"), "{log}");
 }
 
-/// Two instances starting at once on a fresh database each generate a cookie secret; the one
-/// whose insert comes second must use the stored secret instead of failing to start.
-async fn an_instance_losing_the_cookie_secret_race_uses_the_stored_secret(backend: Backend) {
-    use diesel::{Connection, ExpressionMethods, QueryDsl, RunQueryDsl};
-    use keyward::db::schema::instance_settings as s;
+/// Two instances starting at once on one fresh database accept each other's cookies: on
+/// SQLite one creates the secret file beside the database and the other reads it back; on
+/// PostgreSQL both have the configured secret.
+async fn instances_starting_at_once_accept_each_others_cookies(backend: Backend) {
+    use crate::helpers::cookies::{cookie_header, session_cookie_of};
     let (_db, url) = TestDb::create(backend);
     let settings = test_settings(url);
-    let (db, _) = keyward::startup::open_database(&settings).await.expect("migrate");
-    let rival_secret = "07".repeat(64);
+    let (a, b) = tokio::join!(
+        keyward::startup::Application::build(settings.clone()),
+        keyward::startup::Application::build(settings.clone())
+    );
+    let (a, b) = (a.expect("the first instance starts"), b.expect("the second instance starts"));
+    let (base_a, base_b) =
+        (format!("http://127.0.0.1:{}", a.port()), format!("http://127.0.0.1:{}", b.port()));
+    let code = a.state().setup_code.as_ref().expect("a fresh instance has a setup code").display();
+    let (handle_a, handle_b) = (a.handle(), b.handle());
+    let runs = [tokio::spawn(a.run_until_stopped()), tokio::spawn(b.run_until_stopped())];
 
-    // The other instance has inserted its secret and not yet committed.
-    let (inserted, rival_inserted) = std::sync::mpsc::channel();
-    let (rival_db, secret) = (db.clone(), rival_secret.clone());
-    let rival = std::thread::spawn(move || {
-        let mut conn = rival_db.get().expect("a connection");
-        conn.transaction(|c| {
-            diesel::insert_into(s::table)
-                .values((s::name.eq("cookie_key"), s::value.eq(&secret)))
-                .execute(c)?;
-            inserted.send(()).unwrap();
-            std::thread::sleep(Duration::from_millis(500));
-            diesel::QueryResult::Ok(())
-        })
-        .expect("the rival commits");
-    });
-    rival_inserted.recv().unwrap();
+    Client::new(&base_a).setup(&code, OWNER_EMAIL, OWNER_PASSWORD, "Shared").await;
+    let on_a = Client::new(&base_a);
+    let res = on_a.sign_in(OWNER_EMAIL, OWNER_PASSWORD).await;
+    assert_eq!(res.status(), 303);
+    let cookie = session_cookie_of(&res).expect("sign-in sets the cookie");
+    let on_b = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let page = on_b
+        .get(format!("{base_b}/settings/api-keys"))
+        .header("Cookie", cookie_header(&cookie))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200, "the other instance opens the cookie");
 
-    let app = keyward::startup::Application::build(settings).await.expect("the second instance starts");
-    rival.join().unwrap();
-    let handle = app.handle();
-    let run = tokio::spawn(app.run_until_stopped());
-    handle.stop(true).await;
-    run.await.unwrap().unwrap();
-    let mut conn = db.get().unwrap();
-    let stored: String = s::table.find("cookie_key").select(s::value).first(&mut *conn).unwrap();
-    assert_eq!(stored, rival_secret, "one secret, the first one stored");
+    handle_a.stop(true).await;
+    handle_b.stop(true).await;
+    for run in runs {
+        run.await.unwrap().unwrap();
+    }
 }
 
 /// Several instances behind a load balancer start together on an empty database: one applies

@@ -33,11 +33,13 @@ async fn markup_in_a_workspace_name_is_stored_exactly_and_shown_as_text(backend:
     let app = spawn_app(backend).await;
     let web = app.client();
     let evil = "<img src=x onerror=alert(1)> \"quoted\" ' OR 1=1; -- \u{202E}🙂";
+    let code = app.setup_code();
     let res = web
         .post_form(
             "/setup",
             "/setup",
             &[
+                ("setup_code", code.as_str()),
                 ("email", "owner@example.com"),
                 ("password", OWNER_PASSWORD),
                 ("password_confirm", OWNER_PASSWORD),

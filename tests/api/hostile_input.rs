@@ -49,7 +49,7 @@ async fn hostile_key_names_are_stored_exactly_or_refused_and_always_escaped(back
     let app = spawn_app(backend).await;
     let web = app.client();
     let owner = app.new_client();
-    owner.setup(OWNER_EMAIL, OWNER_PASSWORD, "Hostile").await;
+    owner.setup(&app.setup_code(), OWNER_EMAIL, OWNER_PASSWORD, "Hostile").await;
     let a64 = "a".repeat(64);
     let emoji64 = "🙂".repeat(64);
     let mut stored: Vec<String> = STORED.iter().map(|s| s.to_string()).collect();
@@ -128,7 +128,7 @@ async fn garbage_keys_and_bodies_never_get_a_200_or_a_5xx_from_the_verifier(back
     let app = spawn_app(backend).await;
     let web = app.client();
     let owner = app.new_client();
-    owner.setup(OWNER_EMAIL, OWNER_PASSWORD, "Garbage").await;
+    owner.setup(&app.setup_code(), OWNER_EMAIL, OWNER_PASSWORD, "Garbage").await;
     let real = owner.create_key("real", &["records:read"], "never").await;
     let mut rng = rand::rng();
     for round in 0..150 {

@@ -156,7 +156,7 @@ async fn the_verifier_fails_closed_under_load_and_resumes_by_itself(backend: Bac
     })
     .await;
     let owner = app.new_client();
-    owner.setup("o@example.com", "outage password 1", "Outage").await;
+    owner.setup(&app.setup_code(), "o@example.com", "outage password 1", "Outage").await;
     let key = owner.create_key("under load", &["records:read"], "never").await;
 
     let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();

@@ -3,7 +3,7 @@
 
 use actix_web::dev::ServerHandle;
 use actix_web::web;
-use keyward::config::{DatabaseUrl, Settings};
+use keyward::config::{DatabaseUrl, SecretKey, Settings};
 use keyward::startup::Application;
 use keyward::state::AppState;
 
@@ -30,9 +30,17 @@ pub struct TestApp {
     _db: TestDb,
 }
 
+/// The cookie secret of every PostgreSQL test server (which needs one; on SQLite the server
+/// makes its own beside the database).
+pub const TEST_SECRET_KEY: &str = "a cookie secret for the test servers, 32+ characters";
+
 /// Test settings: a random port, one worker, signals left to the test runner.
 pub fn test_settings(database_url: DatabaseUrl) -> Settings {
+    let postgres = matches!(database_url, DatabaseUrl::Postgres(_));
     let mut s = Settings::new(database_url);
+    if postgres {
+        s.secret_key = Some(SecretKey::parse(TEST_SECRET_KEY, "test").expect("a long enough secret"));
+    }
     s.bind = "127.0.0.1:0".into();
     s.workers = 1;
     s.pool_size = 4;
@@ -82,15 +90,22 @@ impl TestApp {
         Client::new(&self.address)
     }
 
+    /// The code this fresh server printed for first-run setup.
+    pub fn setup_code(&self) -> String {
+        self.state.setup_code.as_ref().expect("a server started with no account has a setup code").display()
+    }
+
     /// Completes first-run setup as the owner (workspace "Acme"); the app's client is signed
     /// in afterwards.
     pub async fn setup_owner(&self) {
+        let code = self.setup_code();
         let res = self
             .client
             .post_form(
                 "/setup",
                 "/setup",
                 &[
+                    ("setup_code", code.as_str()),
                     ("email", OWNER_EMAIL),
                     ("password", OWNER_PASSWORD),
                     ("password_confirm", OWNER_PASSWORD),

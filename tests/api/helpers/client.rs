@@ -213,9 +213,10 @@ impl Client {
         self.post_form("/login", "/login", &[("email", email), ("password", password)]).await
     }
 
-    /// Completes first-run setup; this browser is signed in as the owner afterwards.
-    pub async fn setup(&self, email: &str, password: &str, workspace: &str) {
-        must(self.try_setup(email, password, workspace).await)
+    /// Completes first-run setup with the server's setup `code`; this browser is signed in as
+    /// the owner afterwards.
+    pub async fn setup(&self, code: &str, email: &str, password: &str, workspace: &str) {
+        must(self.try_setup(code, email, password, workspace).await)
     }
 
     /// GETs a console page that must answer 200; returns its HTML.
@@ -226,10 +227,17 @@ impl Client {
     }
 
     /// Completes first-run setup; `Ok` once signed in as the owner.
-    pub async fn try_setup(&self, email: &str, password: &str, workspace: &str) -> Result<(), Failure> {
+    pub async fn try_setup(
+        &self,
+        code: &str,
+        email: &str,
+        password: &str,
+        workspace: &str,
+    ) -> Result<(), Failure> {
         let token = self.try_form_token("setup form", "/setup").await?;
         let form = [
             ("csrf_token", token.as_str()),
+            ("setup_code", code),
             ("email", email),
             ("password", password),
             ("password_confirm", password),

@@ -4,6 +4,7 @@
 //! - [`app`]: the server started in-process for one test ([`TestApp`]);
 //! - [`client`]: the one HTTP client ([`Client`]), a browser on the console and a caller of
 //!   the verifier;
+//! - [`cookies`]: the session cookie opened and forged with the server's key;
 //! - [`pages`]: reading the HTML the console answers;
 //! - [`db`]: seeding and reading the database directly, beside the console;
 //! - [`process`]: the keyward binary run as a child process ([`ServerProcess`]).
@@ -13,12 +14,14 @@
 pub mod app;
 pub mod backend;
 pub mod client;
+pub mod cookies;
 pub mod db;
 pub mod pages;
 pub mod process;
 
 pub use app::{
-    MEMBER_PASSWORD, OWNER_EMAIL, OWNER_PASSWORD, TestApp, spawn_app, spawn_app_with, test_settings,
+    MEMBER_PASSWORD, OWNER_EMAIL, OWNER_PASSWORD, TEST_SECRET_KEY, TestApp, spawn_app, spawn_app_with,
+    test_settings,
 };
 pub use backend::{Backend, TestDb, postgres_admin_url};
 pub use client::{Client, Failure, Revealed, Verdict, assert_is_redirect_to, extract_csrf};

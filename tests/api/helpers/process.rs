@@ -41,11 +41,18 @@ impl ServerProcess {
     pub async fn start(url: &DatabaseUrl, log: &Path) -> Self {
         let port = free_port();
         let stderr = File::options().create(true).append(true).open(log).expect("log file");
-        let child = keyward_command()
+        let mut command = keyward_command();
+        match url {
+            // Instances on one PostgreSQL database share a secret, as an operator configures.
+            DatabaseUrl::Postgres(_) => command.env("KEYWARD_SECRET_KEY", super::TEST_SECRET_KEY),
+            // On SQLite the server keeps its own beside the database.
+            DatabaseUrl::Sqlite(_) => command.env_remove("KEYWARD_SECRET_KEY"),
+        };
+        let child = command
+            .env_remove("KEYWARD_SECRET_KEY_FILE")
             .env("KEYWARD_DATABASE_URL", url_arg(url))
             .env("KEYWARD_BIND", format!("127.0.0.1:{port}"))
             .env("KEYWARD_WORKERS", "2")
-            .env("KEYWARD_SECRET_KEY", "")
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -78,6 +85,13 @@ impl ServerProcess {
     /// What the server has logged so far (empty if the log cannot be read).
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The first-run setup code a fresh server printed in its log (the last one, after
+    /// restarts on the same log).
+    pub fn setup_code(&self) -> String {
+        setup_code_in(&self.log_text())
+            .unwrap_or_else(|| panic!("no setup_code= in the log:\n{}", self.log_text()))
     }
 
     /// SIGKILL: no shutdown code runs.
@@ -119,4 +133,11 @@ impl Drop for ServerProcess {
             let _ = self.child.wait();
         }
     }
+}
+
+/// The value of the last `setup_code=` a server logged.
+pub fn setup_code_in(log: &str) -> Option<String> {
+    let at = log.rfind("setup_code=")? + "setup_code=".len();
+    let code: String = log[at..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-').collect();
+    (!code.is_empty()).then_some(code)
 }
