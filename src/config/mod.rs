@@ -88,24 +88,40 @@ impl Default for RateLimitSettings {
     }
 }
 
-/// Sign-in throttling: failures per email and per client address within `window`. Past half
-/// the limit each attempt waits `slowdown` per extra failure; at the limit the email or
-/// address is refused until `window` has passed since the attempt that reached it.
+/// Sign-in throttling, in three counts kept per instance:
+///
+/// - one account from one client network (an IPv4 address, an IPv6 /64): after
+///   `free_failures_per_pair` failures each further attempt must wait, `first_delay` and then
+///   twice as long after each failure, at most `max_delay`. This is what stops someone guessing
+///   one account's password, and it costs the account's owner, on another network, nothing;
+/// - one account from everywhere: at `max_failures_per_account` failures within `window` the
+///   account is refused until `window` has passed. A ceiling on distributed guessing, far above
+///   what one network can reach, so a stranger cannot lock an account by failing on purpose;
+/// - one client network across accounts: at `max_failures_per_ip` failures within `window`
+///   the network is refused until `window` has passed.
+///
+/// Each table keeps at most `max_tracked` entries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LoginThrottleSettings {
-    pub max_failures_per_email: u32,
+    pub free_failures_per_pair: u32,
+    pub first_delay: Duration,
+    pub max_delay: Duration,
+    pub max_failures_per_account: u32,
     pub max_failures_per_ip: u32,
     pub window: Duration,
-    pub slowdown: Duration,
+    pub max_tracked: usize,
 }
 
 impl Default for LoginThrottleSettings {
     fn default() -> Self {
         Self {
-            max_failures_per_email: 5,
+            free_failures_per_pair: 5,
+            first_delay: Duration::from_secs(1),
+            max_delay: Duration::from_secs(15 * 60),
+            max_failures_per_account: 100,
             max_failures_per_ip: 20,
             window: Duration::from_secs(15 * 60),
-            slowdown: Duration::from_millis(250),
+            max_tracked: 10_000,
         }
     }
 }

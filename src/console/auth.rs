@@ -1,5 +1,7 @@
 //! First-run setup, sign-in and sign-out.
 
+use std::time::Duration;
+
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
@@ -10,7 +12,7 @@ use super::csrf::CsrfForm;
 use super::error::ConsoleError;
 use super::flash::{self, Level};
 use super::member::{client_of, has_users};
-use super::pages::{PageCtx, render, render_status};
+use super::pages::{PageCtx, render, render_status, with_retry_after};
 use super::see_other;
 use super::session::TypedSession;
 use crate::accounts::password::{DUMMY_HASH, hash_password, verify_password};
@@ -230,7 +232,7 @@ pub async fn login(
     let email = Email::parse(&form.email).ok();
     let lookup = email.clone();
     let (ip, user_agent) = client_of(&req);
-    // Throttled before any work: a refused attempt checks no password and writes nothing.
+    let client = crate::web::client_ip::client_ip(&req, &state.settings.trusted_proxies);
     let throttle_key = match &email {
         Some(e) => e.to_string(),
         None => typed_email.trim().to_lowercase().chars().take(254).collect(),
@@ -238,15 +240,15 @@ pub async fn login(
     // For the operator's log (fail2ban and the like), since an unknown email's failure belongs
     // to no workspace's audit log. The address only: what was typed may be a password.
     let ip_for_log = ip.clone().unwrap_or_else(|| "-".into());
-    let attempt = match state.login_throttle.begin(&throttle_key, ip.as_deref()) {
-        Ok(attempt) => attempt,
-        Err(refused) => {
-            tracing::warn!(ip = %ip_for_log, "sign-in refused: too many failed attempts");
-            return throttled(&session, typed_email, &form.next, refused);
-        }
+    let refused = |refused: Refused, email: String| {
+        let limit = refused.limit.as_str();
+        tracing::warn!(ip = %ip_for_log, limit, "sign-in refused: too many failed attempts");
+        throttled(&session, email, &form.next, refused)
     };
-    if !attempt.delay.is_zero() {
-        tokio::time::sleep(attempt.delay).await;
+    // Refused before any work: a refused attempt reads nothing, checks no password and
+    // writes nothing.
+    if let Err(r) = state.login_throttle.check(&throttle_key, client) {
+        return refused(r, typed_email);
     }
     let user = state
         .db
@@ -257,8 +259,14 @@ pub async fn login(
             })
         })
         .await?;
-    let password = form.password;
+    // Counted just before the password is checked (and given back if it is right), so
+    // concurrent guesses cannot slip past a limit while argon2 runs.
+    let attempt = match state.login_throttle.begin(&throttle_key, client) {
+        Ok(attempt) => attempt,
+        Err(r) => return refused(r, typed_email),
+    };
     let stored = user.as_ref().map(|u| u.password_hash.clone());
+    let password = form.password;
     // An unknown email is checked against a dummy hash so both failures take as long.
     let ok = web::block(move || verify_password(&password, stored.as_deref().unwrap_or(&DUMMY_HASH)))
         .await
@@ -321,16 +329,37 @@ fn throttled(
     refused: Refused,
 ) -> Result<HttpResponse, ConsoleError> {
     let wait = refused.retry_after;
-    // Rounded up to the minute, so the time shown is never too early.
-    let at =
-        Utc::now() + chrono::TimeDelta::from_std(wait).unwrap_or_default() + chrono::TimeDelta::seconds(59);
-    let message = format!(
-        "Too many failed sign-in attempts. Sign-in is paused for this account or network: \
-         try again {} (after {} UTC).",
-        describe_wait(wait),
-        at.format("%H:%M")
-    );
-    let mut res = render_status(
+    let message = if wait < Duration::from_secs(60) {
+        format!(
+            "Too many failed sign-in attempts for this account from your network. Wait a moment: \
+             try again {}.",
+            describe_wait(wait)
+        )
+    } else {
+        // Rounded up to the minute, so the time shown is never too early.
+        let at = Utc::now()
+            + chrono::TimeDelta::from_std(wait).unwrap_or_default()
+            + chrono::TimeDelta::seconds(59);
+        format!(
+            "Too many failed sign-in attempts. Sign-in is paused for this account or network: \
+             try again {} (after {} UTC).",
+            describe_wait(wait),
+            at.format("%H:%M")
+        )
+    };
+    too_many(session, email, next, message, wait)
+}
+
+/// The sign-in page with a 429: what was typed kept (never the password), the reason above the
+/// form, and `Retry-After`.
+fn too_many(
+    session: &TypedSession,
+    email: String,
+    next: &str,
+    message: String,
+    wait: Duration,
+) -> Result<HttpResponse, ConsoleError> {
+    let res = render_status(
         StatusCode::TOO_MANY_REQUESTS,
         &LoginPage {
             ctx: PageCtx::anonymous(session),
@@ -339,11 +368,7 @@ fn throttled(
             error: Some(message),
         },
     )?;
-    res.headers_mut().insert(
-        actix_web::http::header::RETRY_AFTER,
-        actix_web::http::header::HeaderValue::from(wait.as_secs().max(1)),
-    );
-    Ok(res)
+    Ok(with_retry_after(res, wait))
 }
 
 #[derive(Deserialize)]

@@ -52,6 +52,17 @@ pub fn render_status(status: StatusCode, page: &impl Template) -> Result<HttpRes
     Ok(HttpResponse::build(status).content_type("text/html; charset=utf-8").body(html))
 }
 
+/// Adds `Retry-After` to a 429 page, in whole seconds and at least one, so a client that
+/// honours it never comes back too early.
+pub fn with_retry_after(mut res: HttpResponse, wait: std::time::Duration) -> HttpResponse {
+    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    res.headers_mut().insert(
+        actix_web::http::header::RETRY_AFTER,
+        actix_web::http::header::HeaderValue::from(secs.max(1)),
+    );
+    res
+}
+
 /// A simple page with a title and a paragraph.
 #[derive(Template)]
 #[template(path = "simple.html")]

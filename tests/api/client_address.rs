@@ -113,7 +113,6 @@ async fn exhaust_a_then_sign_in_from_b(app: &TestApp) -> (u16, u16) {
 
 fn small_ip_budget(s: &mut Settings) {
     s.login_throttle.max_failures_per_ip = 3;
-    s.login_throttle.slowdown = Duration::ZERO;
 }
 
 /// The address the audit log recorded for the last event named `action`.
