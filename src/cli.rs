@@ -2,12 +2,14 @@
 //! `KEYWARD_*` environment variable.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
 use crate::admin::AdminError;
 use crate::config::{
     ConfigError, DatabaseUrl, RateLimitSettings, SecretKey, Settings, TrustedProxies, parse_duration,
+    parse_timeout,
 };
 use crate::startup::{Application, StartError, open_database};
 
@@ -98,6 +100,13 @@ pub struct Opts {
     /// HTTP worker threads (default: one per CPU).
     #[arg(long, env = "KEYWARD_WORKERS", global = true)]
     pub workers: Option<usize>,
+    /// Passwords hashed or checked at once (argon2id, 19 MiB each; default: one per CPU).
+    #[arg(long, env = "KEYWARD_PASSWORD_CONCURRENCY", global = true)]
+    pub password_concurrency: Option<usize>,
+    /// How long a sign-in waits for its turn to have its password checked before it is
+    /// answered 429 with Retry-After: e.g. 2s, 500ms.
+    #[arg(long, env = "KEYWARD_PASSWORD_QUEUE_TIMEOUT", default_value = "2s", global = true)]
+    pub password_queue_timeout: String,
 }
 
 impl Opts {
@@ -134,6 +143,14 @@ impl Opts {
         if let Some(w) = self.workers {
             s.workers = w.max(1);
         }
+        if let Some(n) = self.password_concurrency {
+            s.password_work.permits = n.max(1);
+        }
+        let timeout = |setting: &'static str, text: &str, min: Duration| {
+            parse_timeout(text, min).map_err(|error| ConfigError::Duration { setting, error })
+        };
+        s.password_work.max_wait =
+            timeout("KEYWARD_PASSWORD_QUEUE_TIMEOUT", &self.password_queue_timeout, Duration::ZERO)?;
         Ok(s)
     }
 
@@ -191,10 +208,10 @@ mod tests {
     fn session_timeouts_come_from_the_command_line() {
         let s =
             settings_from(&["--session-idle-timeout", "30m", "--session-absolute-timeout", "2d"]).unwrap();
-        assert_eq!(s.session_idle_timeout, std::time::Duration::from_secs(1800));
-        assert_eq!(s.session_absolute_timeout, std::time::Duration::from_secs(2 * 86_400));
+        assert_eq!(s.session_idle_timeout, Duration::from_secs(1800));
+        assert_eq!(s.session_absolute_timeout, Duration::from_secs(2 * 86_400));
         let defaults = settings_from(&[]).unwrap();
-        assert_eq!(defaults.session_idle_timeout, std::time::Duration::from_secs(12 * 3600));
+        assert_eq!(defaults.session_idle_timeout, Duration::from_secs(12 * 3600));
         let bad = settings_from(&["--session-idle-timeout", "soon"]).err().unwrap();
         assert!(bad.contains("KEYWARD_SESSION_IDLE_TIMEOUT"), "{bad}");
         assert!(settings_from(&["--session-idle-timeout", "8d"]).is_err(), "idle longer than absolute");
@@ -214,5 +231,17 @@ mod tests {
         std::fs::write(&file, "too short").unwrap();
         let short = settings_from(&["--secret-key-file", file.to_str().unwrap()]).unwrap_err();
         assert!(short.contains("at least 32"), "{short}");
+    }
+
+    #[test]
+    fn password_work_comes_from_the_command_line() {
+        let s = settings_from(&["--password-concurrency", "3", "--password-queue-timeout", "500ms"]).unwrap();
+        assert_eq!(s.password_work.permits, 3);
+        assert_eq!(s.password_work.max_wait, Duration::from_millis(500));
+        let defaults = settings_from(&[]).unwrap();
+        assert_eq!(defaults.password_work.max_wait, Duration::from_secs(2));
+        assert!(defaults.password_work.permits >= 1);
+        let bad = settings_from(&["--password-queue-timeout", "1h"]).err().unwrap();
+        assert!(bad.contains("KEYWARD_PASSWORD_QUEUE_TIMEOUT"), "{bad}");
     }
 }

@@ -123,6 +123,7 @@ impl Application {
             has_users: AtomicBool::new(false),
             login_throttle: crate::accounts::throttle::LoginThrottle::new(settings.login_throttle),
             setup_code,
+            password_work: crate::accounts::password_work::PasswordWork::new(settings.password_work),
         });
         let verifier = web::Data::new(Verifier::new(state.db.clone(), settings.rate_limit));
         let usage_flusher =

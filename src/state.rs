@@ -15,9 +15,12 @@ pub struct AppState {
     pub catalogue: Arc<Catalogue>,
     /// Set once the first user exists, so console requests stop asking.
     pub has_users: AtomicBool,
-    /// Failed sign-in counters per email and address.
+    /// Failed sign-in counters: per account and network, per account, per network.
     pub login_throttle: crate::accounts::throttle::LoginThrottle,
     /// Asked for by first-run setup; made (and printed in the log) when the instance starts
     /// with no user yet. `None` once an account existed at start.
     pub setup_code: Option<crate::accounts::SetupCode>,
+    /// The bound on argon2 work at once: every password a request hashes or checks goes
+    /// through it.
+    pub password_work: crate::accounts::password_work::PasswordWork,
 }

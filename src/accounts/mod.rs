@@ -3,6 +3,7 @@
 pub mod email;
 pub mod members;
 pub mod password;
+pub mod password_work;
 pub mod role;
 pub mod setup_code;
 pub mod store;

@@ -50,6 +50,6 @@ pub enum ProxyEntryError {
 pub enum DurationError {
     #[error("`{text}` is not a duration like 30m, 12h or 7d ({why})")]
     NotADuration { text: String, why: String },
-    #[error("`{0}` is out of range: between 1 minute and 365 days")]
-    OutOfRange(String),
+    #[error("`{text}` is out of range: {range}")]
+    OutOfRange { text: String, range: String },
 }

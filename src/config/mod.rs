@@ -126,6 +126,25 @@ impl Default for LoginThrottleSettings {
     }
 }
 
+/// How much argon2 work runs at once. Each hash holds 19 MiB and a core for tens of
+/// milliseconds, so unbounded concurrent sign-ins cost memory and threads without end; beyond
+/// `permits` at once, a request waits up to `max_wait` for its turn and is then answered 429.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PasswordWorkSettings {
+    pub permits: usize,
+    pub max_wait: Duration,
+}
+
+impl Default for PasswordWorkSettings {
+    fn default() -> Self {
+        Self { permits: available_cores(), max_wait: Duration::from_secs(2) }
+    }
+}
+
+fn available_cores() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
 /// Everything the server needs to start.
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -146,6 +165,8 @@ pub struct Settings {
     pub session_absolute_timeout: Duration,
     /// Sign-in throttling (in memory, per instance).
     pub login_throttle: LoginThrottleSettings,
+    /// The bound on argon2 work done at once (sign-in, setup, adding a member).
+    pub password_work: PasswordWorkSettings,
     /// How often buffered key usage is written.
     pub usage_flush_interval: Duration,
     /// Connections kept by the pool.
@@ -170,9 +191,10 @@ impl Settings {
             session_idle_timeout: Duration::from_secs(12 * 3600),
             session_absolute_timeout: Duration::from_secs(7 * 24 * 3600),
             login_throttle: LoginThrottleSettings::default(),
+            password_work: PasswordWorkSettings::default(),
             usage_flush_interval: Duration::from_secs(1),
             pool_size: 10,
-            workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            workers: available_cores(),
             handle_signals: true,
         }
     }
@@ -188,11 +210,28 @@ impl Settings {
 /// sums (`1h 30m`) and fractions (`1.5h`) are accepted too. At least one minute, at most 365
 /// days.
 pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
+    let range = Duration::from_secs(60)..=Duration::from_secs(365 * 86_400);
+    parse_span(text, range, "between 1 minute and 365 days")
+}
+
+/// A short wait as an operator writes it (`500ms`, `2s`, `1m`): at least `min`, at most
+/// ten minutes. For timeouts on the request path, which are seconds, not the minutes and days
+/// of [`parse_duration`].
+pub fn parse_timeout(text: &str, min: Duration) -> Result<Duration, DurationError> {
+    let words = format!("between {} and 10 minutes", humantime::format_duration(min));
+    parse_span(text, min..=Duration::from_secs(600), &words)
+}
+
+fn parse_span(
+    text: &str,
+    range: std::ops::RangeInclusive<Duration>,
+    range_words: &str,
+) -> Result<Duration, DurationError> {
     let text = text.trim();
     let span = humantime::parse_duration(text)
         .map_err(|why| DurationError::NotADuration { text: text.to_owned(), why: why.to_string() })?;
-    if !(Duration::from_secs(60)..=Duration::from_secs(365 * 86_400)).contains(&span) {
-        return Err(DurationError::OutOfRange(text.to_owned()));
+    if !range.contains(&span) {
+        return Err(DurationError::OutOfRange { text: text.to_owned(), range: range_words.to_owned() });
     }
     Ok(span)
 }
@@ -214,7 +253,21 @@ mod tests {
             assert!(parse_duration(bad).is_err(), "{bad:?} should be refused");
         }
         assert!(parse_duration("366d").unwrap_err().to_string().contains("out of range"));
+        assert!(parse_duration("366d").unwrap_err().to_string().contains("1 minute and 365 days"));
         assert!(parse_duration("12").unwrap_err().to_string().contains("not a duration like 30m"));
+    }
+
+    #[test]
+    fn timeouts_are_seconds_not_days() {
+        let second = Duration::from_secs(1);
+        assert_eq!(parse_timeout("10s", second), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_timeout("500ms", Duration::ZERO), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_timeout("0s", Duration::ZERO), Ok(Duration::ZERO));
+        for bad in ["", "10", "500ms", "11m", "1d"] {
+            assert!(parse_timeout(bad, second).is_err(), "{bad:?} should be refused");
+        }
+        let why = parse_timeout("11m", second).unwrap_err().to_string();
+        assert!(why.contains("between 1s and 10 minutes"), "{why}");
     }
 
     #[test]

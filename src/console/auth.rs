@@ -15,7 +15,7 @@ use super::member::{client_of, has_users};
 use super::pages::{PageCtx, render, render_status, with_retry_after};
 use super::see_other;
 use super::session::TypedSession;
-use crate::accounts::password::{DUMMY_HASH, hash_password, verify_password};
+use crate::accounts::password_work::PasswordWorkError;
 use crate::accounts::store;
 use crate::accounts::throttle::{Refused, describe_wait};
 use crate::accounts::{Email, Password, Role, WorkspaceName};
@@ -42,6 +42,8 @@ pub struct SetupFormData {
 #[derive(Default)]
 pub struct SetupErrors {
     pub setup_code: Option<String>,
+    /// About the form as a whole, shown above it.
+    pub form: Option<String>,
     pub email: Option<String>,
     pub password: Option<String>,
     pub password_confirm: Option<String>,
@@ -51,6 +53,7 @@ pub struct SetupErrors {
 impl SetupErrors {
     fn any(&self) -> bool {
         self.setup_code.is_some()
+            || self.form.is_some()
             || self.email.is_some()
             || self.password.is_some()
             || self.password_confirm.is_some()
@@ -122,7 +125,31 @@ pub async fn setup(
             },
         );
     };
-    let hash = web::block(move || hash_password(&password)).await.map_err(anyhow::Error::from)?;
+    let hash = match state.password_work.hash(password).await {
+        Ok(hash) => hash,
+        Err(PasswordWorkError::Busy(busy)) => {
+            let errors = SetupErrors {
+                form: Some(format!(
+                    "The server is busy checking other passwords, so nothing was created. Try again \
+                     {}.",
+                    describe_wait(busy.retry_after)
+                )),
+                ..SetupErrors::default()
+            };
+            let page = SetupPage {
+                ctx: PageCtx::anonymous(&session),
+                setup_code: form.setup_code,
+                email: form.email,
+                workspace_name: form.workspace_name,
+                errors,
+            };
+            return Ok(with_retry_after(
+                render_status(StatusCode::TOO_MANY_REQUESTS, &page)?,
+                busy.retry_after,
+            ));
+        }
+        Err(PasswordWorkError::Failed(e)) => return Err(anyhow::Error::from(e).into()),
+    };
     let (ip, user_agent) = client_of(&req);
     let now = Utc::now().naive_utc();
     let created = state
@@ -259,19 +286,26 @@ pub async fn login(
             })
         })
         .await?;
-    // Counted just before the password is checked (and given back if it is right), so
-    // concurrent guesses cannot slip past a limit while argon2 runs.
+    let turn = match state.password_work.turn().await {
+        Ok(turn) => turn,
+        Err(busy) => {
+            tracing::warn!(ip = %ip_for_log, "sign-in deferred: too many passwords being checked at once");
+            let message = format!(
+                "The server is busy checking other sign-ins. Your password was not checked: try \
+                 again {}.",
+                describe_wait(busy.retry_after)
+            );
+            return too_many(&session, typed_email, &form.next, message, busy.retry_after);
+        }
+    };
+    // Counted only now, with the turn in hand and the password about to be checked, so a
+    // sign-in the server was too busy for costs the account nothing.
     let attempt = match state.login_throttle.begin(&throttle_key, client) {
         Ok(attempt) => attempt,
         Err(r) => return refused(r, typed_email),
     };
     let stored = user.as_ref().map(|u| u.password_hash.clone());
-    let password = form.password;
-    // An unknown email is checked against a dummy hash so both failures take as long.
-    let ok = web::block(move || verify_password(&password, stored.as_deref().unwrap_or(&DUMMY_HASH)))
-        .await
-        .map_err(anyhow::Error::from)?
-        && user.is_some();
+    let ok = turn.verify(form.password, stored).await.map_err(anyhow::Error::from)? && user.is_some();
     let now = Utc::now().naive_utc();
     let user_for_audit = user.clone();
     // What was typed is kept only when it is an email address: text that is not may be a

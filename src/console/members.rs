@@ -12,11 +12,12 @@ use super::csrf::CsrfForm;
 use super::error::ConsoleError;
 use super::flash::{self, Level};
 use super::member::Member;
-use super::pages::{PageCtx, render, render_status};
+use super::pages::{PageCtx, render, render_status, with_retry_after};
 use super::see_other;
 use super::session::TypedSession;
 use crate::accounts::members::{self, MemberRow};
-use crate::accounts::password::hash_password;
+use crate::accounts::password_work::PasswordWorkError;
+use crate::accounts::throttle::describe_wait;
 use crate::accounts::{Capability, Email, Password, Role, store};
 use crate::audit::{self, Event};
 use crate::db::DbError;
@@ -100,6 +101,8 @@ pub struct AddMemberFormData {
 
 #[derive(Default)]
 pub struct AddMemberErrors {
+    /// About the form as a whole, shown above it.
+    pub form: Option<String>,
     pub email: Option<String>,
     pub password: Option<String>,
     pub role: Option<String>,
@@ -107,7 +110,7 @@ pub struct AddMemberErrors {
 
 impl AddMemberErrors {
     fn any(&self) -> bool {
-        self.email.is_some() || self.password.is_some() || self.role.is_some()
+        self.form.is_some() || self.email.is_some() || self.password.is_some() || self.role.is_some()
     }
 }
 
@@ -216,7 +219,31 @@ pub async fn member_add(
         .await;
     };
     let hash = match password {
-        Some(p) => Some(web::block(move || hash_password(&p)).await.map_err(anyhow::Error::from)?),
+        Some(p) => match state.password_work.hash(p).await {
+            Ok(hash) => Some(hash),
+            Err(PasswordWorkError::Busy(busy)) => {
+                let errors = AddMemberErrors {
+                    form: Some(format!(
+                        "The server is busy checking other passwords, so {email} was not added. Try \
+                         again {}.",
+                        describe_wait(busy.retry_after)
+                    )),
+                    ..AddMemberErrors::default()
+                };
+                let page = members_page(
+                    &state,
+                    &member,
+                    &session,
+                    StatusCode::TOO_MANY_REQUESTS,
+                    form.email.clone(),
+                    role.as_str(),
+                    errors,
+                )
+                .await?;
+                return Ok(with_retry_after(page, busy.retry_after));
+            }
+            Err(PasswordWorkError::Failed(e)) => return Err(anyhow::Error::from(e).into()),
+        },
         None => None,
     };
     let actor = member.actor();

@@ -20,6 +20,7 @@ mod key_operations;
 mod members;
 mod nginx;
 mod outage;
+mod password_work;
 mod secrets_at_rest;
 mod secrets_scan;
 mod sign_in_security;
