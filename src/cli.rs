@@ -107,6 +107,10 @@ pub struct Opts {
     /// answered 429 with Retry-After: e.g. 2s, 500ms.
     #[arg(long, env = "KEYWARD_PASSWORD_QUEUE_TIMEOUT", default_value = "2s", global = true)]
     pub password_queue_timeout: String,
+    /// How long a request body may take to arrive, counted from the end of its headers; a
+    /// slower one is answered 408 and its connection closed: e.g. 10s, 30s.
+    #[arg(long, env = "KEYWARD_BODY_TIMEOUT", default_value = "10s", global = true)]
+    pub body_timeout: String,
 }
 
 impl Opts {
@@ -151,6 +155,7 @@ impl Opts {
         };
         s.password_work.max_wait =
             timeout("KEYWARD_PASSWORD_QUEUE_TIMEOUT", &self.password_queue_timeout, Duration::ZERO)?;
+        s.body_read_timeout = timeout("KEYWARD_BODY_TIMEOUT", &self.body_timeout, Duration::from_secs(1))?;
         Ok(s)
     }
 
@@ -234,14 +239,24 @@ mod tests {
     }
 
     #[test]
-    fn password_work_comes_from_the_command_line() {
-        let s = settings_from(&["--password-concurrency", "3", "--password-queue-timeout", "500ms"]).unwrap();
+    fn password_work_and_the_body_timeout_come_from_the_command_line() {
+        let s = settings_from(&[
+            "--password-concurrency",
+            "3",
+            "--password-queue-timeout",
+            "500ms",
+            "--body-timeout",
+            "30s",
+        ])
+        .unwrap();
         assert_eq!(s.password_work.permits, 3);
         assert_eq!(s.password_work.max_wait, Duration::from_millis(500));
+        assert_eq!(s.body_read_timeout, Duration::from_secs(30));
         let defaults = settings_from(&[]).unwrap();
         assert_eq!(defaults.password_work.max_wait, Duration::from_secs(2));
+        assert_eq!(defaults.body_read_timeout, Duration::from_secs(10));
         assert!(defaults.password_work.permits >= 1);
-        let bad = settings_from(&["--password-queue-timeout", "1h"]).err().unwrap();
-        assert!(bad.contains("KEYWARD_PASSWORD_QUEUE_TIMEOUT"), "{bad}");
+        let bad = settings_from(&["--body-timeout", "0s"]).err().unwrap();
+        assert!(bad.contains("KEYWARD_BODY_TIMEOUT"), "{bad}");
     }
 }

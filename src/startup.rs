@@ -21,6 +21,7 @@ use crate::db::{Db, DbConnection, prepare_sqlite_path, run_migrations};
 use crate::keys::Catalogue;
 use crate::state::AppState;
 use crate::verifier::Verifier;
+use crate::web::body_deadline::{self, BodyDeadline};
 use crate::web::{headers, health, host_check, not_found, request_log};
 
 /// Why the server could not start. Each reads as one plain line.
@@ -35,6 +36,11 @@ pub enum StartError {
     #[error("cannot listen on {addr}: {reason}")]
     Bind { addr: String, reason: String },
 }
+
+/// How long the head of a connection's first request may take to arrive.
+const CLIENT_HEAD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+/// How long a closing connection waits for the client.
+const CLIENT_DISCONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// A built, bound, not yet running server.
 pub struct Application {
@@ -134,6 +140,10 @@ impl Application {
         let app_settings = web::Data::from(settings.clone());
         let (workers, handle_signals, bind) =
             (settings.workers, settings.handle_signals, settings.bind.clone());
+        let deadline = BodyDeadline {
+            limit: settings.body_read_timeout,
+            page: crate::console::layout::render_request_timeout,
+        };
         let server = HttpServer::new(move || {
             let session = SessionMiddleware::builder(CookieSessionStore::default(), key.clone())
                 .cookie_name(headers::session_cookie_name(settings.secure_cookies()).into())
@@ -155,6 +165,8 @@ impl Application {
                 .app_data(web::FormConfig::default().limit(crate::console::csrf::MAX_FORM_BYTES))
                 .wrap(session)
                 .wrap(from_fn(host_check::require_public_host))
+                // Inside the log and the security headers, so a 408 is logged and carries them.
+                .wrap(from_fn(move |req, next| body_deadline::enforce(req, next, deadline)))
                 .wrap(from_fn(request_log::log_request))
                 .wrap(headers::security_headers())
                 .wrap(Condition::new(settings.secure_cookies(), headers::strict_transport()))
@@ -172,6 +184,13 @@ impl Application {
                 .default_service(web::to(fallback))
         })
         .workers(workers)
+        // A connection's first request head must arrive within this (actix's default, said
+        // here so it is a choice): slow-loris headers are cut off, and the body has its own
+        // deadline (`web::body_deadline`).
+        .client_request_timeout(CLIENT_HEAD_TIMEOUT)
+        // A connection being closed (keep-alive expired) is dropped if the client has not
+        // acknowledged within this, rather than held open by a client that never reads.
+        .client_disconnect_timeout(CLIENT_DISCONNECT_TIMEOUT)
         .shutdown_timeout(10)
         // actix treats SIGINT as a forced stop; we want both signals graceful (below).
         .disable_signals();

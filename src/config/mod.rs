@@ -167,6 +167,8 @@ pub struct Settings {
     pub login_throttle: LoginThrottleSettings,
     /// The bound on argon2 work done at once (sign-in, setup, adding a member).
     pub password_work: PasswordWorkSettings,
+    /// How long a request's body may take to arrive, counted from the end of its headers.
+    pub body_read_timeout: Duration,
     /// How often buffered key usage is written.
     pub usage_flush_interval: Duration,
     /// Connections kept by the pool.
@@ -192,6 +194,7 @@ impl Settings {
             session_absolute_timeout: Duration::from_secs(7 * 24 * 3600),
             login_throttle: LoginThrottleSettings::default(),
             password_work: PasswordWorkSettings::default(),
+            body_read_timeout: Duration::from_secs(10),
             usage_flush_interval: Duration::from_secs(1),
             pool_size: 10,
             workers: available_cores(),

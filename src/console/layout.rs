@@ -70,3 +70,14 @@ pub async fn render_not_found(req: &HttpRequest) -> HttpResponse {
         "There is nothing at this address. Check the link, or go to Settings → API Keys.",
     )
 }
+
+/// The HTML 408 page for a form whose body did not arrive in time (`web::body_deadline`).
+pub fn render_request_timeout() -> HttpResponse {
+    render_error_page(
+        StatusCode::REQUEST_TIMEOUT,
+        PageCtx::bare(),
+        "Request timed out",
+        "The form took too long to arrive, so nothing was changed. Check your connection, go back \
+         and send it again.",
+    )
+}

@@ -1,8 +1,10 @@
 //! Pieces of the HTTP shell shared by the console and the verifier: security headers,
-//! health checks, JSON errors and fallbacks, the request log, who the client is and which
-//! origin the site has. Nothing here knows the console or the verifier.
+//! health checks, JSON errors and fallbacks, the request log, the deadline for request bodies,
+//! who the client is and which origin the site has. Nothing here knows the console or the
+//! verifier.
 
 pub mod api_error;
+pub mod body_deadline;
 pub mod client_ip;
 pub mod headers;
 pub mod health;

@@ -1,11 +1,12 @@
-//! Hostile input at the HTTP edge: oversized bodies, garbage and slow HTTP, markup in fields.
+//! Hostile input at the HTTP edge: oversized bodies, garbage and slow HTTP (headers and
+//! bodies), markup in fields.
 
-use std::io::{Read, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::both_backends;
-use crate::helpers::{Backend, OWNER_PASSWORD, assert_is_redirect_to, spawn_app};
+use crate::helpers::{Backend, OWNER_PASSWORD, assert_is_redirect_to, spawn_app, spawn_app_with};
 
 both_backends! {
     a_megabyte_form_post_is_refused_with_413,
@@ -96,4 +97,98 @@ async fn garbage_and_slow_http_do_not_tie_up_the_server() {
     let res = app.client().get("/healthz").await;
     assert_eq!(res.status(), 200);
     drop(idlers);
+}
+
+/// The head of a POST announcing a 60 KB body, as the slow-body clients in docs/BENCHMARKS.md
+/// send it.
+fn slow_post_head(port: u16, path: &str, content_type: &str) -> String {
+    format!(
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nOrigin: http://127.0.0.1:{port}\r\n\
+         Content-Type: {content_type}\r\nContent-Length: 61440\r\n\r\n"
+    )
+}
+
+/// What the server sent before closing, or `None` if the connection was still open after
+/// `patience` (the read timed out).
+fn read_until_closed(s: &mut TcpStream, patience: Duration) -> Option<String> {
+    s.set_read_timeout(Some(patience)).unwrap();
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => return None,
+            // Reset: closed, possibly before what was sent could be read.
+            Err(_) => break,
+        }
+    }
+    Some(String::from_utf8_lossy(&out).into_owned())
+}
+
+/// A body that stops arriving part-way: the console's form and the verifier's JSON endpoint
+/// each answer 408 with `Connection: close` once the body deadline has passed, and close the
+/// connection. (Everything sent was read by the server before it answered, so the close is
+/// clean and the answer is always there to read.)
+#[tokio::test]
+async fn a_body_that_stops_arriving_is_answered_408_and_its_connection_closed() {
+    let app = spawn_app_with(Backend::Sqlite, |s| s.body_read_timeout = Duration::from_secs(1)).await;
+    let port = app.port;
+    for (path, content_type, part) in [
+        ("/login", "application/x-www-form-urlencoded", "csrf_token=abc&email="),
+        ("/api/v1/keys/verify", "application/json", "{\"key\":\"kw_live_"),
+    ] {
+        let head = slow_post_head(port, path, content_type);
+        let answer = tokio::task::spawn_blocking(move || {
+            let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+            s.write_all(head.as_bytes()).unwrap();
+            s.write_all(part.as_bytes()).unwrap();
+            // Ten seconds is ten times the deadline: a server still waiting then never stops.
+            read_until_closed(&mut s, Duration::from_secs(10))
+        })
+        .await
+        .unwrap();
+        let answer = answer.unwrap_or_else(|| panic!("{path}: still open ten seconds later"));
+        assert!(answer.starts_with("HTTP/1.1 408"), "{path}: {answer}");
+        assert!(answer.to_ascii_lowercase().contains("\r\nconnection: close\r\n"), "{path}: {answer}");
+        if path.starts_with("/api/") {
+            assert!(answer.contains("\"code\":\"body_timeout\""), "{answer}");
+        } else {
+            assert!(answer.contains("Request timed out"), "{answer}");
+        }
+    }
+    // The server is fine afterwards.
+    assert_eq!(app.client().get("/healthz").await.status(), 200);
+}
+
+/// The attack itself: a byte every tenth of a second toward a 60 KB body, which would take
+/// an hour and a half to arrive. The connection is cut off at the deadline, long before.
+/// (Bytes still in flight when the server closes may turn its 408 into a reset, so either
+/// ending counts; a connection still open does not.)
+#[tokio::test]
+async fn a_trickling_body_is_cut_off_at_the_deadline() {
+    let app = spawn_app_with(Backend::Sqlite, |s| s.body_read_timeout = Duration::from_secs(1)).await;
+    let port = app.port;
+    let head = slow_post_head(port, "/login", "application/x-www-form-urlencoded");
+    let answer = tokio::task::spawn_blocking(move || {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.write_all(head.as_bytes()).unwrap();
+        let mut writer = s.try_clone().unwrap();
+        let trickle = std::thread::spawn(move || {
+            let started = Instant::now();
+            // Stops when the connection is closed (the write fails) or after a minute.
+            while started.elapsed() < Duration::from_secs(60) && writer.write_all(b"a").is_ok() {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        });
+        let answer = read_until_closed(&mut s, Duration::from_secs(15));
+        let _ = s.shutdown(std::net::Shutdown::Both);
+        trickle.join().unwrap();
+        answer
+    })
+    .await
+    .unwrap();
+    let answer = answer.expect("the connection was still open fifteen seconds later");
+    assert!(answer.is_empty() || answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert_eq!(app.client().get("/healthz").await.status(), 200);
 }
