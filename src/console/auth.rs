@@ -277,6 +277,27 @@ pub async fn login(
     if let Err(r) = state.login_throttle.check(&throttle_key, client) {
         return refused(r, typed_email);
     }
+    // The turn comes before the account is even looked up, so a flood of sign-ins waits here,
+    // as parked futures, rather than as blocking threads queueing for the database.
+    let turn = match state.password_work.turn().await {
+        Ok(turn) => turn,
+        Err(busy) => {
+            tracing::warn!(ip = %ip_for_log, "sign-in deferred: too many passwords checked at once");
+            let message = format!(
+                "The server is busy checking other sign-ins. Your password was not checked: try \
+                 again {}.",
+                describe_wait(busy.retry_after)
+            );
+            return too_many(&session, typed_email, &form.next, message, busy.retry_after);
+        }
+    };
+    // Counted only now, with the turn in hand and the password about to be checked (and given
+    // back if it is right), so concurrent guesses cannot slip past a limit while argon2 runs,
+    // and a sign-in the server was too busy for costs the account nothing.
+    let attempt = match state.login_throttle.begin(&throttle_key, client) {
+        Ok(attempt) => attempt,
+        Err(r) => return refused(r, typed_email),
+    };
     let user = state
         .db
         .run(move |conn| -> Result<_, DbError> {
@@ -286,24 +307,6 @@ pub async fn login(
             })
         })
         .await?;
-    let turn = match state.password_work.turn().await {
-        Ok(turn) => turn,
-        Err(busy) => {
-            tracing::warn!(ip = %ip_for_log, "sign-in deferred: too many passwords being checked at once");
-            let message = format!(
-                "The server is busy checking other sign-ins. Your password was not checked: try \
-                 again {}.",
-                describe_wait(busy.retry_after)
-            );
-            return too_many(&session, typed_email, &form.next, message, busy.retry_after);
-        }
-    };
-    // Counted only now, with the turn in hand and the password about to be checked, so a
-    // sign-in the server was too busy for costs the account nothing.
-    let attempt = match state.login_throttle.begin(&throttle_key, client) {
-        Ok(attempt) => attempt,
-        Err(r) => return refused(r, typed_email),
-    };
     let stored = user.as_ref().map(|u| u.password_hash.clone());
     let ok = turn.verify(form.password, stored).await.map_err(anyhow::Error::from)? && user.is_some();
     let now = Utc::now().naive_utc();
