@@ -62,11 +62,14 @@ measure() {
 if [ -n "${BEFORE:-}" ]; then
   BEFORE_TREE="$WORK/before"
   git worktree add --detach --quiet "$BEFORE_TREE" "$BEFORE"
-  # Same target directory, so the dependencies are built once; the binary is copied out before
-  # this tree's build replaces it.
+  # Same target directory, so the dependencies are built once. Both trees' keyward lands in the
+  # same files there, and cargo judges them fresh by their age alone, so keyward's own
+  # artifacts are removed before each tree's build, and the binary copied out after it.
   target=$(cd "$TARGET" 2>/dev/null && pwd || echo "$PWD/$TARGET")
+  cargo clean --release --quiet -p keyward
   (cd "$BEFORE_TREE" && CARGO_TARGET_DIR="$target" cargo build --release --quiet --bin keyward)
   cp "$target/release/keyward" "$WORK/keyward-before"
+  cargo clean --release --quiet -p keyward
   measure "$WORK/keyward-before" before "before: $BEFORE ($(git rev-parse --short "$BEFORE"))"
 fi
 
