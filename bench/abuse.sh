@@ -35,9 +35,12 @@ start() {
     KEYWARD_TRUSTED_PROXIES=127.0.0.1 RUST_LOG=warn "$bin" 2>"$WORK/$name.log" &
   SERVER_PID=$!
   for _ in $(seq 1 100); do curl -fsS "$BASE/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
-  local token
+  local token code
   token=$(curl -fsS -c "$jar" -b "$jar" "$BASE/setup" | csrf)
+  # A fresh instance prints a one-time setup code in its log (builds before it had none).
+  code=$(grep -o 'setup_code=[A-Z0-9-]*' "$WORK/$name.log" | tail -n 1 | cut -d= -f2 || true)
   curl -fsS -o /dev/null -c "$jar" -b "$jar" "$BASE/setup" --data-urlencode "csrf_token=$token" \
+    --data-urlencode "setup_code=$code" \
     --data-urlencode "email=owner@example.com" --data-urlencode "password=owner password 123" \
     --data-urlencode "password_confirm=owner password 123" --data-urlencode "workspace_name=Bench"
 }
