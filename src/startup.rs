@@ -126,7 +126,8 @@ impl Application {
             db,
             settings: settings.clone(),
             catalogue: Arc::new(catalogue),
-            has_users: AtomicBool::new(false),
+            // Start-up just asked: an instance that began with accounts never asks again.
+            has_users: AtomicBool::new(setup_code.is_none()),
             login_throttle: crate::accounts::throttle::LoginThrottle::new(settings.login_throttle),
             setup_code,
             password_work: crate::accounts::password_work::PasswordWork::new(settings.password_work),

@@ -151,6 +151,7 @@ pub async fn setup(
         Err(PasswordWorkError::Failed(e)) => return Err(anyhow::Error::from(e).into()),
     };
     let (ip, user_agent) = client_of(&req);
+    let ip = ip.map(|c| c.to_string());
     let now = Utc::now().naive_utc();
     let created = state
         .db
@@ -258,8 +259,8 @@ pub async fn login(
     let typed_email = form.email.clone();
     let email = Email::parse(&form.email).ok();
     let lookup = email.clone();
-    let (ip, user_agent) = client_of(&req);
-    let client = crate::web::client_ip::client_ip(&req, &state.settings.trusted_proxies);
+    let (client, user_agent) = client_of(&req);
+    let ip = client.map(|c| c.to_string());
     let throttle_key = match &email {
         Some(e) => e.to_string(),
         None => typed_email.trim().to_lowercase().chars().take(254).collect(),

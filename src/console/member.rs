@@ -63,9 +63,9 @@ impl Member {
 }
 
 /// The client's address and user agent, as the audit log and the sign-in throttle see them.
-pub fn client_of(req: &HttpRequest) -> (Option<String>, Option<String>) {
+pub fn client_of(req: &HttpRequest) -> (Option<std::net::IpAddr>, Option<String>) {
     let state = req.app_data::<web::Data<AppState>>().expect("AppState is registered");
-    let ip = crate::web::client_ip::client_ip(req, &state.settings.trusted_proxies).map(|ip| ip.to_string());
+    let ip = crate::web::client_ip::client_ip(req, &state.settings.trusted_proxies);
     let ua = req.headers().get("user-agent").and_then(|v| v.to_str().ok()).map(str::to_owned);
     (ip, ua)
 }
@@ -102,6 +102,7 @@ impl FromRequest for Member {
                 });
             };
             let (ip, user_agent) = client_of(&req);
+            let ip = ip.map(|c| c.to_string());
             let settings = state.settings.clone();
             let now = Utc::now().naive_utc();
             let loaded = state
