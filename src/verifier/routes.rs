@@ -15,7 +15,7 @@ use super::{Outcome, Verifier};
 use crate::config::Settings;
 use crate::keys::scopes::is_valid_scope_id;
 use crate::keys::store::KeyRecord;
-use crate::web::api_error::json_error;
+use crate::web::api_error::{json_error, json_error_ascii};
 
 /// The largest `POST /v1/keys/verify` body read.
 pub const MAX_VERIFY_BODY: usize = 16 * 1024;
@@ -82,6 +82,19 @@ async fn check_headers(
     Ok(verifier.check(key, required, ip.as_deref()).await)
 }
 
+/// A forward-auth refusal: the JSON refusal, plus its code and body in headers. nginx's
+/// `auth_request` drops the body of the answer (and every status but 401 and 403); the
+/// headers let the proxy's error page give the client keyward's own answer.
+fn auth_refusal(denial: &Denial, rate: Option<&RateState>) -> HttpResponse {
+    let mut res = refusal(denial, rate);
+    let h = res.headers_mut();
+    h.insert(HeaderName::from_static("x-keyward-error"), HeaderValue::from_static(denial.code()));
+    if let Ok(body) = HeaderValue::from_str(&json_error_ascii(denial.code(), &denial.message())) {
+        h.insert(HeaderName::from_static("x-keyward-error-body"), body);
+    }
+    res
+}
+
 /// Forward-auth: 200 with the key's identity in headers, or the refusal.
 async fn auth(
     verifier: web::Data<Verifier>,
@@ -90,11 +103,11 @@ async fn auth(
 ) -> HttpResponse {
     let required = match required_permissions(&req) {
         Ok(r) => r,
-        Err(d) => return refusal(&d, None),
+        Err(d) => return auth_refusal(&d, None),
     };
     let outcome = match check_headers(&verifier, &settings, &req, &required).await {
         Ok(o) => o,
-        Err(d) => return refusal(&d, None),
+        Err(d) => return auth_refusal(&d, None),
     };
     let rate = outcome.rate.as_ref();
     match (&outcome.result, &outcome.record) {
@@ -107,8 +120,8 @@ async fn auth(
             rate_headers(&mut res, rate);
             res
         }
-        (Err(d), _) => refusal(d, rate),
-        (Ok(()), None) => refusal(&Denial::UnknownKey, None),
+        (Err(d), _) => auth_refusal(d, rate),
+        (Ok(()), None) => auth_refusal(&Denial::UnknownKey, None),
     }
 }
 

@@ -31,6 +31,7 @@ both_backends! {
     deleted_keys_are_refused_and_their_usage_skipped,
     the_verifier_fails_closed_when_the_database_is_gone,
     a_revocation_on_one_instance_is_refused_by_another_at_once,
+    forward_auth_refusals_repeat_their_code_and_body_in_headers,
 }
 
 async fn auth_with(app: &TestApp, key: &str, require: Option<&str>) -> Response {
@@ -496,4 +497,40 @@ async fn the_do_nothing_handler_answers_200() {
     let res = app.client().get("/api/v1/ping").await;
     assert_eq!(res.status(), 200);
     assert_eq!(res.text().await.unwrap(), "");
+}
+
+/// nginx's `auth_request` drops a refusal's body; the proxy snippet answers with these headers.
+async fn forward_auth_refusals_repeat_their_code_and_body_in_headers(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let reader = seed_key(&app, SeedKey { permissions: "records:read", ..Default::default() }).await;
+    let web = app.client();
+    let refusals = [
+        (web.get_request("/api/v1/auth"), 401, "missing_key"),
+        (
+            web.get_request("/api/v1/auth")
+                .header("X-Api-Key", reader.secret())
+                .header("X-Keyward-Require", "records:write"),
+            403,
+            "insufficient_permission",
+        ),
+        // A message quoting non-ASCII input still fits in a header.
+        (
+            web.get_request("/api/v1/auth?require=r%C3%A9cords:read").header("X-Api-Key", reader.secret()),
+            400,
+            "invalid_permission",
+        ),
+    ];
+    for (req, status, code) in refusals {
+        let res = req.send().await.unwrap();
+        assert_eq!(res.status(), status, "{code}");
+        assert_eq!(header(&res, "x-keyward-error"), Some(code));
+        let in_header: Value =
+            serde_json::from_str(header(&res, "x-keyward-error-body").expect("the body header")).unwrap();
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(in_header, body, "{code}");
+    }
+    let res = auth_with(&app, reader.secret(), Some("records:read")).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(header(&res, "x-keyward-error"), None);
+    assert_eq!(header(&res, "x-keyward-error-body"), None);
 }
