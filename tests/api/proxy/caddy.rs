@@ -2,47 +2,33 @@
 
 use std::process::{Command, Stdio};
 
-use super::{
-    ProxyProcess, forward_auth_checks, keyward_behind_a_proxy, proxy_binary, shipped, spawn_echo_api,
-    substitute,
-};
-use crate::helpers::free_port;
+use super::{ProxyProcess, Stage, forward_auth_checks, proxy_binary};
 
 #[tokio::test]
 async fn the_shipped_caddyfile_passes_every_forward_auth_check() {
     let Some(caddy) = proxy_binary(&["/usr/bin/caddy", "/usr/local/bin/caddy"], "caddy") else {
         return;
     };
-    let app = keyward_behind_a_proxy().await;
-    let api = spawn_echo_api();
-    let port = free_port();
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path().display();
-    let snippet = substitute(
-        &shipped("Caddyfile"),
-        &[
-            ("127.0.0.1:8080", format!("127.0.0.1:{}", app.port)),
-            ("127.0.0.1:9000", format!("127.0.0.1:{api}")),
-            (":8000 {", format!(":{port} {{")),
-            ("/var/log/caddy/", format!("{d}/")),
-        ],
+    let stage = Stage::new().await;
+    let d = stage.dir.path().display();
+    let snippet = stage.snippet(
+        "Caddyfile",
+        &[(":8000 {", format!(":{} {{", stage.port)), ("/var/log/caddy/", format!("{d}/"))],
     );
     // Caddy's admin endpoint has one fixed port, which tests running at once would share.
-    let config = dir.path().join("Caddyfile");
-    std::fs::write(&config, format!("{{\n\tadmin off\n}}\n\n{snippet}")).unwrap();
-    let stderr = std::fs::File::create(dir.path().join("caddy.log")).unwrap();
+    std::fs::write(stage.path("Caddyfile"), format!("{{\n\tadmin off\n}}\n\n{snippet}")).unwrap();
+    let stderr = std::fs::File::create(stage.path("caddy.log")).unwrap();
     let mut command = Command::new(caddy);
     command
         .args(["run", "--adapter", "caddyfile", "--config"])
-        .arg(&config)
-        .env("HOME", dir.path())
-        .env("XDG_DATA_HOME", dir.path().join("data"))
-        .env("XDG_CONFIG_HOME", dir.path().join("config"))
+        .arg(stage.path("Caddyfile"))
+        .env("HOME", stage.dir.path())
+        .env("XDG_DATA_HOME", stage.path("data"))
+        .env("XDG_CONFIG_HOME", stage.path("config"))
         .stdout(Stdio::null())
         .stderr(stderr);
-    let mut proxy =
-        ProxyProcess::spawn(command, vec![dir.path().join("caddy.log"), dir.path().join("api.access.log")]);
-    let base = format!("http://127.0.0.1:{port}");
-    proxy.wait_ready(&base).await;
-    forward_auth_checks(&app, &base, &proxy).await;
+    let logs = ["caddy.log", "api.access.log"].map(|f| stage.path(f)).to_vec();
+    let mut proxy = ProxyProcess::spawn(command, logs);
+    proxy.wait_ready(&stage.base()).await;
+    forward_auth_checks(&stage.app, &stage.base(), &proxy).await;
 }

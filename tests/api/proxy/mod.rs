@@ -19,7 +19,7 @@ use keyward::config::TrustedProxies;
 use serde_json::Value;
 
 use crate::helpers::db::{SeedKey, Seeded, revoke_key, seed_key, usage_of};
-use crate::helpers::{Backend, TestApp, spawn_app_with};
+use crate::helpers::{Backend, TestApp, free_port, spawn_app_with};
 
 /// The proxy's binary, or `None` (with a note) when it is not installed outside CI.
 pub fn proxy_binary(candidates: &[&'static str], package: &str) -> Option<&'static str> {
@@ -35,14 +35,14 @@ pub fn proxy_binary(candidates: &[&'static str], package: &str) -> Option<&'stat
 }
 
 /// A shipped snippet, `docs/proxy/<name>`, as the user gets it.
-pub fn shipped(name: &str) -> String {
+fn shipped(name: &str) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/proxy").join(name);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
 }
 
 /// Replaces every `from` with its `to`; each `from` must occur, so a snippet that no longer
 /// uses the documented placeholder address fails here rather than testing something else.
-pub fn substitute(text: &str, pairs: &[(&str, String)]) -> String {
+fn substitute(text: &str, pairs: &[(&str, String)]) -> String {
     let mut out = text.to_owned();
     for (from, to) in pairs {
         assert!(out.contains(from), "the snippet no longer contains {from:?}");
@@ -51,19 +51,49 @@ pub fn substitute(text: &str, pairs: &[(&str, String)]) -> String {
     out
 }
 
-/// keyward as it runs behind a proxy on the same host: the proxy (127.0.0.1) is trusted to
-/// name the client.
-pub async fn keyward_behind_a_proxy() -> TestApp {
-    spawn_app_with(Backend::Sqlite, |s| {
-        s.trusted_proxies = TrustedProxies::parse("127.0.0.1").unwrap();
-        s.usage_flush_interval = Duration::from_millis(100);
-    })
-    .await
+/// What every proxy test sets up: keyward as it runs behind a proxy on the same host (the
+/// proxy, 127.0.0.1, is trusted to name the client), the protected API, the proxy's port and a
+/// directory for its files.
+pub struct Stage {
+    pub app: TestApp,
+    pub api: u16,
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+}
+
+impl Stage {
+    pub async fn new() -> Self {
+        let app = spawn_app_with(Backend::Sqlite, |s| {
+            s.trusted_proxies = TrustedProxies::parse("127.0.0.1").unwrap();
+            s.usage_flush_interval = Duration::from_millis(100);
+        })
+        .await;
+        Self { app, api: spawn_echo_api(), port: free_port(), dir: tempfile::tempdir().unwrap() }
+    }
+
+    /// `docs/proxy/<name>` with keyward's and the API's documented addresses (127.0.0.1:8080,
+    /// 127.0.0.1:9000) made this stage's, and the `more` replacements made.
+    pub fn snippet(&self, name: &str, more: &[(&str, String)]) -> String {
+        let mut pairs = vec![
+            ("127.0.0.1:8080", format!("127.0.0.1:{}", self.app.port)),
+            ("127.0.0.1:9000", format!("127.0.0.1:{}", self.api)),
+        ];
+        pairs.extend(more.iter().cloned());
+        substitute(&shipped(name), &pairs)
+    }
+
+    pub fn path(&self, file: &str) -> PathBuf {
+        self.dir.path().join(file)
+    }
+
+    pub fn base(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
 }
 
 /// The protected API: answers every request with 200 and a JSON object of the headers it
 /// received (names in lower case, each with its list of values).
-pub fn spawn_echo_api() -> u16 {
+fn spawn_echo_api() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     std::thread::spawn(move || {
@@ -153,8 +183,9 @@ impl Drop for ProxyProcess {
     }
 }
 
-/// The headers the protected API received, from its echo.
-struct Seen(HashMap<String, Vec<String>>);
+/// The headers the protected API received, from its echo, and the headers of the answer the
+/// client got.
+struct Seen(HashMap<String, Vec<String>>, reqwest::header::HeaderMap);
 
 impl Seen {
     fn one(&self, name: &str) -> Option<&str> {
@@ -174,9 +205,11 @@ impl Seen {
 async fn through(req: reqwest::RequestBuilder) -> Seen {
     let res = req.send().await.unwrap();
     let status = res.status();
+    let headers = res.headers().clone();
     let body = res.text().await.unwrap();
     assert_eq!(status, 200, "the request should reach the API: {body}");
-    Seen(serde_json::from_str(&body).unwrap_or_else(|e| panic!("not the API's echo ({e}): {body}")))
+    let api = serde_json::from_str(&body).unwrap_or_else(|e| panic!("not the API's echo ({e}): {body}"));
+    Seen(api, headers)
 }
 
 /// Sends a request the proxy must refuse with keyward's status and JSON error `code`; returns
@@ -272,7 +305,10 @@ pub async fn forward_auth_checks(app: &TestApp, base: &str, proxy: &ProxyProcess
     refused(http.get(format!("{url}?page=2&api_key={}", reader.secret())), 400, "key_in_query").await;
 
     // Over the rate limit (1 a minute): 429 with Retry-After and the limit headers, at the client.
-    through(http.get(&url).header("X-Api-Key", limited.secret())).await;
+    let seen = through(http.get(&url).header("X-Api-Key", limited.secret())).await;
+    assert_eq!(header(&seen.1, "ratelimit-limit"), Some("1"), "the limit reaches the client: {:?}", seen.1);
+    assert_eq!(header(&seen.1, "ratelimit-remaining"), Some("0"), "{:?}", seen.1);
+    assert_eq!(seen.one("ratelimit-limit"), None, "keyward's rate headers are for the client, not the API");
     let h = refused(http.get(&url).header("X-Api-Key", limited.secret()), 429, "rate_limited").await;
     let retry: u64 = header(&h, "retry-after").expect("Retry-After reaches the client").parse().unwrap();
     assert!((1..=60).contains(&retry), "Retry-After: {retry}");

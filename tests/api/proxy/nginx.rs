@@ -2,32 +2,20 @@
 
 use std::process::{Command, Stdio};
 
-use super::{
-    ProxyProcess, forward_auth_checks, keyward_behind_a_proxy, proxy_binary, shipped, spawn_echo_api,
-    substitute,
-};
-use crate::helpers::free_port;
+use super::{ProxyProcess, Stage, forward_auth_checks, proxy_binary};
 
 #[tokio::test]
 async fn the_shipped_nginx_snippet_passes_every_forward_auth_check() {
     let Some(nginx) = proxy_binary(&["/usr/sbin/nginx", "/usr/bin/nginx"], "nginx") else {
         return;
     };
-    let app = keyward_behind_a_proxy().await;
-    let api = spawn_echo_api();
-    let port = free_port();
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path().display();
-    let snippet = substitute(
-        &shipped("nginx.conf"),
-        &[
-            ("127.0.0.1:8080", format!("127.0.0.1:{}", app.port)),
-            ("127.0.0.1:9000", format!("127.0.0.1:{api}")),
-            ("listen 8000;", format!("listen {port};")),
-            ("/var/log/nginx/", format!("{d}/")),
-        ],
+    let stage = Stage::new().await;
+    let d = stage.dir.path().display();
+    let snippet = stage.snippet(
+        "nginx.conf",
+        &[("listen 8000;", format!("listen {};", stage.port)), ("/var/log/nginx/", format!("{d}/"))],
     );
-    std::fs::write(dir.path().join("keyward.conf"), snippet).unwrap();
+    std::fs::write(stage.path("keyward.conf"), snippet).unwrap();
     // The snippet goes inside `http { }`, as in Debian's own nginx.conf, which also loads the
     // enabled modules (headers-more among them).
     let main = format!(
@@ -46,23 +34,19 @@ http {{
 }}
 "
     );
-    let conf = dir.path().join("nginx.conf");
-    std::fs::write(&conf, main).unwrap();
+    std::fs::write(stage.path("nginx.conf"), main).unwrap();
     let mut command = Command::new(nginx);
     command
         .arg("-c")
-        .arg(&conf)
-        // Debian's compiled-in prefix, against which the enabled modules are named.
+        .arg(stage.path("nginx.conf"))
+        // Debian's compiled-in prefix stays, against which the enabled modules are named.
         .arg("-e")
-        .arg(dir.path().join("startup.log"))
+        .arg(stage.path("startup.log"))
         .args(["-g", "daemon off;"])
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    let mut proxy = ProxyProcess::spawn(
-        command,
-        vec![dir.path().join("startup.log"), dir.path().join("error.log"), dir.path().join("api.access.log")],
-    );
-    let base = format!("http://127.0.0.1:{port}");
-    proxy.wait_ready(&base).await;
-    forward_auth_checks(&app, &base, &proxy).await;
+    let logs = ["startup.log", "error.log", "api.access.log"].map(|f| stage.path(f)).to_vec();
+    let mut proxy = ProxyProcess::spawn(command, logs);
+    proxy.wait_ready(&stage.base()).await;
+    forward_auth_checks(&stage.app, &stage.base(), &proxy).await;
 }
