@@ -135,7 +135,7 @@ fn spawn_echo_api() -> u16 {
 pub struct ProxyProcess {
     child: Child,
     /// Files worth showing when it fails, and searched for leaked keys.
-    pub logs: Vec<PathBuf>,
+    logs: Vec<PathBuf>,
 }
 
 impl ProxyProcess {
