@@ -4,10 +4,39 @@
   "use strict";
   document.documentElement.classList.add("js");
 
-  // Selects that submit their form on change (the workspace switcher).
-  document.addEventListener("change", function (e) {
-    var el = e.target;
-    if (el.matches && el.matches("select[data-autosubmit]") && el.form) el.form.submit();
+  // Menus (<details class="menu">): one open at a time, closed by Escape or a click outside.
+  // Without this file they still open and close like any <details>.
+  document.addEventListener("click", function (e) {
+    // A dialog opened from a menu keeps the menu open, so focus can go back to its link.
+    if (e.target.closest && e.target.closest("dialog")) return;
+    document.querySelectorAll("details.menu[open]").forEach(function (d) {
+      if (!d.contains(e.target)) d.open = false;
+    });
+  });
+  document.addEventListener("keydown", function (e) {
+    if (e.key !== "Escape" || document.querySelector("dialog[open]")) return;
+    var open = e.target.closest && e.target.closest("details.menu[open]");
+    if (!open) return;
+    open.open = false;
+    open.querySelector("summary").focus();
+  });
+
+  // Copy buttons are hidden in the HTML (useless without a script) and shown here; the hint
+  // for copying by hand gives way to the button.
+  document.querySelectorAll("[data-copy-target][hidden]").forEach(function (btn) { btn.hidden = false; });
+  document.querySelectorAll("[data-no-js-hint]").forEach(function (el) { el.hidden = true; });
+
+  // A form page with errors moves focus to its error summary, whose links lead to the fields.
+  var summary = document.querySelector("[data-error-summary]");
+  if (summary) summary.focus();
+  document.addEventListener("click", function (e) {
+    var a = e.target.closest && e.target.closest("[data-error-summary] a[href^='#']");
+    if (!a) return;
+    var field = document.getElementById(a.getAttribute("href").slice(1));
+    if (!field) return;
+    e.preventDefault();
+    field.focus();
+    field.scrollIntoView({ block: "center" });
   });
 
   // Copy buttons: <button data-copy-target="ID">; shows "Copied" for a moment.
@@ -60,25 +89,42 @@
         if (cancel) cancel.addEventListener("click", function (ev) { ev.preventDefault(); dialog.close(); });
         dialog.addEventListener("close", function () { dialog.remove(); link.focus(); });
         dialog.showModal();
-        var first = dialog.querySelector("[autofocus], button, input, a");
+        // The safe choice takes focus, so Enter, Enter never destroys anything: the chosen
+        // radio of a choice, else Cancel (WAI-ARIA dialog pattern for destructive actions).
+        var first = dialog.querySelector("input[type=radio]:checked") || dialog.querySelector("[data-cancel]") ||
+          dialog.querySelector("button, input, a");
         if (first) first.focus();
       })
       .catch(function () { window.location = link.href; });
   });
 })();
 
-// The create form: picking a custom date selects "Custom date" and shows the resulting day.
+// The create form: the date field and the no-expiry warning show only for their choice, a
+// typed date chooses "Custom date…", and the Read only preset ticks the boxes in place.
 (function () {
   "use strict";
-  var input = document.getElementById("expiry_date");
-  var radio = document.getElementById("expiry-custom");
-  var out = document.getElementById("expiry-custom-result");
-  if (!input || !radio || !out) return;
-  var months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-  input.addEventListener("change", function () {
-    var m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(input.value);
-    if (!m) return;
-    radio.checked = true;
-    out.textContent = "Expires at the end of " + Number(m[3]) + " " + months[Number(m[2]) - 1] + " " + m[1] + " (UTC)";
-  });
+  var select = document.getElementById("expiry");
+  var date = document.getElementById("expiry_date");
+  if (select) {
+    var sync = function () {
+      document.querySelectorAll("[data-expiry-shows]").forEach(function (el) {
+        el.hidden = el.getAttribute("data-expiry-shows") !== select.value;
+      });
+    };
+    select.addEventListener("change", sync);
+    if (date) date.addEventListener("change", function () { if (date.value) { select.value = "custom"; sync(); } });
+    sync();
+  }
+  var preset = document.querySelector("[data-read-only]");
+  if (preset) {
+    preset.addEventListener("click", function (e) {
+      e.preventDefault();
+      var ids = preset.getAttribute("data-read-only").split(" ");
+      preset.form.querySelectorAll("input[name=permissions]").forEach(function (box) {
+        box.checked = ids.indexOf(box.value) !== -1;
+      });
+      var full = document.getElementById("full_access");
+      if (full) full.checked = false;
+    });
+  }
 })();

@@ -65,8 +65,14 @@ export async function tickPermission(page, scope) {
   assert.equal(await page.locator(`#${id}`).isChecked(), true, `clicking the label of ${scope} should tick it`);
 }
 
-/** Chooses an expiry by clicking its radio's label (`7`, `30`, …, `custom`, `never`). */
+/** Chooses an expiry (`7`, `30`, …, `custom`, `never`) in the expiry select. */
 export async function chooseExpiry(page, choice) {
+  const select = page.locator('select#expiry');
+  if (await select.count()) {
+    await select.selectOption(choice);
+    assert.equal(await select.inputValue(), choice, `the expiry select should hold ${choice}`);
+    return;
+  }
   await page.locator(`label[for="expiry-${choice}"]`).click();
   assert.equal(await page.locator(`#expiry-${choice}`).isChecked(), true, `clicking the label of expiry ${choice} should choose it`);
 }
@@ -114,10 +120,37 @@ export function masked(secret) {
   return `kw_live_\u2026${secret.slice(-4)}`;
 }
 
-/** Opens a row action (Regenerate/Revoke/Delete) by its link, as a dialog when JS runs. */
+/**
+ * Opens a row's actions menu (the "⋯" disclosure of a key or member row) when it is closed.
+ * `row` is the table row locator.
+ */
+export async function openRowMenu(row) {
+  const menu = row.locator('details.row-menu');
+  if ((await menu.count()) && !(await menu.evaluate((d) => d.open))) {
+    await menu.locator('summary').click();
+  }
+}
+
+/** Opens a row action (History/Regenerate/Revoke/Delete) from the row's menu, as a dialog
+ * when JS runs. */
 export async function openRowAction(page, keyName, action) {
+  await openRowMenu(keyRow(page, keyName));
   const link = page.getByRole('link', { name: `${action} key ${keyName}`, exact: true });
   await link.click();
+}
+
+/** The member table's row for an email. */
+export function memberRow(page, email) {
+  return page.locator('table.members-table tr[data-member-id]').filter({
+    has: page.locator('td[data-label="Email"]', { hasText: email }),
+  });
+}
+
+/** Opens a member action ("Change role" or "Remove") from the member's row menu. */
+export async function openMemberAction(page, email, action) {
+  await openRowMenu(memberRow(page, email));
+  const name = action === 'Remove' ? `Remove ${email}` : `Change role of ${email}`;
+  await page.getByRole('link', { name, exact: true }).click();
 }
 
 /** Reloads the key table until `check()` holds, for at most `ms`. */

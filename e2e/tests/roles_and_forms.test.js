@@ -11,6 +11,7 @@ import {
   createKey,
   isoDateInDays,
   keyRow,
+  openRowMenu,
   setupOwner,
   signIn,
   tickPermission,
@@ -91,7 +92,7 @@ describe('roles and form errors', () => {
     assert.equal(await page.locator('#perm-records-write').isChecked(), true, 'records:write stays ticked');
     assert.equal(await page.locator('#perm-files-read').isChecked(), true, 'files:read stays ticked');
     assert.equal(await page.locator('#perm-records-read').isChecked(), false, 'records:read stays unticked');
-    assert.equal(await page.locator('#expiry-custom').isChecked(), true, 'the custom expiry stays chosen');
+    assert.equal(await page.locator('select#expiry').inputValue(), 'custom', 'the custom expiry stays chosen');
     assert.equal(await page.locator('#expiry_date').inputValue(), '2020-01-01', 'the typed date is kept');
     assert.equal(await page.locator('#rate_limit_per_minute').inputValue(), '42', 'the rate limit is kept');
     const date = page.locator('#expiry_date');
@@ -124,6 +125,7 @@ describe('roles and form errors', () => {
       await createKey(owner, { name: 'Deploy bot', permissions: ['records:read'], expiry: '30' });
       await page.goto(owner.url('/settings/api-keys'));
     }
+    await openRowMenu(keyRow(page, 'Deploy bot'));
     assert.equal(await page.getByRole('link', { name: 'Revoke key Deploy bot', exact: true }).count(), 1, 'the owner sees Revoke');
 
     await addViewer(owner, VIEWER.email, VIEWER.password);
@@ -135,8 +137,10 @@ describe('roles and form errors', () => {
       assert.equal(await keyRow(vpage, 'Deploy bot').count(), 1, 'a viewer sees the keys');
       assert.equal(await keyRow(vpage, 'Billing sync').count(), 1);
       for (const action of ['Regenerate', 'Revoke', 'Delete']) {
-        assert.equal(await vpage.getByRole('link', { name: new RegExp(`^${action}\\b`) }).count(), 0, `no ${action} links for a viewer`);
-        assert.equal(await vpage.getByRole('button', { name: new RegExp(`^${action}\\b`) }).count(), 0, `no ${action} buttons for a viewer`);
+        // includeHidden: the row menus are closed, and a link in them must not exist at all.
+        const hidden = { includeHidden: true };
+        assert.equal(await vpage.getByRole('link', { name: new RegExp(`^${action}\\b`), ...hidden }).count(), 0, `no ${action} links for a viewer`);
+        assert.equal(await vpage.getByRole('button', { name: new RegExp(`^${action}\\b`), ...hidden }).count(), 0, `no ${action} buttons for a viewer`);
       }
       assert.equal(await vpage.locator('a[data-dialog]').count(), 0, 'no confirm links at all');
       assert.equal(await vpage.getByRole('link', { name: 'Create API key' }).count(), 0, 'no Create API key button for a viewer');

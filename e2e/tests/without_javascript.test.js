@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
 import { launchBrowser, openSession } from '../lib/browser.js';
-import { cell, chooseExpiry, keyRow, masked, setupOwner, tickPermission, typeIntoLabelled } from '../lib/console.js';
+import { cell, chooseExpiry, keyRow, masked, openRowAction, setupOwner, tickPermission, typeIntoLabelled } from '../lib/console.js';
 import { startKeyward } from '../lib/server.js';
 
 describe('the console without JavaScript', () => {
@@ -58,7 +58,8 @@ describe('the console without JavaScript', () => {
 
   it('7b. a confirm link opens a plain confirm page; Cancel goes back; confirming revokes', async () => {
     assert.ok(key.secret, 'flow 7 must have produced a key');
-    await page.getByRole('link', { name: `Revoke key ${key.name}`, exact: true }).click();
+    // The row's menu is a <details>: it opens without JavaScript.
+    await openRowAction(page, key.name, 'Revoke');
     await page.waitForURL(`**/settings/api-keys/${key.id}/revoke`);
     const panel = page.locator('section.panel[data-confirm-panel]');
     assert.equal(await panel.count(), 1, 'the confirm page holds a [data-confirm-panel]');
@@ -67,7 +68,7 @@ describe('the console without JavaScript', () => {
     await page.waitForURL('**/settings/api-keys');
     assert.equal((await cell(keyRow(page, key.name), 'Status').innerText()).trim(), 'Active', 'Cancel changed nothing');
 
-    await page.getByRole('link', { name: `Revoke key ${key.name}`, exact: true }).click();
+    await openRowAction(page, key.name, 'Revoke');
     await page.waitForURL(`**/settings/api-keys/${key.id}/revoke`);
     await page.getByRole('button', { name: 'Revoke key' }).click();
     await page.waitForURL((u) => u.pathname === '/settings/api-keys');

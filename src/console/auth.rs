@@ -426,8 +426,19 @@ pub async fn logout(
             .await?;
     }
     session.purge();
-    flash::push(session.inner(), Level::Success, "You have signed out.");
-    Ok(see_other("/login"))
+    Ok(see_other("/signed-out"))
+}
+
+#[derive(Template)]
+#[template(path = "auth/signed_out.html")]
+pub struct SignedOutPage {
+    pub ctx: PageCtx,
+}
+
+/// The confirmation after signing out: a page of its own, so that Back from it leads to pages
+/// that (sent `no-store`) must be fetched again and now answer with the sign-in page.
+pub async fn signed_out(session: TypedSession) -> Result<HttpResponse, ConsoleError> {
+    render(&SignedOutPage { ctx: PageCtx::anonymous(&session) })
 }
 
 #[cfg(test)]

@@ -22,6 +22,49 @@ pub struct Nav {
     pub active: &'static str,
 }
 
+impl Nav {
+    /// Where switching workspace leads: the same section in the other workspace.
+    pub fn return_to(&self) -> &'static str {
+        Section::from_active(self.active).path()
+    }
+}
+
+/// A console section a workspace switch may return to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Section {
+    Keys,
+    AuditLog,
+    Members,
+}
+
+impl Section {
+    fn from_active(active: &str) -> Self {
+        match active {
+            "audit" => Self::AuditLog,
+            "members" => Self::Members,
+            _ => Self::Keys,
+        }
+    }
+
+    /// A `return_to` value from a form; anything but a known section is the key table, so the
+    /// field can never send anyone off the console.
+    pub fn parse(path: &str) -> Self {
+        match path {
+            "/settings/audit-log" => Self::AuditLog,
+            "/settings/members" => Self::Members,
+            _ => Self::Keys,
+        }
+    }
+
+    pub fn path(self) -> &'static str {
+        match self {
+            Self::Keys => "/settings/api-keys",
+            Self::AuditLog => "/settings/audit-log",
+            Self::Members => "/settings/members",
+        }
+    }
+}
+
 /// The layout's inputs: CSRF token for the forms it holds, flash messages, navigation.
 pub struct PageCtx {
     pub csrf_token: String,

@@ -8,6 +8,7 @@ use askama::Template;
 use chrono::{NaiveDateTime, Utc};
 use serde::Deserialize;
 
+use super::api_keys::Moment;
 use super::csrf::CsrfForm;
 use super::error::ConsoleError;
 use super::flash::{self, Level};
@@ -67,26 +68,26 @@ pub struct MemberView {
     pub user_id: i64,
     pub email: String,
     pub role_label: &'static str,
-    pub added_iso: String,
-    pub added_day: String,
+    pub added: Moment,
     pub is_self: bool,
+    /// The workspace's only owner: neither demoted nor removed, so no actions are offered.
+    pub only_owner: bool,
 }
 
 impl MemberView {
-    fn new(row: &MemberRow, me: i64) -> Self {
-        Self {
-            user_id: row.user_id,
-            email: row.email.clone(),
-            role_label: row.role.label(),
-            added_iso: iso(row.added_at),
-            added_day: row.added_at.format("%Y-%m-%d").to_string(),
-            is_self: row.user_id == me,
-        }
+    fn list(rows: &[MemberRow], me: i64, now: NaiveDateTime) -> Vec<Self> {
+        let owners = rows.iter().filter(|r| r.role == Role::Owner).count();
+        rows.iter()
+            .map(|row| Self {
+                user_id: row.user_id,
+                email: row.email.clone(),
+                role_label: row.role.label(),
+                added: Moment::new(row.added_at, now),
+                is_self: row.user_id == me,
+                only_owner: row.role == Role::Owner && owners == 1,
+            })
+            .collect()
     }
-}
-
-fn iso(t: NaiveDateTime) -> String {
-    t.and_utc().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 #[derive(Default, Deserialize)]
@@ -148,7 +149,7 @@ async fn members_page(
         &MembersPage {
             ctx: PageCtx::for_member(member, session, "members"),
             workspace_name: member.workspace_name.clone(),
-            members: rows.iter().map(|r| MemberView::new(r, member.user_id)).collect(),
+            members: MemberView::list(&rows, member.user_id, Utc::now().naive_utc()),
             email,
             roles: role_choices(role),
             errors,

@@ -6,6 +6,7 @@ pub mod assets;
 pub mod audit_log;
 pub mod auth;
 pub mod csrf;
+pub mod dates;
 pub mod error;
 pub mod flash;
 pub mod layout;
@@ -31,6 +32,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::resource("/login").route(web::get().to(auth::login_form)).route(web::post().to(auth::login)),
         )
         .route("/logout", web::post().to(auth::logout))
+        .route("/signed-out", web::get().to(auth::signed_out))
         .route("/settings", web::get().to(home))
         .configure(api_keys::configure)
         .configure(audit_log::configure);

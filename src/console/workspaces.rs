@@ -9,12 +9,13 @@ use serde::Deserialize;
 use super::csrf::CsrfForm;
 use super::error::ConsoleError;
 use super::flash::{self, Level};
+use super::layout::Section;
 use super::member::Member;
 use super::pages::{PageCtx, render, render_status};
 use super::see_other;
 use super::session::TypedSession;
 use crate::accounts::WorkspaceName;
-use crate::accounts::{Role, store};
+use crate::accounts::{Capability, Role, store};
 use crate::audit::{self, Event};
 use crate::state::AppState;
 
@@ -29,9 +30,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 pub struct SwitchFormData {
     #[serde(default)]
     pub workspace_id: String,
+    /// The section the user was on; they land on the same one in the other workspace.
+    #[serde(default)]
+    pub return_to: String,
 }
 
-/// Makes another of the user's workspaces the current one. A workspace they do not belong
+/// Makes another of the user's workspaces the current one and returns to the same section
+/// there (the key table when their role there cannot see it). A workspace they do not belong
 /// to is a 404, exactly like one that does not exist.
 pub async fn workspace_switch(
     member: Member,
@@ -45,7 +50,11 @@ pub async fn workspace_switch(
         let message = format!("Switched to {} (you are {} there).", target.workspace_name, target.role);
         flash::push(session.inner(), Level::Success, message);
     }
-    Ok(see_other("/settings/api-keys"))
+    let section = match Section::parse(&form.return_to) {
+        Section::Members if !target.role.can(Capability::ManageMembers) => Section::Keys,
+        section => section,
+    };
+    Ok(see_other(section.path()))
 }
 
 #[derive(Template)]

@@ -28,16 +28,37 @@ pub enum Expiry {
     Never,
 }
 
+/// Why an expiry choice was refused. The custom-date messages name the allowed days in words
+/// ("2 Dec 2026"): the browser's date picker shows dates in the user's own format, so a
+/// pattern such as YYYY-MM-DD would describe something they never see.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ExpiryError {
     #[error("Choose one of the offered expiration periods.")]
     UnknownChoice,
-    #[error("Enter a date as YYYY-MM-DD.")]
-    BadDate,
-    #[error("Choose a date after today.")]
-    NotInFuture,
-    #[error("Choose a date at most one year from today.")]
-    TooFar,
+    #[error("Pick a date from {} to {}.", day(.0.first), day(.0.last))]
+    BadDate(AllowedDays),
+    #[error("Pick a date after today: from {} to {}.", day(.0.first), day(.0.last))]
+    NotInFuture(AllowedDays),
+    #[error("Pick a date at most one year ahead: {} at the latest.", day(.0.last))]
+    TooFar(AllowedDays),
+}
+
+/// The first and last day a custom date may name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AllowedDays {
+    pub first: NaiveDate,
+    pub last: NaiveDate,
+}
+
+impl AllowedDays {
+    pub fn from_today(today: NaiveDate) -> Self {
+        Self { first: today + Days::new(1), last: latest_custom_date(today) }
+    }
+}
+
+/// `2 Dec 2026`.
+fn day(d: NaiveDate) -> String {
+    d.format("%-d %b %Y").to_string()
 }
 
 impl Expiry {
@@ -47,14 +68,14 @@ impl Expiry {
         match choice.trim() {
             "never" => Ok(Self::Never),
             "custom" => {
+                let allowed = AllowedDays::from_today(now.date());
                 let date = NaiveDate::parse_from_str(custom_date.trim(), "%Y-%m-%d")
-                    .map_err(|_| ExpiryError::BadDate)?;
-                let today = now.date();
-                if date <= today {
-                    return Err(ExpiryError::NotInFuture);
+                    .map_err(|_| ExpiryError::BadDate(allowed))?;
+                if date < allowed.first {
+                    return Err(ExpiryError::NotInFuture(allowed));
                 }
-                if date > latest_custom_date(today) {
-                    return Err(ExpiryError::TooFar);
+                if date > allowed.last {
+                    return Err(ExpiryError::TooFar(allowed));
                 }
                 Ok(Self::Until(date))
             }
@@ -125,10 +146,19 @@ mod tests {
     }
 
     #[test]
+    fn date_errors_name_the_allowed_days_in_words() {
+        let err = Expiry::parse("custom", "", now()).unwrap_err().to_string();
+        assert_eq!(err, "Pick a date from 23 Nov 2026 to 22 Nov 2027.");
+        let err = Expiry::parse("custom", "2028-01-01", now()).unwrap_err().to_string();
+        assert_eq!(err, "Pick a date at most one year ahead: 22 Nov 2027 at the latest.");
+    }
+
+    #[test]
     fn custom_dates_must_be_future_and_within_a_year() {
-        assert_eq!(Expiry::parse("custom", "2026-11-22", now()), Err(ExpiryError::NotInFuture));
-        assert_eq!(Expiry::parse("custom", "22/12/2026", now()), Err(ExpiryError::BadDate));
-        assert_eq!(Expiry::parse("custom", "2027-11-23", now()), Err(ExpiryError::TooFar));
+        let allowed = AllowedDays::from_today(now().date());
+        assert_eq!(Expiry::parse("custom", "2026-11-22", now()), Err(ExpiryError::NotInFuture(allowed)));
+        assert_eq!(Expiry::parse("custom", "22/12/2026", now()), Err(ExpiryError::BadDate(allowed)));
+        assert_eq!(Expiry::parse("custom", "2027-11-23", now()), Err(ExpiryError::TooFar(allowed)));
         let e = Expiry::parse("custom", "2027-11-22", now()).unwrap();
         assert_eq!(e.expires_at(now()).unwrap().to_string(), "2027-11-23 00:00:00");
     }
@@ -141,11 +171,11 @@ mod tests {
             Expiry::parse("custom", "2028-03-01", spring),
             Ok(Expiry::Until(NaiveDate::from_ymd_opt(2028, 3, 1).unwrap()))
         );
-        assert_eq!(Expiry::parse("custom", "2028-03-02", spring), Err(ExpiryError::TooFar));
+        assert!(matches!(Expiry::parse("custom", "2028-03-02", spring), Err(ExpiryError::TooFar(_))));
         // From a 29 February, one year ahead is the last day of the next February.
         let leap = NaiveDate::from_ymd_opt(2028, 2, 29).unwrap().and_hms_opt(9, 0, 0).unwrap();
         assert!(Expiry::parse("custom", "2029-02-28", leap).is_ok());
-        assert_eq!(Expiry::parse("custom", "2029-03-01", leap), Err(ExpiryError::TooFar));
+        assert!(matches!(Expiry::parse("custom", "2029-03-01", leap), Err(ExpiryError::TooFar(_))));
     }
 
     #[test]

@@ -144,7 +144,7 @@ pub async fn create(
             )?;
             let details = format!(
                 "Permissions: {}; expires: {}; rate limit: {}",
-                request.permissions.to_list().join(", "),
+                request.permissions.describe(),
                 never_or(expires_at),
                 request.rate_limit.map_or_else(|| "default".to_owned(), |r| r.to_string()),
             );

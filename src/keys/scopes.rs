@@ -203,6 +203,14 @@ impl PermissionSet {
         }
     }
 
+    /// For people (the audit log): "Full access", or the ids separated by commas.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Full => "Full access".into(),
+            Self::Scopes(s) => s.iter().map(String::as_str).collect::<Vec<_>>().join(", "),
+        }
+    }
+
     pub fn contains(&self, id: &str) -> bool {
         match self {
             Self::Full => true,

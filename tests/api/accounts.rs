@@ -295,7 +295,10 @@ async fn sign_out_makes_a_copied_cookie_worthless(backend: Backend) {
         .send()
         .await
         .unwrap();
-    assert_is_redirect_to(&out, "/login");
+    assert_is_redirect_to(&out, "/signed-out");
+    let page = c.get(app.url("/signed-out")).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("You have signed out"));
     // Replaying the old cookie after sign-out gets the sign-in page, not the keys.
     let replay = c.get(app.url("/settings/api-keys")).header("Cookie", &set_cookie).send().await.unwrap();
     assert_eq!(replay.status(), 303);

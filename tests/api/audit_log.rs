@@ -12,9 +12,19 @@ both_backends! {
     the_key_filter_folds_any_case_and_a_key_id_picks_exactly_one_key,
     the_csv_download_has_a_header_and_neutralises_formulas,
     the_log_is_paginated_and_shows_only_this_workspace,
+    a_date_range_keeps_the_days_it_names_inclusive,
 }
 
 fn actions(html: &str) -> Vec<String> {
+    let doc = Html::parse_document(html);
+    select(&doc, "table.audit-table td[data-label=\"Action\"]")
+        .iter()
+        .map(|td| td.value().attr("data-action").expect("data-action").to_owned())
+        .collect()
+}
+
+/// The actions as the page writes them, in words.
+fn action_words(html: &str) -> Vec<String> {
     let doc = Html::parse_document(html);
     select(&doc, "table.audit-table td[data-label=\"Action\"]").iter().map(text_of).collect()
 }
@@ -31,6 +41,10 @@ async fn key_events_are_listed_newest_first_and_filter_by_action_and_key(backend
     assert_eq!(
         actions(&html),
         ["key.revoked", "key.revealed", "key.created", "key.revealed", "key.created", "workspace.created"]
+    );
+    assert_eq!(
+        action_words(&html),
+        ["Key revoked", "Key revealed", "Key created", "Key revealed", "Key created", "Workspace created"]
     );
     assert!(html.contains(OWNER_EMAIL) && html.contains("Deploy bot") && html.contains("127.0.0.1"));
     assert!(!html.contains(&secret));
@@ -164,4 +178,42 @@ async fn the_log_is_paginated_and_shows_only_this_workspace(backend: Backend) {
     let globex = app.sign_in_as("globex@example.com").await;
     let theirs = globex.get_text("/settings/audit-log").await;
     assert!(theirs.contains("secret-ws") && !theirs.contains("n000"));
+}
+
+async fn a_date_range_keeps_the_days_it_names_inclusive(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.setup_owner().await;
+    let web = app.client();
+    let today = Utc::now().naive_utc().date();
+    let yesterday = today.pred_opt().unwrap();
+    let tomorrow = today.succ_opt().unwrap();
+    web.create_key("Today", &["records:read"], "30").await;
+    // Today's events fall in [today, today] and [yesterday, tomorrow], not in [tomorrow, …].
+    let day =
+        |from: chrono::NaiveDate, to: chrono::NaiveDate| format!("/settings/audit-log?from={from}&to={to}");
+    let all = actions(&web.get_text("/settings/audit-log").await).len();
+    assert!(all >= 3);
+    assert_eq!(actions(&web.get_text(&day(today, today)).await).len(), all);
+    assert_eq!(actions(&web.get_text(&day(yesterday, tomorrow)).await).len(), all);
+    let later = web.get_text(&format!("/settings/audit-log?from={tomorrow}")).await;
+    assert!(actions(&later).is_empty());
+    assert!(later.contains("No events match these filters"));
+    let earlier = web.get_text(&format!("/settings/audit-log?to={yesterday}")).await;
+    assert!(actions(&earlier).is_empty());
+    // The range is kept in the CSV link and the fields.
+    let html = web.get_text(&day(yesterday, tomorrow)).await;
+    let doc = Html::parse_document(&html);
+    let csv_link = select(&doc, "a[download]");
+    let want = format!("/settings/audit-log.csv?from={yesterday}&to={tomorrow}");
+    assert_eq!(csv_link[0].value().attr("href"), Some(want.as_str()));
+    assert_eq!(select(&doc, &format!("input#from[value=\"{yesterday}\"]")).len(), 1);
+    let csv = web.get_text(&format!("/settings/audit-log.csv?from={tomorrow}")).await;
+    assert_eq!(csv.lines().count(), 1, "only the header: {csv}");
+    // A bad day or a reversed range is said beside its field and left out, not guessed.
+    let bad = web.get_text("/settings/audit-log?from=31/12/2026").await;
+    assert!(bad.contains("id=\"from-error\""), "{bad}");
+    assert_eq!(actions(&bad).len(), all);
+    let reversed = web.get_text(&day(tomorrow, yesterday)).await;
+    assert!(reversed.contains("The last day comes before the first"), "{reversed}");
+    assert!(actions(&reversed).is_empty(), "from tomorrow on, nothing");
 }

@@ -1,6 +1,9 @@
 //! Settings → Members, workspace switching and creation.
 
+use scraper::Html;
+
 use crate::both_backends;
+use crate::helpers::pages::{select, text_of};
 use crate::helpers::{Backend, MEMBER_PASSWORD, OWNER_EMAIL, TestApp, assert_is_redirect_to, db, spawn_app};
 
 both_backends! {
@@ -107,15 +110,9 @@ async fn a_member_id_or_workspace_id_from_another_workspace_is_404(backend: Back
     assert_is_redirect_to(&res, "/settings/api-keys");
     let _outsider = app.add_member("outsider@example.com", "viewer").await;
     let outsider = db::user_id(&app, "outsider@example.com").await;
-    let other_ws: i64 = web
-        .get_text("/settings/api-keys")
-        .await
-        .split("value=\"")
-        .filter_map(|s| s.split('"').next()?.parse().ok())
-        .max()
-        .unwrap();
+    let acme_ws = db::first_workspace(&app).await;
+    let other_ws = acme_ws + 1;
     // Back in Acme, the outsider's id is unknown.
-    let acme_ws = other_ws - 1;
     let back = web
         .post_form("/settings/api-keys", "/workspaces/switch", &[("workspace_id", &acme_ws.to_string())])
         .await;
@@ -170,11 +167,32 @@ async fn users_switch_between_their_workspaces(backend: Backend) {
     assert_eq!(bad.status(), 422);
     let res = web.post_form("/workspaces/new", "/workspaces", &[("workspace_name", "Beta")]).await;
     assert_is_redirect_to(&res, "/settings/api-keys");
+    // The header's workspace menu names the current workspace and offers the other.
+    let current = |html: &str| {
+        let doc = Html::parse_document(html);
+        select(&doc, "details.workspace-menu summary .workspace-name").iter().map(text_of).collect::<Vec<_>>()
+    };
     let html = web.get_text("/settings/api-keys").await;
-    assert!(html.contains("workspace-select") && html.contains("Beta"), "{html}");
-    assert!(html.contains("<option value=\"2\" selected>Beta</option>"), "{html}");
+    assert_eq!(current(&html), ["Beta"]);
+    let doc = Html::parse_document(&html);
+    let others: Vec<_> =
+        select(&doc, "details.workspace-menu button.menu-item").iter().map(text_of).collect();
+    assert_eq!(others, ["Acme"]);
+    assert_eq!(select(&doc, "details.workspace-menu a[href=\"/workspaces/new\"]").len(), 1);
+    // Switching returns to the section the user was on; anything else leads to the key table.
+    let to_audit = [("workspace_id", "1"), ("return_to", "/settings/audit-log")];
+    assert_is_redirect_to(
+        &web.post_form("/settings/audit-log", "/workspaces/switch", &to_audit).await,
+        "/settings/audit-log",
+    );
+    assert_eq!(current(&web.get_text("/settings/api-keys").await), ["Acme"]);
+    for bad in ["https://evil.example/", "//evil.example", "/settings/api-keys/new", ""] {
+        let form = [("workspace_id", "2"), ("return_to", bad)];
+        let res = web.post_form("/settings/api-keys", "/workspaces/switch", &form).await;
+        assert_is_redirect_to(&res, "/settings/api-keys");
+    }
     let res = web.post_form("/settings/api-keys", "/workspaces/switch", &[("workspace_id", "1")]).await;
     assert_is_redirect_to(&res, "/settings/api-keys");
-    assert!(web.get_text("/settings/api-keys").await.contains("<option value=\"1\" selected>Acme</option>"));
+    assert_eq!(current(&web.get_text("/settings/api-keys").await), ["Acme"]);
     assert!(db::audit_actions(&app).await.iter().filter(|(a, _)| a == "workspace.created").count() == 2);
 }

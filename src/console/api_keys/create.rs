@@ -5,9 +5,10 @@ use std::sync::Arc;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
-use chrono::{Days, NaiveDateTime, Utc};
+use chrono::{NaiveDate, NaiveDateTime, Utc};
 use serde::Deserialize;
 
+use super::picker::{self, Grid};
 use super::{date, no_store, reveal_next};
 use crate::accounts::Capability;
 use crate::console::csrf::CsrfForm;
@@ -15,7 +16,7 @@ use crate::console::error::ConsoleError;
 use crate::console::member::Member;
 use crate::console::pages::{PageCtx, render, render_status};
 use crate::console::session::TypedSession;
-use crate::keys::expiry::{DEFAULT_DAYS, PRESET_DAYS, latest_custom_date};
+use crate::keys::expiry::{AllowedDays, DEFAULT_DAYS, PRESET_DAYS};
 use crate::keys::{self, Catalogue, Expiry, KeyError, KeyName, NewKeyRequest, PermissionSet, RateLimit};
 use crate::state::AppState;
 
@@ -33,6 +34,9 @@ pub struct CreateKeyFormData {
     pub expiry_date: String,
     #[serde(default)]
     pub rate_limit_per_minute: String,
+    /// A preset button (`read-only`): fills the boxes and shows the form again, creating nothing.
+    #[serde(default)]
+    pub preset: String,
 }
 
 #[derive(Debug, Default)]
@@ -41,6 +45,31 @@ pub struct CreateKeyErrors {
     pub permissions: Option<String>,
     pub expiry: Option<String>,
     pub rate_limit_per_minute: Option<String>,
+}
+
+/// One line of the error summary above the form: a link to the field and its message.
+pub struct SummaryLine<'a> {
+    pub target: &'static str,
+    pub field: &'static str,
+    pub message: &'a str,
+}
+
+impl CreateKeyErrors {
+    pub fn any(&self) -> bool {
+        self.summary().next().is_some()
+    }
+
+    /// The errors in the form's order, each pointing at the control to fix.
+    pub fn summary(&self) -> impl Iterator<Item = SummaryLine<'_>> {
+        [
+            ("name", "Name", &self.name),
+            ("full_access", "Permissions", &self.permissions),
+            ("expiry", "Expiration", &self.expiry),
+            ("rate_limit_per_minute", "Rate limit", &self.rate_limit_per_minute),
+        ]
+        .into_iter()
+        .filter_map(|(target, field, e)| e.as_deref().map(|message| SummaryLine { target, field, message }))
+    }
 }
 
 /// One choice of the expiry picker, with the date it would give a key made now.
@@ -60,7 +89,13 @@ pub struct NewKeyPage {
     pub presets: Vec<ExpiryOption>,
     pub min_date: String,
     pub max_date: String,
+    /// The same two days in words, for the hint.
+    pub allowed_words: (String, String),
     pub default_rate_limit: u32,
+    /// The grid layout of the permissions, when the catalogue fits one.
+    pub grid: Option<Grid>,
+    /// The scopes of the "Read only" preset; empty when the catalogue has none.
+    pub read_only: Vec<String>,
 }
 
 impl NewKeyPage {
@@ -78,21 +113,35 @@ impl NewKeyPage {
                 label: format!("{d} days"),
                 result: Expiry::Days(d)
                     .expires_at(now)
-                    .map(|t| format!("Expires on {}", date(t)))
+                    .map(|t| format!("until {}", date(t)))
                     .unwrap_or_default(),
             })
             .collect();
-        let today = now.date();
+        let allowed = AllowedDays::from_today(now.date());
+        let words = |d: NaiveDate| d.format("%-d %b %Y").to_string();
         Self {
             ctx,
             catalogue: state.catalogue.clone(),
             form,
             errors,
             presets,
-            min_date: (today + Days::new(1)).to_string(),
-            max_date: latest_custom_date(today).to_string(),
+            min_date: allowed.first.to_string(),
+            max_date: allowed.last.to_string(),
+            allowed_words: (words(allowed.first), words(allowed.last)),
             default_rate_limit: state.settings.rate_limit.per_minute,
+            grid: Grid::of(&state.catalogue),
+            read_only: picker::read_only(&state.catalogue),
         }
+    }
+
+    /// The read-only scopes as one attribute value, for the script that fills the boxes.
+    pub fn read_only_attr(&self) -> String {
+        self.read_only.join(" ")
+    }
+
+    /// The chosen expiry is `value` (the select's `selected`).
+    pub fn expiry_is(&self, value: &str) -> bool {
+        self.expiry_checked(value)
     }
 
     pub fn full_access(&self) -> bool {
@@ -115,14 +164,6 @@ impl NewKeyPage {
     /// `records:read` → `perm-records-read`.
     pub fn perm_id(&self, scope: &str) -> String {
         format!("perm-{}", scope.replace([':', '.'], "-"))
-    }
-
-    /// What a custom date would give, when one was typed.
-    pub fn custom_result(&self) -> String {
-        match chrono::NaiveDate::parse_from_str(self.form.expiry_date.trim(), "%Y-%m-%d") {
-            Ok(d) => format!("Expires at the end of {} (UTC)", d.format("%-d %b %Y")),
-            Err(_) => "Pick a date up to one year ahead".to_owned(),
-        }
     }
 }
 
@@ -166,6 +207,18 @@ pub async fn key_create(
 ) -> Result<HttpResponse, ConsoleError> {
     member.require(Capability::ManageKeys)?;
     let now = Utc::now().naive_utc();
+    if form.preset == "read-only" {
+        // Without JavaScript the preset is a submit button: the same form comes back with the
+        // read boxes ticked and everything else as typed.
+        let form = CreateKeyFormData {
+            permissions: picker::read_only(&state.catalogue),
+            full_access: None,
+            preset: String::new(),
+            ..form
+        };
+        let ctx = PageCtx::for_member(&member, &session, "keys");
+        return render(&NewKeyPage::new(ctx, &state, form, CreateKeyErrors::default(), now)).map(no_store);
+    }
     let errors = match form.parse(&state.catalogue, now) {
         Ok(request) => {
             match keys::ops::create(&state.db, &member.actor(), member.workspace_id, request).await {

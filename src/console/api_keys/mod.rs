@@ -5,6 +5,7 @@
 pub mod create;
 pub mod delete;
 pub mod list;
+pub mod picker;
 pub mod regenerate;
 pub mod reveal;
 pub mod revoke;
@@ -14,6 +15,8 @@ use std::collections::HashMap;
 use actix_web::http::header::{CACHE_CONTROL, HeaderValue};
 use actix_web::{HttpResponse, web};
 use chrono::{NaiveDateTime, TimeDelta};
+
+pub use crate::console::dates::{Moment, date, exact, iso, relative};
 
 use super::error::ConsoleError;
 use super::session::{PendingReveal, TypedSession};
@@ -58,56 +61,6 @@ pub fn no_store(mut res: HttpResponse) -> HttpResponse {
     res
 }
 
-/// `22 Dec 2026`.
-pub fn date(t: NaiveDateTime) -> String {
-    t.format("%-d %b %Y").to_string()
-}
-
-/// `2026-12-22T15:30:00Z`, for `<time datetime>`.
-pub fn iso(t: NaiveDateTime) -> String {
-    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
-}
-
-pub use crate::text::exact_utc as exact;
-
-/// "3 hours ago" / "in 5 days", rounded to the nearest unit.
-pub fn relative(then: NaiveDateTime, now: NaiveDateTime) -> String {
-    let secs = (now - then).num_seconds();
-    let past = secs >= 0;
-    let abs = secs.unsigned_abs();
-    if abs < 45 {
-        return if past { "just now".into() } else { "in a few seconds".into() };
-    }
-    let round = |unit: u64| ((abs + unit / 2) / unit).max(1);
-    let (n, unit) = if abs < 45 * 60 {
-        (round(60), "minute")
-    } else if abs < 22 * 3600 {
-        (round(3600), "hour")
-    } else if abs < 26 * 86_400 {
-        (round(86_400), "day")
-    } else if abs < 320 * 86_400 {
-        (round(30 * 86_400), "month")
-    } else {
-        (round(365 * 86_400), "year")
-    };
-    let s = if n == 1 { "" } else { "s" };
-    if past { format!("{n} {unit}{s} ago") } else { format!("in {n} {unit}{s}") }
-}
-
-/// A moment shown relatively, with the exact time for hover and machines.
-pub struct Moment {
-    pub iso: String,
-    pub exact: String,
-    pub relative: String,
-    pub date: String,
-}
-
-impl Moment {
-    pub fn new(t: NaiveDateTime, now: NaiveDateTime) -> Self {
-        Self { iso: iso(t), exact: exact(t), relative: relative(t, now), date: date(t) }
-    }
-}
-
 /// The stylesheet's class for a key's status badge (templates call `status.css_class()`).
 pub trait StatusClass {
     fn css_class(self) -> &'static str;
@@ -123,24 +76,27 @@ impl StatusClass for Status {
     }
 }
 
-/// One permission badge.
+/// One permission badge: the scope's label, its id on hover.
 pub struct Badge {
     pub text: String,
     pub title: String,
+    pub full: bool,
 }
 
-/// The badges for a stored permission set: one "Full access" badge, or one per scope.
+/// The badges for a stored permission set: one "Full access" badge, or one per scope. A scope
+/// the catalogue no longer has shows its id, since it has no label any more.
 pub fn badges(stored: &str, catalogue: &Catalogue) -> Vec<Badge> {
     match PermissionSet::from_stored(stored) {
         PermissionSet::Full => vec![Badge {
             text: "Full access".into(),
             title: "Every permission, including ones added later".into(),
+            full: true,
         }],
         PermissionSet::Scopes(set) => set
             .into_iter()
-            .map(|id| Badge {
-                title: catalogue.label(&id).unwrap_or("No longer in the catalogue").to_owned(),
-                text: id,
+            .map(|id| match catalogue.label(&id) {
+                Some(label) => Badge { text: label.to_owned(), title: id, full: false },
+                None => Badge { title: format!("{id}: no longer in the catalogue"), text: id, full: false },
             })
             .collect(),
     }
@@ -208,6 +164,11 @@ impl KeyView {
     pub fn is_revoked(&self) -> bool {
         self.status == Status::Revoked
     }
+
+    /// Neither revoked nor expired: the table mutes the others and offers only what applies.
+    pub fn works(&self) -> bool {
+        self.status == Status::Active
+    }
 }
 
 #[cfg(test)]
@@ -217,18 +178,6 @@ mod tests {
 
     fn at(d: u32, h: u32) -> NaiveDateTime {
         NaiveDate::from_ymd_opt(2026, 11, d).unwrap().and_hms_opt(h, 0, 0).unwrap()
-    }
-
-    #[test]
-    fn relative_times_read_naturally() {
-        let now = at(23, 12);
-        assert_eq!(relative(now, now), "just now");
-        assert_eq!(relative(at(23, 9), now), "3 hours ago");
-        assert_eq!(relative(at(22, 12), now), "1 day ago");
-        assert_eq!(relative(at(28, 12), now), "in 5 days");
-        assert_eq!(relative(now - TimeDelta::minutes(1), now), "1 minute ago");
-        // A 7-day key just issued reads "in 7 days", not "in 6 days".
-        assert_eq!(relative(now + TimeDelta::days(7) - TimeDelta::seconds(2), now), "in 7 days");
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod query;
 use actix_web::http::header::{CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_TYPE};
 use actix_web::{HttpResponse, web};
 use askama::Template;
+use chrono::NaiveDate;
 use serde::Deserialize;
 
 use self::query::{CSV_MAX_ROWS, EventRow, Filter, PAGE_SIZE};
@@ -18,20 +19,63 @@ use super::session::TypedSession;
 use crate::db::DbError;
 use crate::state::AppState;
 
-/// Every action the log knows, for the filter.
-pub const ACTIONS: [&str; 11] = [
-    "key.created",
-    "key.revealed",
-    "key.regenerated",
-    "key.revoked",
-    "key.deleted",
-    "user.signed_in",
-    "user.sign_in_failed",
-    "member.added",
-    "member.role_changed",
-    "member.removed",
-    "workspace.created",
+/// Every action the log knows, with the words the page shows for it. The code stays in the
+/// page (`data-action`), the filter's URL and the CSV, where scripts read it.
+pub const ACTIONS: [(&str, &str); 11] = [
+    ("key.created", "Key created"),
+    ("key.revealed", "Key revealed"),
+    ("key.regenerated", "Key regenerated"),
+    ("key.revoked", "Key revoked"),
+    ("key.deleted", "Key deleted"),
+    ("user.signed_in", "Signed in"),
+    ("user.sign_in_failed", "Sign-in failed"),
+    ("member.added", "Member added"),
+    ("member.role_changed", "Role changed"),
+    ("member.removed", "Member removed"),
+    ("workspace.created", "Workspace created"),
 ];
+
+/// The words for an action code; an unknown code (from a later version) shows as itself.
+pub fn action_words(code: &str) -> &str {
+    ACTIONS.iter().find(|(c, _)| *c == code).map_or(code, |(_, words)| words)
+}
+
+/// A short "Chrome on Linux" for a user agent; the whole string stays on hover and in the CSV.
+pub fn client_summary(ua: &str) -> String {
+    let browser = [
+        ("Edg/", "Edge"),
+        ("OPR/", "Opera"),
+        ("Firefox/", "Firefox"),
+        ("Chrome/", "Chrome"),
+        ("Chromium/", "Chromium"),
+        ("Safari/", "Safari"),
+        ("curl/", "curl"),
+        ("python-requests/", "Python requests"),
+        ("Go-http-client/", "Go"),
+        ("reqwest", "reqwest"),
+    ]
+    .iter()
+    .find(|(needle, _)| ua.contains(needle))
+    .map(|(_, name)| *name);
+    let os = [
+        ("Windows", "Windows"),
+        ("iPhone", "iOS"),
+        ("iPad", "iPadOS"),
+        ("Android", "Android"),
+        ("Mac OS X", "macOS"),
+        ("CrOS", "ChromeOS"),
+        ("Linux", "Linux"),
+    ]
+    .iter()
+    .find(|(needle, _)| ua.contains(needle))
+    .map(|(_, name)| *name);
+    match (browser, os) {
+        (Some(b), Some(o)) => format!("{b} on {o}"),
+        (Some(b), None) => b.to_owned(),
+        (None, Some(o)) => o.to_owned(),
+        (None, None) => ua.chars().take(24).collect(),
+    }
+}
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/settings/audit-log", web::get().to(audit_log))
@@ -49,16 +93,57 @@ pub struct AuditParams {
     pub key_id: String,
     #[serde(default)]
     pub page: String,
+    /// The first day shown (UTC, `YYYY-MM-DD` from the date field), inclusive.
+    #[serde(default)]
+    pub from: String,
+    /// The last day shown, inclusive.
+    #[serde(default)]
+    pub to: String,
+}
+
+/// Why a date filter was not applied, beside its field.
+#[derive(Default)]
+pub struct DateErrors {
+    pub from: Option<&'static str>,
+    pub to: Option<&'static str>,
+}
+
+/// A day from the date field; empty is no bound.
+fn parse_day(raw: &str) -> Result<Option<NaiveDate>, &'static str> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    NaiveDate::parse_from_str(raw, "%Y-%m-%d").map(Some).map_err(|_| "Pick a day with the date picker.")
 }
 
 impl AuditParams {
-    fn filter(&self) -> Filter {
+    /// The filter, and what was wrong with the dates (a bad bound is left out, not guessed).
+    fn filter(&self) -> (Filter, DateErrors) {
         let action = self.action.trim();
-        Filter {
-            action: if ACTIONS.contains(&action) { action.to_owned() } else { String::new() },
+        let mut errors = DateErrors::default();
+        let from = parse_day(&self.from).unwrap_or_else(|e| {
+            errors.from = Some(e);
+            None
+        });
+        let mut to = parse_day(&self.to).unwrap_or_else(|e| {
+            errors.to = Some(e);
+            None
+        });
+        if let (Some(f), Some(t)) = (from, to)
+            && t < f
+        {
+            errors.to = Some("The last day comes before the first; pick a later one.");
+            to = None;
+        }
+        let filter = Filter {
+            action: if ACTIONS.iter().any(|(c, _)| *c == action) { action.to_owned() } else { String::new() },
             key: self.key.trim().chars().take(64).collect(),
             key_id: self.key_id.trim().parse::<i64>().ok().filter(|id| *id > 0),
-        }
+            from,
+            to,
+        };
+        (filter, errors)
     }
 
     fn page(&self) -> i64 {
@@ -77,6 +162,12 @@ fn href(base: &str, filter: &Filter, page: i64) -> String {
     }
     if let Some(id) = filter.key_id {
         q.append_pair("key_id", &id.to_string());
+    }
+    if let Some(d) = filter.from {
+        q.append_pair("from", &d.to_string());
+    }
+    if let Some(d) = filter.to {
+        q.append_pair("to", &d.to_string());
     }
     if page > 1 {
         q.append_pair("page", &page.to_string());
@@ -97,7 +188,22 @@ pub struct KeyScope {
 pub struct EventView {
     pub iso: String,
     pub exact: String,
+    pub action_words: String,
+    /// "Chrome on Linux", when the event has a user agent.
+    pub client: Option<String>,
     pub row: EventRow,
+}
+
+impl EventView {
+    fn new(row: EventRow) -> Self {
+        Self {
+            iso: iso(row.at),
+            exact: exact(row.at),
+            action_words: action_words(&row.action).to_owned(),
+            client: row.user_agent.as_deref().map(client_summary),
+            row,
+        }
+    }
 }
 
 #[derive(Template)]
@@ -105,8 +211,12 @@ pub struct EventView {
 pub struct AuditLogPage {
     pub ctx: PageCtx,
     pub events: Vec<EventView>,
-    pub actions: &'static [&'static str],
+    pub actions: &'static [(&'static str, &'static str)],
     pub filter: Filter,
+    /// The date fields as typed, and their errors.
+    pub from: String,
+    pub to: String,
+    pub date_errors: DateErrors,
     pub key_scope: Option<KeyScope>,
     pub page: i64,
     pub prev_href: Option<String>,
@@ -120,7 +230,7 @@ pub async fn audit_log(
     session: TypedSession,
     params: web::Query<AuditParams>,
 ) -> Result<HttpResponse, ConsoleError> {
-    let filter = params.filter();
+    let (filter, date_errors) = params.filter();
     let page = params.page();
     let ws = member.workspace_id;
     let f = filter.clone();
@@ -142,8 +252,7 @@ pub async fn audit_log(
     });
     let has_next = rows.len() as i64 > PAGE_SIZE;
     rows.truncate(PAGE_SIZE as usize);
-    let events =
-        rows.into_iter().map(|row| EventView { iso: iso(row.at), exact: exact(row.at), row }).collect();
+    let events = rows.into_iter().map(EventView::new).collect();
     render(&AuditLogPage {
         ctx: PageCtx::for_member(&member, &session, "audit"),
         events,
@@ -151,6 +260,9 @@ pub async fn audit_log(
         prev_href: (page > 1).then(|| href("/settings/audit-log", &filter, page - 1)),
         next_href: has_next.then(|| href("/settings/audit-log", &filter, page + 1)),
         csv_href: href("/settings/audit-log.csv", &filter, 1),
+        from: params.from.trim().chars().take(10).collect(),
+        to: params.to.trim().chars().take(10).collect(),
+        date_errors,
         filter,
         key_scope,
         page,
@@ -168,7 +280,7 @@ pub async fn audit_log_csv(
     member: Member,
     params: web::Query<AuditParams>,
 ) -> Result<HttpResponse, ConsoleError> {
-    let filter = params.filter();
+    let (filter, _) = params.filter();
     let ws = member.workspace_id;
     // One more than the cap: whether it comes back tells whether the file is cut.
     let rows = state
@@ -239,6 +351,18 @@ mod tests {
             user_agent: None,
             details: format!("event {id}"),
         }
+    }
+
+    #[test]
+    fn user_agents_read_as_browser_and_system() {
+        let chrome = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36";
+        assert_eq!(client_summary(chrome), "Chrome on Linux");
+        let safari = "Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) AppleWebKit/605.1.15 Version/18.0 Mobile/15E148 Safari/604.1";
+        assert_eq!(client_summary(safari), "Safari on iOS");
+        assert_eq!(client_summary("curl/8.5.0"), "curl");
+        assert_eq!(client_summary("a-very-long-custom-agent-string/1.0"), "a-very-long-custom-agent");
+        assert_eq!(action_words("key.revealed"), "Key revealed");
+        assert_eq!(action_words("future.thing"), "future.thing");
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Reading the audit log of one workspace, newest first.
 
-use chrono::NaiveDateTime;
+use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 use diesel::prelude::*;
 
 use crate::db::DbConnection;
@@ -36,11 +36,18 @@ pub struct Filter {
     pub key: String,
     /// Exactly one key's events, by id (the key table's *History* link).
     pub key_id: Option<i64>,
+    /// The first and last day shown (UTC), both inclusive.
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
 }
 
 impl Filter {
     pub fn is_empty(&self) -> bool {
-        self.action.is_empty() && self.key.is_empty() && self.key_id.is_none()
+        self.action.is_empty()
+            && self.key.is_empty()
+            && self.key_id.is_none()
+            && self.from.is_none()
+            && self.to.is_none()
     }
 }
 
@@ -76,6 +83,12 @@ pub fn events(
     if let Some(key_id) = filter.key_id {
         // The (workspace_id, key_id, id) index: one key's events, however long the log.
         query = query.filter(audit_events::key_id.eq(key_id));
+    }
+    if let Some(from) = filter.from {
+        query = query.filter(audit_events::at.ge(from.and_time(NaiveTime::MIN)));
+    }
+    if let Some(to) = filter.to.and_then(|d| d.succ_opt()) {
+        query = query.filter(audit_events::at.lt(to.and_time(NaiveTime::MIN)));
     }
     let key = filter.key.trim();
     // Names never hold control characters, and PostgreSQL refuses a NUL in a text parameter.

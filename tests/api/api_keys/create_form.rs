@@ -13,6 +13,7 @@ use crate::helpers::{Backend, spawn_app, spawn_app_with};
 both_backends! {
     every_validation_message_is_shown_beside_its_field_with_input_kept,
     a_custom_scope_catalogue_replaces_the_default,
+    the_read_only_preset_and_the_error_summary_work_without_javascript,
 }
 
 /// Form fields, the field whose error shows, the message.
@@ -25,6 +26,13 @@ async fn every_validation_message_is_shown_beside_its_field_with_input_kept(back
     let today = Utc::now().naive_utc().date();
     let today_s = today.to_string();
     let too_far = (today + Days::new(366)).to_string();
+    // The allowed days, as the messages write them ("2 Dec 2026").
+    let words = |d: chrono::NaiveDate| d.format("%-d %b %Y").to_string();
+    let first = words(today + Days::new(1));
+    let last = words(today.checked_add_months(chrono::Months::new(12)).unwrap());
+    let bad_date = format!("Pick a date from {first} to {last}.");
+    let not_future = format!("Pick a date after today: from {first} to {last}.");
+    let too_far_msg = format!("Pick a date at most one year ahead: {last} at the latest.");
     let long = "x".repeat(65);
     let cases: Vec<Case<'_>> = vec![
         (
@@ -60,7 +68,7 @@ async fn every_validation_message_is_shown_beside_its_field_with_input_kept(back
         (
             vec![("name", "k"), ("permissions", "records:read"), ("expiry", "custom"), ("expiry_date", "")],
             "expiry",
-            "Enter a date as YYYY-MM-DD.",
+            bad_date.as_str(),
         ),
         (
             vec![
@@ -70,7 +78,7 @@ async fn every_validation_message_is_shown_beside_its_field_with_input_kept(back
                 ("expiry_date", &today_s),
             ],
             "expiry",
-            "Choose a date after today.",
+            not_future.as_str(),
         ),
         (
             vec![
@@ -80,7 +88,7 @@ async fn every_validation_message_is_shown_beside_its_field_with_input_kept(back
                 ("expiry_date", &too_far),
             ],
             "expiry",
-            "Choose a date at most one year from today.",
+            too_far_msg.as_str(),
         ),
     ];
     let rate_msg =
@@ -133,8 +141,8 @@ async fn every_validation_message_is_shown_beside_its_field_with_input_kept(back
     assert_eq!(select(&doc, "input#perm-files-read[checked]").len(), 1);
     assert_eq!(select(&doc, "input#perm-records-delete[checked]").len(), 1);
     assert_eq!(select(&doc, "input#perm-records-read[checked]").len(), 0);
-    assert_eq!(select(&doc, "input#expiry-custom[checked]").len(), 1);
-    assert_eq!(select(&doc, "input#expiry-30[checked]").len(), 0);
+    assert_eq!(select(&doc, "select#expiry option[value=\"custom\"][selected]").len(), 1);
+    assert_eq!(select(&doc, "select#expiry option[selected]").len(), 1);
     assert_eq!(select(&doc, "input#expiry_date")[0].value().attr("value"), Some(today_s.as_str()));
     assert_eq!(select(&doc, "input#rate_limit_per_minute")[0].value().attr("value"), Some("77"));
     assert_eq!(select(&doc, "input#expiry_date[aria-invalid=\"true\"]").len(), 1);
@@ -150,7 +158,10 @@ async fn every_validation_message_is_shown_beside_its_field_with_input_kept(back
     assert!(html.contains("An active key named “Billing” already exists."), "{html}");
     assert!(html.contains("id=\"full_access\" name=\"full_access\" value=\"on\" checked"));
     assert!(
-        Html::parse_document(&html).select(&Selector::parse("#expiry-never[checked]").unwrap()).count() == 1
+        Html::parse_document(&html)
+            .select(&Selector::parse("#expiry option[value=\"never\"][selected]").unwrap())
+            .count()
+            == 1
     );
     // In any case: "billing" clashes with "Billing", and the message names the existing key.
     for other in ["billing", "BILLING"] {
@@ -164,18 +175,31 @@ async fn every_validation_message_is_shown_beside_its_field_with_input_kept(back
     let second = web.create_key("billing", &["records:read"], "never").await.id;
     assert_ne!(first, second);
 
-    // A fresh form has 30 days checked and shows the resulting dates server-side.
+    // A fresh form has 30 days selected and shows the resulting dates server-side.
     let html = web.get_text("/settings/api-keys/new").await;
     let doc = Html::parse_document(&html);
-    assert_eq!(select(&doc, "input#expiry-30[checked]").len(), 1);
-    let in_7 = (Utc::now().naive_utc() + Days::new(7)).format("%-d %b %Y").to_string();
-    assert!(html.contains(&format!("Expires on {in_7}")), "{in_7}");
+    let selected: Vec<_> = select(&doc, "select#expiry option[selected]").iter().map(text_of).collect();
+    let in_30 = (Utc::now().naive_utc() + Days::new(30)).format("%-d %b %Y").to_string();
+    assert_eq!(selected, [format!("30 days (until {in_30})")]);
+    let values: Vec<_> = select(&doc, "select#expiry option")
+        .iter()
+        .map(|o| o.value().attr("value").unwrap().to_owned())
+        .collect();
+    assert_eq!(values, ["7", "30", "60", "90", "180", "custom", "never"]);
     assert!(html.contains("never revoked automatically"));
-    for id in
-        ["expiry-7", "expiry-60", "expiry-90", "expiry-180", "expiry-custom", "expiry-never", "full_access"]
-    {
-        assert_eq!(select(&doc, &format!("input#{id}")).len(), 1, "{id}");
+    for id in ["expiry", "expiry_date", "full_access"] {
+        assert_eq!(select(&doc, &format!("#{id}")).len(), 1, "{id}");
         assert_eq!(select(&doc, &format!("label[for=\"{id}\"]")).len(), 1, "{id} has no label");
+    }
+    // The default catalogue is a grid of resources by actions, each box labelled.
+    let heads: Vec<_> = select(&doc, "table.perm-grid thead th").iter().map(text_of).collect();
+    assert_eq!(heads, ["Resource", "Read", "Write", "Delete", "Upload"]);
+    for scope in ["records-read", "records-write", "records-delete", "files-read", "files-upload"] {
+        assert_eq!(
+            select(&doc, &format!("label[for=\"perm-{scope}\"] input#perm-{scope}")).len(),
+            1,
+            "{scope}"
+        );
     }
     assert!(html.contains(">Create key</button>"));
 }
@@ -232,5 +256,64 @@ label = "Print labels"
     let id = web.create_key("Refunds", &["billing:refunds", "shipping.labels"], "60").await.id;
     assert_eq!(db::key_row(&app, id).await.unwrap().2, "billing:refunds shipping.labels");
     let table = web.get_text("/settings/api-keys").await;
-    assert!(table.contains("title=\"Issue refunds\""));
+    // The label shows, the id is on hover.
+    assert!(table.contains("title=\"billing:refunds\">Issue refunds</span>"), "{table}");
+}
+
+async fn the_read_only_preset_and_the_error_summary_work_without_javascript(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.setup_owner().await;
+    let web = app.client();
+    // The preset is a submit button: the form comes back with the read boxes ticked, the rest
+    // as typed, and nothing created.
+    let res = post_create(
+        web,
+        &[
+            ("name", "Reporting"),
+            ("full_access", "on"),
+            ("permissions", "records:delete"),
+            ("expiry", "90"),
+            ("preset", "read-only"),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    assert!(no_store(&res));
+    let doc = Html::parse_document(&res.text().await.unwrap());
+    let ticked: Vec<_> = select(&doc, "input[name=\"permissions\"][checked]")
+        .iter()
+        .map(|i| i.value().attr("value").unwrap().to_owned())
+        .collect();
+    assert_eq!(ticked, ["records:read", "files:read"]);
+    assert!(select(&doc, "input#full_access[checked]").is_empty(), "the preset replaces Full access");
+    assert_eq!(select(&doc, "input#name")[0].value().attr("value"), Some("Reporting"));
+    assert_eq!(select(&doc, "select#expiry option[value=\"90\"][selected]").len(), 1);
+    assert!(select(&doc, "[data-error-summary]").is_empty());
+    assert!(row_ids(&web.get_text("/settings/api-keys").await).is_empty(), "nothing was created");
+    // Enter in a field submits with the form's first button: it must create, not apply a preset.
+    let first = select(&doc, "form[action=\"/settings/api-keys\"] button[type=\"submit\"]");
+    assert_eq!(text_of(&first[0]), "Create key");
+    assert_eq!(first[0].value().attr("name"), None);
+
+    // Errors are summed up above the form, each linking to the control to fix, in form order.
+    let res = post_create(web, &[("name", " "), ("expiry", "custom"), ("rate_limit_per_minute", "0")]).await;
+    assert_eq!(res.status(), 422);
+    let doc = Html::parse_document(&res.text().await.unwrap());
+    let summary = select(&doc, "[data-error-summary][role=\"alert\"][tabindex=\"-1\"]");
+    assert_eq!(summary.len(), 1);
+    let links: Vec<_> = select(&doc, "[data-error-summary] a")
+        .iter()
+        .map(|a| (a.value().attr("href").unwrap().to_owned(), text_of(a)))
+        .collect();
+    let expected = [
+        ("#name", "Name"),
+        ("#full_access", "Permissions"),
+        ("#expiry", "Expiration"),
+        ("#rate_limit_per_minute", "Rate limit"),
+    ];
+    assert_eq!(links.len(), expected.len(), "{links:?}");
+    for ((href, text), (want_href, want_text)) in links.iter().zip(expected) {
+        assert_eq!((href.as_str(), text.as_str()), (want_href, want_text));
+        assert_eq!(select(&doc, want_href).len(), 1, "{want_href} is on the page");
+    }
 }

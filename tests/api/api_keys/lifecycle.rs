@@ -85,9 +85,13 @@ async fn the_key_lifecycle_walks_from_create_to_delete(backend: Backend) {
     assert_eq!(cell(&table, id, "Status"), "Active");
     assert_eq!(cell(&table, id, "Last used"), "Never");
     let perms = cell(&table, id, "Permissions");
-    assert!(perms.contains("records:read") && perms.contains("files:upload"), "{perms}");
-    let in_30 = (Utc::now().naive_utc() + Days::new(30)).format("%-d %b %Y").to_string();
-    assert!(cell(&table, id, "Expires").contains(&in_30));
+    // Labels, with the ids on hover.
+    assert!(perms.contains("Read records") && perms.contains("Upload files"), "{perms}");
+    assert!(table.contains("title=\"records:read\"") && table.contains("title=\"files:upload\""));
+    // Relative, with the exact moment on hover.
+    assert_eq!(cell(&table, id, "Expires"), "in 30 days");
+    let in_30 = (Utc::now().naive_utc() + Days::new(30)).format("%Y-%m-%d").to_string();
+    assert!(table.contains(&format!("title=\"{in_30} ")), "the exact expiry {in_30} is on hover");
     let created = cell(&table, id, "Created");
     assert!(created.contains(OWNER_EMAIL), "{created}");
     for action in ["regenerate", "revoke", "delete"] {

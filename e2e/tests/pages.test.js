@@ -1,0 +1,190 @@
+// Every console page at 1440 and 375 px: a screenshot each, axe-core clean, nothing scrolling
+// sideways. All with JavaScript: axe runs as a script in the page. The screenshots land in e2e/artifacts/ (page-*.png); with KEYWARD_SCREENSHOTS_DIR set
+// (scripts/screenshots sets docs/screenshots) they are copied there too, for the README.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+
+import { expectAccessible } from '../lib/axe.js';
+import { DESKTOP, PHONE, launchBrowser, openSession, screenshot } from '../lib/browser.js';
+import {
+  OWNER,
+  cell,
+  createKey,
+  isoDateInDays,
+  keyRow,
+  memberRow,
+  openRowAction,
+  openRowMenu,
+  setupOwner,
+  signIn,
+  typeInto,
+} from '../lib/console.js';
+import { expireKey } from '../lib/db.js';
+import { addViewer } from '../lib/members.js';
+import { startKeyward } from '../lib/server.js';
+
+const SIZES = [
+  ['1440', DESKTOP],
+  ['375', PHONE],
+];
+
+/** The page never scrolls sideways, and no table hides columns in a scrolling frame. */
+async function expectFits(page, what) {
+  const { scrollWidth, innerWidth, clipped } = await page.evaluate(() => ({
+    scrollWidth: document.documentElement.scrollWidth,
+    innerWidth: window.innerWidth,
+    clipped: [...document.querySelectorAll('.table-wrap')]
+      .filter((w) => w.scrollWidth > w.clientWidth + 1)
+      .map((w) => `${w.scrollWidth} px of table in ${w.clientWidth} px`),
+  }));
+  assert.ok(scrollWidth <= innerWidth, `${what} scrolls sideways: ${scrollWidth} px of content in ${innerWidth} px`);
+  assert.deepEqual(clipped, [], `${what}: a table is wider than its frame`);
+}
+
+/** Screenshot, axe and width check of the page as it stands, at one size. */
+async function capture(page, name, label) {
+  const file = await screenshot(page, `page-${name}-${label}`);
+  const dest = process.env.KEYWARD_SCREENSHOTS_DIR;
+  if (dest) {
+    fs.mkdirSync(dest, { recursive: true });
+    fs.copyFileSync(file, path.join(dest, `${name}-${label}.png`));
+  }
+  await expectAccessible(page, `${name} at ${label} px`);
+  await expectFits(page, `${name} at ${label} px`);
+}
+
+describe('every console page at 1440 and 375 px', () => {
+  let server;
+  let browser;
+  let anon;
+  let owner;
+
+  before(async () => {
+    server = await startKeyward();
+    browser = await launchBrowser();
+    anon = await openSession(browser, server);
+    owner = await openSession(browser, server);
+  });
+
+  after(async () => {
+    for (const s of [anon, owner]) await s?.close();
+    await browser?.close();
+    await server?.dispose();
+  });
+
+  /** Visits `go()` then captures at both sizes, reloading between them. */
+  async function both(session, name, go) {
+    for (const [label, viewport] of SIZES) {
+      await session.page.setViewportSize(viewport);
+      await go(session.page, label);
+      await capture(session.page, name, label);
+    }
+    await session.expectNoProblems();
+  }
+
+  it('first-run setup and the empty key table', async () => {
+    await both(anon, 'setup', (page) => page.goto(anon.url('/setup')));
+    await setupOwner(owner);
+    await both(owner, 'keys-empty', (page) => page.goto(owner.url('/settings/api-keys')));
+  });
+
+  it('the key table with keys in every state, its row menu, and the create form', async () => {
+    await createKey(owner, { name: 'Deploy bot', permissions: ['records:read', 'records:write'], expiry: '90' });
+    await createKey(owner, { name: 'Billing sync', permissions: ['records:read'], expiry: '7' });
+    const legacy = await createKey(owner, { name: 'Legacy importer', permissions: ['files:upload'], expiry: 'custom', date: isoDateInDays(3) });
+    await createKey(owner, { name: 'Old CI token', permissions: ['files:read', 'files:upload'], expiry: '30' });
+    await createKey(owner, { name: 'Analytics export', fullAccess: true, expiry: 'never' });
+    const { page } = owner;
+    await page.goto(owner.url('/settings/api-keys'));
+    await openRowAction(page, 'Old CI token', 'Revoke');
+    await page.locator('dialog[open]').getByRole('button', { name: 'Revoke key' }).click();
+    await page.waitForURL('**/settings/api-keys**');
+    await server.stop();
+    expireKey(server.dbPath, legacy.id, 2);
+    await server.start();
+
+    // Each state reads right before it is photographed.
+    await page.goto(owner.url('/settings/api-keys'));
+    const status = async (name) => (await cell(keyRow(page, name), 'Status').innerText()).trim();
+    const expected = { 'Deploy bot': 'Active', 'Billing sync': 'Active', 'Legacy importer': 'Expired', 'Old CI token': 'Revoked', 'Analytics export': 'Active' };
+    for (const [name, want] of Object.entries(expected)) assert.equal(await status(name), want, `${name} is ${want}`);
+    const expires = (name) => cell(keyRow(page, name), 'Expires');
+    assert.match(await expires('Billing sync').locator('.soon').innerText(), /⚠\s*in [67] days/, 'a key expiring within 7 days is highlighted');
+    assert.equal(await expires('Deploy bot').locator('.soon').count(), 0, 'a 90-day key is not highlighted');
+    assert.match(await expires('Analytics export').innerText(), /⚠ Never/, 'a key without expiry says Never with a warning mark');
+    assert.equal((await expires('Old CI token').innerText()).trim(), '—', 'a revoked key shows no expiry');
+    for (const name of ['Legacy importer', 'Old CI token']) {
+      assert.match(await keyRow(page, name).getAttribute('class'), /row-inactive/, `${name} is muted`);
+    }
+    // Only what still applies: no Revoke on an expired key, nothing but History and Delete on a revoked one.
+    const menu = async (name) => {
+      await openRowMenu(keyRow(page, name));
+      return keyRow(page, name).locator('.menu-panel a').allInnerTexts();
+    };
+    assert.deepEqual(await menu('Deploy bot'), ['History', 'Regenerate', 'Revoke', 'Delete']);
+    assert.deepEqual(await menu('Legacy importer'), ['History', 'Regenerate', 'Delete']);
+    assert.deepEqual(await menu('Old CI token'), ['History', 'Delete']);
+    await both(owner, 'keys-table', (p) => p.goto(owner.url('/settings/api-keys')));
+    await both(owner, 'keys-row-menu', async (p) => {
+      await p.goto(owner.url('/settings/api-keys'));
+      await openRowMenu(keyRow(p, 'Deploy bot'));
+    });
+    await both(owner, 'create-form', (p) => p.goto(owner.url('/settings/api-keys/new')));
+    owner.allowStatus(422, '/settings/api-keys');
+    await both(owner, 'create-form-errors', async (p) => {
+      await p.goto(owner.url('/settings/api-keys/new'));
+      await p.locator('#expiry').selectOption('custom');
+      await p.getByRole('button', { name: 'Create key' }).click();
+      await p.locator('[data-error-summary]').waitFor();
+    });
+  });
+
+  it('the reveal page, once and after', async () => {
+    let id;
+    await both(owner, 'reveal', async (p, label) => {
+      await p.goto(owner.url('/settings/api-keys'));
+      ({ id } = await createKey(owner, { name: `Throwaway ${label}`, permissions: ['records:read'], expiry: '7' }));
+    });
+    await both(owner, 'reveal-gone', (p) => p.goto(owner.url(`/settings/api-keys/${id}/reveal`)));
+    // The confirmation pages as they are without JavaScript (a link opens them as dialogs).
+    for (const action of ['regenerate', 'revoke', 'delete']) {
+      await both(owner, `confirm-${action}`, (p) => p.goto(owner.url(`/settings/api-keys/${id}/${action}`)));
+    }
+    await both(owner, 'dialog-revoke', async (p) => {
+      await p.goto(owner.url('/settings/api-keys'));
+      await openRowAction(p, 'Deploy bot', 'Revoke');
+      await p.locator('dialog[open]').waitFor();
+    });
+  });
+
+  it('the audit log, members, their dialogs and workspaces', async () => {
+    await both(owner, 'audit-log', (p) => p.goto(owner.url('/settings/audit-log')));
+    await addViewer(owner, 'viewer@example.com', 'viewer password 2026');
+    await both(owner, 'members', (p) => p.goto(owner.url('/settings/members')));
+    const viewerId = await memberRow(owner.page, 'viewer@example.com').getAttribute('data-member-id');
+    await both(owner, 'member-role', (p) => p.goto(owner.url(`/settings/members/${viewerId}/role`)));
+    await both(owner, 'member-remove', (p) => p.goto(owner.url(`/settings/members/${viewerId}/remove`)));
+    await both(owner, 'workspace-new', (p) => p.goto(owner.url('/workspaces/new')));
+    await typeInto(owner.page, 'Workspace name', 'Staging');
+    await owner.page.getByRole('button', { name: 'Create workspace' }).click();
+    await owner.page.waitForURL('**/settings/api-keys');
+    await both(owner, 'workspace-menu', async (p) => {
+      await p.goto(owner.url('/settings/audit-log'));
+      await p.locator('details.workspace-menu > summary').click();
+      await p.getByRole('button', { name: 'Acme' }).waitFor();
+    });
+  });
+
+  it('signed out, and a page that does not exist', async () => {
+    anon.allowStatus(404, '/no-such-page');
+    await both(anon, 'not-found', (p) => p.goto(anon.url('/no-such-page')));
+    await both(anon, 'sign-in', (p) => p.goto(anon.url('/login')));
+    await both(anon, 'signed-out', async (p) => {
+      await signIn(anon, OWNER.email, OWNER.password);
+      await p.getByRole('button', { name: 'Sign out' }).click();
+      await p.waitForURL('**/signed-out');
+    });
+  });
+});
