@@ -26,9 +26,8 @@
   document.querySelectorAll("[data-copy-target][hidden]").forEach(function (btn) { btn.hidden = false; });
   document.querySelectorAll("[data-no-js-hint]").forEach(function (el) { el.hidden = true; });
 
-  // A form page with errors moves focus to its error summary, whose links lead to the fields.
-  var summary = document.querySelector("[data-error-summary]");
-  if (summary) summary.focus();
+  // A form page with errors opens with focus on its error summary (autofocus, so without this
+  // file too); its links lead to the fields, centred rather than under the top edge.
   document.addEventListener("click", function (e) {
     var a = e.target.closest && e.target.closest("[data-error-summary] a[href^='#']");
     if (!a) return;

@@ -139,11 +139,6 @@ impl NewKeyPage {
         self.read_only.join(" ")
     }
 
-    /// The chosen expiry is `value` (the select's `selected`).
-    pub fn expiry_is(&self, value: &str) -> bool {
-        self.expiry_checked(value)
-    }
-
     pub fn full_access(&self) -> bool {
         self.form.full_access.is_some()
     }
@@ -153,7 +148,7 @@ impl NewKeyPage {
     }
 
     /// The selected expiry choice; the 30-day preset on a fresh form.
-    pub fn expiry_checked(&self, value: &str) -> bool {
+    pub fn expiry_selected(&self, value: &str) -> bool {
         if self.form.expiry.is_empty() {
             value == DEFAULT_DAYS.to_string()
         } else {
