@@ -17,6 +17,12 @@ pub fn random_token() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// `22 Dec 2026`: a day as people read it in messages and hints (the domain's error messages
+/// and the console's pages write days the same way).
+pub fn day_in_words(d: chrono::NaiveDate) -> String {
+    d.format("%-d %b %Y").to_string()
+}
+
 /// `2026-12-22 15:30:00 UTC`: a moment as the audit log and hover titles write it.
 pub fn exact_utc(t: chrono::NaiveDateTime) -> String {
     t.format("%Y-%m-%d %H:%M:%S UTC").to_string()

@@ -4,9 +4,11 @@
 
 use chrono::NaiveDateTime;
 
+pub use crate::text::day_in_words;
+
 /// `22 Dec 2026`.
 pub fn date(t: NaiveDateTime) -> String {
-    t.format("%-d %b %Y").to_string()
+    day_in_words(t.date())
 }
 
 /// `2026-12-22T15:30:00Z`, for `<time datetime>`.

@@ -8,8 +8,8 @@ use askama::Template;
 use chrono::{NaiveDateTime, Utc};
 use serde::Deserialize;
 
-use super::api_keys::Moment;
 use super::csrf::CsrfForm;
+use super::dates::Moment;
 use super::error::ConsoleError;
 use super::flash::{self, Level};
 use super::member::Member;

@@ -2,6 +2,8 @@
 
 use chrono::{Days, Months, NaiveDate, NaiveDateTime, NaiveTime};
 
+use crate::text::day_in_words;
+
 /// The preset lifetimes offered by the picker, in days.
 pub const PRESET_DAYS: [u32; 5] = [7, 30, 60, 90, 180];
 /// The picker's default.
@@ -35,11 +37,11 @@ pub enum Expiry {
 pub enum ExpiryError {
     #[error("Choose one of the offered expiration periods.")]
     UnknownChoice,
-    #[error("Pick a date from {} to {}.", day(.0.first), day(.0.last))]
+    #[error("Pick a date from {} to {}.", day_in_words(.0.first), day_in_words(.0.last))]
     BadDate(AllowedDays),
-    #[error("Pick a date after today: from {} to {}.", day(.0.first), day(.0.last))]
+    #[error("Pick a date after today: from {} to {}.", day_in_words(.0.first), day_in_words(.0.last))]
     NotInFuture(AllowedDays),
-    #[error("Pick a date at most one year ahead: {} at the latest.", day(.0.last))]
+    #[error("Pick a date at most one year ahead: {} at the latest.", day_in_words(.0.last))]
     TooFar(AllowedDays),
 }
 
@@ -54,11 +56,6 @@ impl AllowedDays {
     pub fn from_today(today: NaiveDate) -> Self {
         Self { first: today + Days::new(1), last: latest_custom_date(today) }
     }
-}
-
-/// `2 Dec 2026`.
-fn day(d: NaiveDate) -> String {
-    d.format("%-d %b %Y").to_string()
 }
 
 impl Expiry {

@@ -5,13 +5,14 @@ use std::sync::Arc;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
-use chrono::{NaiveDate, NaiveDateTime, Utc};
+use chrono::{NaiveDateTime, Utc};
 use serde::Deserialize;
 
 use super::picker::{self, Grid};
-use super::{date, no_store, reveal_next};
+use super::{no_store, reveal_next};
 use crate::accounts::Capability;
 use crate::console::csrf::CsrfForm;
+use crate::console::dates::{date, day_in_words};
 use crate::console::error::ConsoleError;
 use crate::console::member::Member;
 use crate::console::pages::{PageCtx, render, render_status};
@@ -118,7 +119,6 @@ impl NewKeyPage {
             })
             .collect();
         let allowed = AllowedDays::from_today(now.date());
-        let words = |d: NaiveDate| d.format("%-d %b %Y").to_string();
         Self {
             ctx,
             catalogue: state.catalogue.clone(),
@@ -127,7 +127,7 @@ impl NewKeyPage {
             presets,
             min_date: allowed.first.to_string(),
             max_date: allowed.last.to_string(),
-            allowed_words: (words(allowed.first), words(allowed.last)),
+            allowed_words: (day_in_words(allowed.first), day_in_words(allowed.last)),
             default_rate_limit: state.settings.rate_limit.per_minute,
             grid: Grid::of(&state.catalogue),
             read_only: picker::read_only(&state.catalogue),

@@ -16,7 +16,7 @@ use actix_web::http::header::{CACHE_CONTROL, HeaderValue};
 use actix_web::{HttpResponse, web};
 use chrono::{NaiveDateTime, TimeDelta};
 
-pub use crate::console::dates::{Moment, date, exact, iso, relative};
+use crate::console::dates::Moment;
 
 use super::error::ConsoleError;
 use super::session::{PendingReveal, TypedSession};

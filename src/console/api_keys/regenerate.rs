@@ -4,9 +4,10 @@
 use actix_web::{HttpResponse, web};
 use chrono::{NaiveDateTime, Utc};
 
-use super::{ConfirmFormData, ConfirmPage, date, load_key, parse_key_id, reveal_next};
+use super::{ConfirmFormData, ConfirmPage, load_key, parse_key_id, reveal_next};
 use crate::accounts::Capability;
 use crate::console::csrf::CsrfForm;
+use crate::console::dates::date;
 use crate::console::error::ConsoleError;
 use crate::console::flash::{self, Level};
 use crate::console::member::Member;

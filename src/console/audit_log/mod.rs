@@ -11,7 +11,7 @@ use chrono::NaiveDate;
 use serde::Deserialize;
 
 use self::query::{CSV_MAX_ROWS, EventRow, Filter, PAGE_SIZE};
-use super::api_keys::{exact, iso};
+use super::dates::{exact, iso};
 use super::error::ConsoleError;
 use super::member::Member;
 use super::pages::{PageCtx, render};
