@@ -107,7 +107,10 @@ struct Count {
 struct Backoff {
     failures: u32,
     last: Instant,
-    next_allowed: Instant,
+    /// Set only once the free failures are spent. A free failure sets no time at all: "allowed
+    /// from now" read by a request whose clock was taken a moment before this one's (clocks are
+    /// read before the lock) would refuse it, for microseconds, with a 429.
+    waits_until: Option<Instant>,
 }
 
 /// What every kind of entry tells the table about itself.
@@ -139,13 +142,13 @@ impl Tracked for Count {
 
 impl Tracked for Backoff {
     fn refusing_until(&self, now: Instant) -> Option<Instant> {
-        (self.next_allowed > now).then_some(self.next_allowed)
+        self.waits_until.filter(|until| *until > now)
     }
 
     /// A pair is forgotten a window after its wait ended without another attempt, so an
     /// attacker who waits out each delay keeps climbing while someone who leaves starts afresh.
     fn spent(&self, now: Instant, window: Duration) -> bool {
-        now >= self.next_allowed + window
+        now >= self.waits_until.unwrap_or(self.last) + window
     }
 
     fn last_seen(&self) -> Instant {
@@ -273,10 +276,13 @@ impl LoginThrottle {
             t.networks.make_room(net, now, window).map_err(full)?;
         }
 
-        let b = t.pairs.entries.entry(pair).or_insert(Backoff { failures: 0, last: now, next_allowed: now });
+        let b = t.pairs.entries.entry(pair).or_insert(Backoff { failures: 0, last: now, waits_until: None });
         b.failures += 1;
         b.last = now;
-        b.next_allowed = now + self.backoff(b.failures);
+        let wait = self.backoff(b.failures);
+        if !wait.is_zero() {
+            b.waits_until = Some(now + wait);
+        }
         count(&mut t.accounts, account.to_owned(), self.settings.max_failures_per_account, now, window);
         if let Some(net) = net {
             count(&mut t.networks, net, self.settings.max_failures_per_ip, now, window);
@@ -456,6 +462,18 @@ mod tests {
         let refused = t.begin_at("fresh@x.io", net("192.0.2.9"), now).unwrap_err();
         assert_eq!(refused.limit, Limit::Network);
         assert!(t.begin_at("fresh@x.io", net("192.0.2.8"), now).is_ok());
+    }
+
+    #[test]
+    fn a_free_failure_refuses_no_one_whose_clock_was_read_a_moment_earlier() {
+        // Clocks are read before the lock: a concurrent right password may arrive with an
+        // instant just before the one a free failure was counted at. It must not be refused.
+        let t = LoginThrottle::new(settings());
+        let earlier = Instant::now();
+        let later = earlier + Duration::from_micros(50);
+        fail(&t, "a@x.io", "192.0.2.1", 2, later);
+        assert_eq!(t.check_at("a@x.io", net("192.0.2.1"), earlier), Ok(()));
+        assert!(t.begin_at("a@x.io", net("192.0.2.1"), earlier).is_ok());
     }
 
     #[test]
