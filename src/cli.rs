@@ -111,6 +111,11 @@ pub struct Opts {
     /// slower one is answered 408 and its connection closed: e.g. 10s, 30s.
     #[arg(long, env = "KEYWARD_BODY_TIMEOUT", default_value = "10s", global = true)]
     pub body_timeout: String,
+    /// PostgreSQL: how long an instance's lease to answer verifications from memory lasts
+    /// unless renewed; a key change waits at most this long for an instance that stopped
+    /// answering: e.g. 2s, 500ms.
+    #[arg(long, env = "KEYWARD_KEY_LEASE", default_value = "2s", global = true)]
+    pub key_lease: String,
 }
 
 impl Opts {
@@ -156,6 +161,7 @@ impl Opts {
         s.password_work.max_wait =
             timeout("KEYWARD_PASSWORD_QUEUE_TIMEOUT", &self.password_queue_timeout, Duration::ZERO)?;
         s.body_read_timeout = timeout("KEYWARD_BODY_TIMEOUT", &self.body_timeout, Duration::from_secs(1))?;
+        s.key_lease = timeout("KEYWARD_KEY_LEASE", &self.key_lease, Duration::from_millis(200))?;
         Ok(s)
     }
 

@@ -114,10 +114,11 @@ impl Application {
             .local_addr()
             .map_err(|e| StartError::Bind { addr: settings.bind.clone(), reason: e.to_string() })?
             .port();
-        let (db, applied) = open_database(&settings).await?;
+        let (mut db, applied) = open_database(&settings).await?;
         if applied > 0 {
             tracing::info!(applied, "database migrations applied");
         }
+        db.start_key_feed(settings.key_lease);
         let key = cookie_key(&settings)?;
         let setup_code = first_run_code(&db, &settings, port).await?;
 

@@ -171,6 +171,10 @@ pub struct Settings {
     pub body_read_timeout: Duration,
     /// How often buffered key usage is written.
     pub usage_flush_interval: Duration,
+    /// PostgreSQL: how long an instance's lease to answer from memory lasts unless renewed
+    /// (renewed every eighth of it). A key change waits at most this long for an instance that
+    /// has stopped answering.
+    pub key_lease: Duration,
     /// Connections kept by the pool.
     pub pool_size: u32,
     /// HTTP worker threads.
@@ -196,6 +200,7 @@ impl Settings {
             password_work: PasswordWorkSettings::default(),
             body_read_timeout: Duration::from_secs(10),
             usage_flush_interval: Duration::from_secs(1),
+            key_lease: Duration::from_secs(2),
             pool_size: 10,
             workers: available_cores(),
             handle_signals: true,

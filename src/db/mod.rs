@@ -6,8 +6,10 @@
 
 mod file_watch;
 pub mod instance_settings;
+pub mod key_changes;
 mod local;
 pub mod migrations;
+mod pg_session;
 pub mod schema;
 mod wal_watch;
 
@@ -22,6 +24,7 @@ use diesel::{PgConnection, SqliteConnection};
 
 use crate::config::DatabaseUrl;
 
+pub use key_changes::{KeyStamp, KeyValidity, KeyVersion};
 pub use migrations::run_migrations;
 pub use wal_watch::ChangeStamp;
 
@@ -226,6 +229,9 @@ pub struct Db {
     file: Option<Arc<file_watch::FileWatch>>,
     /// SQLite: whether anything was committed since a given moment (see [`wal_watch`]).
     changes: Option<Arc<wal_watch::ChangeWatch>>,
+    /// PostgreSQL, in a serving instance: its lease and key-change listener (see
+    /// [`key_changes`]).
+    feed: Option<Arc<key_changes::KeyFeed>>,
 }
 
 impl Db {
@@ -252,7 +258,29 @@ impl Db {
             .map_err(|e| DbError::Unavailable(describe_pool_error(&e.to_string())))?;
         let file = url.sqlite_path().map(|p| Arc::new(file_watch::FileWatch::new(p)));
         let changes = url.sqlite_path().map(|_| Arc::default());
-        Ok(Self { pool, url: Arc::new(url.clone()), write_lock: Default::default(), down, file, changes })
+        Ok(Self {
+            pool,
+            url: Arc::new(url.clone()),
+            write_lock: Default::default(),
+            down,
+            file,
+            changes,
+            feed: None,
+        })
+    }
+
+    /// PostgreSQL: starts this instance's lease and key-change listener, so the verifier may
+    /// answer from memory (see [`key_changes`]). Nothing to do on SQLite.
+    pub fn start_key_feed(&mut self, lease: Duration) {
+        if let DatabaseUrl::Postgres(url) = &*self.url {
+            let url = with_connect_timeout(url).into_owned();
+            self.feed = Some(Arc::new(key_changes::KeyFeed::start(url, lease)));
+        }
+    }
+
+    /// PostgreSQL: the key feed, when started.
+    pub fn key_feed(&self) -> Option<&key_changes::KeyFeed> {
+        self.feed.as_deref()
     }
 
     pub fn url(&self) -> &DatabaseUrl {
@@ -325,8 +353,21 @@ impl Db {
         let mut conn = self.get()?;
         let _guard = self.is_sqlite().then(|| self.write_lock.lock());
         let conn: &mut DbConnection = &mut conn;
-        let result = conn.transaction(f);
-        lost_connection(conn, result)
+        let postgres = !self.is_sqlite();
+        let result = conn.transaction(|conn| -> Result<(T, Option<i64>), E> {
+            let out = f(conn)?;
+            let change = if postgres { key_changes::pending_change(conn)? } else { None };
+            Ok((out, change))
+        });
+        let (out, change) = lost_connection(conn, result)?;
+        if let Some(seq) = change {
+            // Committed: now every instance that answers from memory must have heard of it
+            // before anyone is told it is done.
+            if let Err(error) = key_changes::wait_for_acknowledgements(conn, seq) {
+                tracing::warn!(%error, change = seq, "could not confirm that every instance heard of a key change");
+            }
+        }
+        Ok(out)
     }
 
     /// For SQLite, fails when the file is no longer at its path. Every read path checks this
@@ -365,6 +406,48 @@ impl Db {
             return Err(gone);
         }
         local::with_sqlite(path, f)
+    }
+
+    /// The stamp the verifier's cache is valid under right now, read without a system call or
+    /// a query; `None` when memory may not be trusted (see [`key_changes`]).
+    pub fn key_stamp(&self) -> Option<KeyStamp> {
+        if let Some(feed) = &self.feed {
+            return feed.stamp();
+        }
+        let (file, changes, path) = (self.file.as_ref()?, self.changes.as_ref()?, self.url.sqlite_path()?);
+        let file_events = file.events()?;
+        let header = changes.stamp(path)?;
+        Some(KeyStamp::Wal { header, file_events })
+    }
+
+    /// [`Db::point_read`], also returning the stamp taken before the read and the version
+    /// what it read is valid under (`None`: do not keep it).
+    pub async fn point_read_keys<T, F>(&self, f: F) -> Result<(KeyValidity, T), DbError>
+    where
+        F: FnOnce(&mut DbConnection) -> diesel::QueryResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let Some(path) = self.url.sqlite_path() else {
+            let validity = self.feed.as_ref().and_then(|feed| feed.validity());
+            return self.run(move |conn| f(conn).map(|t| (validity, t)).map_err(DbError::from)).await;
+        };
+        // In this order: each is taken before what it vouches for is read.
+        let file_events = self.file.as_ref().and_then(|f| f.events());
+        let header = self.changes.as_ref().and_then(|c| c.stamp(path));
+        if let Err(gone) = self.check_sqlite_file() {
+            local::forget_sqlite();
+            if let Some(changes) = &self.changes {
+                changes.reset();
+            }
+            return Err(gone);
+        }
+        local::with_sqlite(path, |conn| {
+            let validity = match (file_events, header) {
+                (Some(events), Some(header)) => Some(key_changes::sqlite_version(conn, header, events)?),
+                _ => None,
+            };
+            Ok((validity, f(conn)?))
+        })
     }
 
     /// What the database has committed so far, as a stamp that changes with every commit by

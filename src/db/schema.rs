@@ -28,6 +28,7 @@ diesel::table! {
         regenerated_at -> Nullable<Timestamp>,
         search_name -> Text,
         revealed_at -> Nullable<Timestamp>,
+        rate_limit_burst -> Nullable<Integer>,
     }
 }
 
@@ -53,6 +54,13 @@ diesel::table! {
     instance_settings (name) {
         name -> Text,
         value -> Text,
+    }
+}
+
+diesel::table! {
+    key_changes (id) {
+        id -> Integer,
+        seq -> BigInt,
     }
 }
 
@@ -94,6 +102,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    verifier_leases (instance_id) {
+        instance_id -> Text,
+        expires_at -> Timestamp,
+        acked_seq -> BigInt,
+    }
+}
+
+diesel::table! {
     workspaces (id) {
         id -> BigInt,
         name -> Text,
@@ -112,9 +128,11 @@ diesel::allow_tables_to_appear_in_same_query!(
     api_keys,
     audit_events,
     instance_settings,
+    key_changes,
     key_usage_daily,
     memberships,
     user_sessions,
     users,
+    verifier_leases,
     workspaces,
 );

@@ -1,15 +1,16 @@
-//! Key records kept in memory between requests, trusted only while the database has not
-//! changed.
+//! Key records kept in memory between requests, trusted only while no key can have changed.
 //!
-//! Every entry was read after the database's [`ChangeStamp`] was seen with a given value; the
-//! map is valid for exactly that stamp. Any commit by anyone (a revocation in the console, a
-//! second keyward on the same database, the usage flusher) changes the stamp, so the next
-//! lookup finds a different one, drops the whole map and reads the database again.
-//! Revocation, regeneration and deletion therefore still take effect on the very next request.
-//! Writes are rare next to verifications, so dropping everything on any commit costs little
-//! and leaves no per-key invalidation to get wrong.
-//!
-//! Where the database gives no stamp (PostgreSQL), nothing is cached.
+//! The database layer vouches for that (see `db::key_changes`): a [`KeyStamp`] read without a
+//! query or a system call (on SQLite the WAL-index header and the file's event count; on
+//! PostgreSQL the lease keeper's generation, only while its lease is live) and, with each read,
+//! the [`KeyVersion`] the read is valid under. Entries are served only under the stamp they
+//! were last confirmed under. When the stamp moves, the next miss reads the database with its
+//! version: the same version means the commit changed no key (a usage flush, a sign-in), and
+//! every entry is confirmed under the new stamp; a greater one means a key changed, and the
+//! map starts over; a smaller one comes from a reader that started before a change, and what
+//! it read is thrown away. Revocation, regeneration and deletion therefore still take effect
+//! on the very next request, and dropping everything on a key change leaves no per-key
+//! invalidation to get wrong (key changes are rare next to verifications).
 //!
 //! Only found keys are kept (an unknown key is not worth memory an attacker could fill), and at
 //! most [`MAX_ENTRIES`]; when full, the map starts over, so memory stays bounded however many
@@ -21,7 +22,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::Mutex;
 
-use crate::db::ChangeStamp;
+use crate::db::{KeyStamp, KeyVersion};
 use crate::keys::KeyHash;
 use crate::keys::store::KeyRecord;
 
@@ -37,7 +38,10 @@ pub struct KeyCache {
 
 #[derive(Default)]
 struct Entries {
-    stamp: Option<ChangeStamp>,
+    /// The stamp every entry was last confirmed under.
+    stamp: Option<KeyStamp>,
+    /// The version every entry was read under.
+    version: Option<KeyVersion>,
     records: HashMap<String, Arc<KeyRecord>>,
 }
 
@@ -49,8 +53,8 @@ pub struct CacheStats {
 }
 
 impl KeyCache {
-    /// The record cached for `hash`, if the database is still as it was when it was read.
-    pub fn get(&self, hash: &KeyHash, stamp: &ChangeStamp) -> Option<Arc<KeyRecord>> {
+    /// The record cached for `hash`, if nothing can have changed since it was confirmed.
+    pub fn get(&self, hash: &KeyHash, stamp: &KeyStamp) -> Option<Arc<KeyRecord>> {
         let map = self.map.lock();
         let found = match map.stamp.as_ref() {
             Some(s) if s == stamp => map.records.get(hash.as_str()).cloned(),
@@ -62,15 +66,20 @@ impl KeyCache {
         found
     }
 
-    /// Keeps `record`, read from the database after `stamp` was seen.
-    pub fn insert(&self, hash: &KeyHash, stamp: ChangeStamp, record: Arc<KeyRecord>) {
+    /// Keeps `record`, read after `stamp` was seen, valid under `version`.
+    pub fn insert(&self, hash: &KeyHash, stamp: KeyStamp, version: KeyVersion, record: Arc<KeyRecord>) {
         let mut map = self.map.lock();
-        if map.stamp != Some(stamp) {
-            // Entries under another stamp are either stale or (if `stamp` is the older one)
-            // about to be; either way none may be served under this one.
-            map.records.clear();
-            map.stamp = Some(stamp);
+        match map.version {
+            Some(v) if v > version => return, // read before a change someone else has seen
+            Some(v) if v == version => {}
+            _ => {
+                map.records.clear();
+                map.version = Some(version);
+            }
         }
+        // Nothing changed a key between the entries' version and this read: they all hold
+        // under the stamp this reader saw.
+        map.stamp = Some(stamp);
         if map.records.len() >= MAX_ENTRIES {
             map.records.clear();
         }
@@ -82,6 +91,7 @@ impl KeyCache {
         let mut map = self.map.lock();
         map.records = HashMap::new();
         map.stamp = None;
+        map.version = None;
     }
 
     pub fn stats(&self) -> CacheStats {
@@ -117,15 +127,19 @@ mod tests {
         })
     }
 
-    fn stamp(n: u8) -> ChangeStamp {
-        ChangeStamp::for_tests(n)
+    fn stamp(n: u64) -> KeyStamp {
+        KeyStamp::Feed { generation: n }
+    }
+
+    fn version(epoch: u64, seq: i64) -> KeyVersion {
+        KeyVersion::for_tests(epoch, seq)
     }
 
     #[test]
-    fn an_entry_is_served_only_under_the_stamp_it_was_read_under() {
+    fn an_entry_is_served_only_under_the_stamp_it_was_confirmed_under() {
         let cache = KeyCache::default();
         let h = KeyHash::of("a");
-        cache.insert(&h, stamp(1), record(7));
+        cache.insert(&h, stamp(1), version(1, 5), record(7));
         assert_eq!(cache.get(&h, &stamp(1)).map(|r| r.id), Some(7));
         assert!(cache.get(&h, &stamp(2)).is_none(), "a commit happened since: not served");
         assert!(cache.get(&KeyHash::of("b"), &stamp(1)).is_none());
@@ -133,23 +147,38 @@ mod tests {
     }
 
     #[test]
-    fn a_newer_stamp_drops_every_older_entry_and_an_older_one_drops_the_newer() {
+    fn a_commit_that_changed_no_key_keeps_every_entry() {
         let cache = KeyCache::default();
         let (a, b) = (KeyHash::of("a"), KeyHash::of("b"));
-        cache.insert(&a, stamp(1), record(1));
-        cache.insert(&b, stamp(2), record(2));
+        cache.insert(&a, stamp(1), version(1, 5), record(1));
+        // A usage flush moved the stamp; a miss read the same key version.
+        cache.insert(&b, stamp(2), version(1, 5), record(2));
+        assert_eq!(cache.get(&a, &stamp(2)).map(|r| r.id), Some(1));
+        assert_eq!(cache.get(&b, &stamp(2)).map(|r| r.id), Some(2));
+    }
+
+    #[test]
+    fn a_key_change_drops_every_entry_and_a_slow_reader_from_before_it_keeps_nothing() {
+        let cache = KeyCache::default();
+        let (a, b) = (KeyHash::of("a"), KeyHash::of("b"));
+        cache.insert(&a, stamp(1), version(1, 5), record(1));
+        cache.insert(&b, stamp(2), version(1, 6), record(2));
         assert_eq!(cache.len(), 1);
         assert!(cache.get(&a, &stamp(2)).is_none());
-        // A slow reader that saw stamp 1 finishes late: what it read may predate the commit.
-        cache.insert(&a, stamp(1), record(1));
-        assert!(cache.get(&b, &stamp(2)).is_none() && cache.get(&a, &stamp(2)).is_none());
+        // A reader that saw version 5 finishes late: what it read may predate change 6.
+        cache.insert(&a, stamp(1), version(1, 5), record(1));
+        assert!(cache.get(&a, &stamp(1)).is_none() && cache.get(&a, &stamp(2)).is_none());
+        assert_eq!(cache.get(&b, &stamp(2)).map(|r| r.id), Some(2));
+        // The file was moved and back (a new epoch): older versions are older whatever the seq.
+        cache.insert(&a, stamp(3), version(2, 0), record(1));
+        assert!(cache.get(&b, &stamp(3)).is_none());
     }
 
     #[test]
     fn the_map_never_grows_past_its_bound() {
         let cache = KeyCache::default();
         for i in 0..(MAX_ENTRIES as i64 + 10) {
-            cache.insert(&KeyHash::of(&i.to_string()), stamp(1), record(i));
+            cache.insert(&KeyHash::of(&i.to_string()), stamp(1), version(1, 1), record(i));
         }
         assert!(cache.len() <= MAX_ENTRIES, "{}", cache.len());
         assert!(!cache.is_empty());

@@ -1,12 +1,12 @@
 //! The verifier: the machine side of keyward. Services and reverse proxies ask it whether a
 //! key may be used; it answers in microseconds from one indexed lookup per request (on SQLite
-//! from memory while the database is unchanged, see [`cache`]; revocation, regeneration and
+//! from memory while no key has changed, see [`cache`]; revocation, regeneration and
 //! deletion take effect on the very next request on every instance), a per-key rate limiter
 //! in memory, and a usage buffer written in batches.
 //!
 //! - [`extract`]: reading the key and required permissions from a request (no database).
 //! - [`decision`]: the ordered checks on a looked-up key (the lookup is `keys::store::find_by_hash`).
-//! - [`cache`]: key records in memory while the database reports no commit (SQLite).
+//! - [`cache`]: key records in memory while the database layer vouches that no key changed.
 //! - [`ratelimit`]: per-key GCRA.
 //! - [`usage`]: the usage buffer and its batch writer.
 //! - [`routes`]: `POST /api/v1/keys/verify`, `GET /api/v1/auth`, `GET /api/v1/whoami`.
@@ -86,27 +86,26 @@ impl Verifier {
 }
 
 impl Verifier {
-    /// The record cached under the database's current state, or one indexed read by hash. A
+    /// The record cached under the database's current stamp, or one indexed read by hash. A
     /// database that is gone (a missing SQLite file) gives no stamp and fails the read, so a
     /// verifier never keeps saying yes from memory once its database has vanished.
     async fn lookup(&self, key: &ApiKey) -> Result<Option<Arc<KeyRecord>>, DbError> {
         let hash = key.hash();
-        // The stamp is taken before the read, so what is read is at least as new as the stamp.
-        let stamp = self.db.change_stamp();
-        if let Some(hit) = stamp.as_ref().and_then(|s| self.cache.get(&hash, s)) {
+        if let Some(hit) = self.db.key_stamp().and_then(|s| self.cache.get(&hash, &s)) {
             return Ok(Some(hit));
         }
         let read_hash = hash.clone();
-        let found = match self.db.point_read(move |conn| store::find_by_hash(conn, &read_hash)).await {
-            Ok(found) => found.map(Arc::new),
+        let read = self.db.point_read_keys(move |conn| store::find_by_hash(conn, &read_hash)).await;
+        let (validity, found) = match read {
+            Ok((validity, found)) => (validity, found.map(Arc::new)),
             Err(e) => {
                 // What the database holds when it is back may not be what was cached.
                 self.cache.clear();
                 return Err(e);
             }
         };
-        if let (Some(stamp), Some(record)) = (stamp, &found) {
-            self.cache.insert(&hash, stamp, record.clone());
+        if let (Some((stamp, version)), Some(record)) = (validity, &found) {
+            self.cache.insert(&hash, stamp, version, record.clone());
         }
         Ok(found)
     }

@@ -1,0 +1,10 @@
+DROP TRIGGER workspaces_renamed ON workspaces;
+DROP TRIGGER api_keys_deleted ON api_keys;
+DROP TRIGGER api_keys_changed ON api_keys;
+DROP FUNCTION keyward_workspaces_updated();
+DROP FUNCTION keyward_api_keys_deleted();
+DROP FUNCTION keyward_api_keys_updated();
+DROP FUNCTION keyward_key_changed();
+DROP TABLE verifier_leases;
+DROP TABLE key_changes;
+ALTER TABLE api_keys DROP COLUMN rate_limit_burst;
