@@ -179,16 +179,24 @@ fn switch_to_wal(conn: &mut SqliteConnection) -> diesel::QueryResult<()> {
 const PG_CONNECT_TIMEOUT_SECS: u32 = 10;
 
 fn with_connect_timeout(url: &str) -> std::borrow::Cow<'_, str> {
-    let has_own = url::Url::parse(url).is_ok_and(|u| u.query_pairs().any(|(k, _)| k == "connect_timeout"));
+    match with_param(url, "connect_timeout", &PG_CONNECT_TIMEOUT_SECS.to_string()) {
+        same if same == url => url.into(),
+        other => other.into(),
+    }
+}
+
+/// `url` with `name=value` added to its query, unless it already sets `name`.
+fn with_param(url: &str, name: &str, value: &str) -> String {
+    let has_own = url::Url::parse(url).is_ok_and(|u| u.query_pairs().any(|(k, _)| k == name));
     if has_own {
-        return url.into();
+        return url.to_owned();
     }
     let sep = match url.find('?') {
         None => "?",
         Some(i) if i + 1 == url.len() || url.ends_with('&') => "",
         Some(_) => "&",
     };
-    format!("{url}{sep}connect_timeout={PG_CONNECT_TIMEOUT_SECS}").into()
+    format!("{url}{sep}{name}={value}")
 }
 
 /// `file:PATH?mode=rw`: opens an existing SQLite file for reading and writing, never creates one.
@@ -273,7 +281,8 @@ impl Db {
     /// answer from memory (see [`key_changes`]). Nothing to do on SQLite.
     pub fn start_key_feed(&mut self, lease: Duration) {
         if let DatabaseUrl::Postgres(url) = &*self.url {
-            let url = with_connect_timeout(url).into_owned();
+            // Named, so an operator (and the tests) can tell its connection in pg_stat_activity.
+            let url = with_param(&with_connect_timeout(url), "application_name", "keyward-key-feed");
             self.feed = Some(Arc::new(key_changes::KeyFeed::start(url, lease)));
         }
     }
@@ -353,12 +362,13 @@ impl Db {
         let mut conn = self.get()?;
         let _guard = self.is_sqlite().then(|| self.write_lock.lock());
         let conn: &mut DbConnection = &mut conn;
-        let postgres = !self.is_sqlite();
-        let result = conn.transaction(|conn| -> Result<(T, Option<i64>), E> {
-            let out = f(conn)?;
-            let change = if postgres { key_changes::pending_change(conn)? } else { None };
-            Ok((out, change))
-        });
+        let result = match conn {
+            DbConnection::Sqlite(_) => immediate_transaction(conn, f).map(|out| (out, None)),
+            DbConnection::Postgresql(_) => conn.transaction(|conn| -> Result<(T, Option<i64>), E> {
+                let out = f(conn)?;
+                Ok((out, key_changes::pending_change(conn)?))
+            }),
+        };
         let (out, change) = lost_connection(conn, result)?;
         if let Some(seq) = change {
             // Committed: now every instance that answers from memory must have heard of it
@@ -467,6 +477,34 @@ impl Db {
     /// so a missing SQLite file counts as not ready).
     pub async fn is_ready(&self) -> bool {
         self.run(|conn| conn.ping().map_err(DbError::from)).await.is_ok()
+    }
+}
+
+/// SQLite: runs `f` in a transaction that takes the write lock at its start (`BEGIN
+/// IMMEDIATE`). A deferred one reads first and asks for the lock at its first write; if
+/// another process (a second instance on the file) committed in between, SQLite refuses that
+/// upgrade at once with "database is locked", without waiting out `busy_timeout`. Taking the
+/// lock first makes the wait apply, so concurrent writers queue instead of failing.
+fn immediate_transaction<T, E, F>(conn: &mut DbConnection, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    let DbConnection::Sqlite(inner) = conn else { unreachable!("called for SQLite only") };
+    AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")?;
+    match f(conn) {
+        Ok(out) => match <DbConnection as TransactionManager<DbConnection>>::commit_transaction(conn) {
+            Ok(()) => Ok(out),
+            Err(e) => {
+                let _ = <DbConnection as TransactionManager<DbConnection>>::rollback_transaction(conn);
+                Err(e.into())
+            }
+        },
+        Err(e) => {
+            let _ = <DbConnection as TransactionManager<DbConnection>>::rollback_transaction(conn);
+            Err(e)
+        }
     }
 }
 

@@ -203,6 +203,37 @@ pub async fn regenerate(db: &Db, actor: &Actor, workspace_id: i64, id: i64) -> R
     Ok(Issued { id, secret })
 }
 
+/// Replaces a key's permissions. Like every key change, it is in force on every instance by
+/// the time this returns (see `db::key_changes`).
+pub async fn set_permissions(
+    db: &Db,
+    actor: &Actor,
+    workspace_id: i64,
+    id: i64,
+    permissions: PermissionSet,
+) -> Result<(), KeyError> {
+    let actor = actor.clone();
+    db.write(move |conn| -> Result<(), KeyError> {
+        let now = now();
+        let key = store::find(conn, workspace_id, id)?.ok_or(KeyError::NotFound)?;
+        if key.status(now) == Status::Revoked {
+            return Err(KeyError::AlreadyRevoked { name: key.name });
+        }
+        store::set_permissions(conn, workspace_id, id, &permissions)?;
+        let before = PermissionSet::from_stored(&key.permissions).describe();
+        let details = format!("Permissions: {} (were: {before})", permissions.describe());
+        let event = Event {
+            workspace_id: Some(workspace_id),
+            action: "key.permissions_changed",
+            key: Some(key.key_ref()),
+            details,
+        };
+        audit::record(conn, &actor, event, now)?;
+        Ok(())
+    })
+    .await
+}
+
 /// Why `key` cannot be revoked now, if it cannot (shown on the confirmation page; [`revoke`]
 /// answers the same when a revocation got there first).
 pub fn revoke_refusal(key: &KeyRow, now: NaiveDateTime) -> Option<KeyError> {

@@ -424,6 +424,23 @@ pub fn regenerate(
     .execute(conn)
 }
 
+/// Replaces an active key's permissions; 0 rows when it is missing or revoked.
+pub fn set_permissions(
+    conn: &mut DbConnection,
+    workspace_id: i64,
+    id: i64,
+    permissions: &PermissionSet,
+) -> QueryResult<usize> {
+    diesel::update(
+        api_keys::table
+            .filter(api_keys::workspace_id.eq(workspace_id))
+            .filter(api_keys::id.eq(id))
+            .filter(api_keys::revoked_at.is_null()),
+    )
+    .set(api_keys::permissions.eq(permissions.to_stored()))
+    .execute(conn)
+}
+
 /// Marks a key revoked by `by` (a user, or `None` for the system) at `now`; a key already
 /// revoked keeps its first revocation.
 pub fn revoke(

@@ -21,6 +21,7 @@ mod members;
 mod outage;
 mod password_work;
 mod proxy;
+mod scale_out;
 mod secrets_at_rest;
 mod secrets_scan;
 mod sign_in_security;

@@ -21,11 +21,12 @@ use crate::state::AppState;
 
 /// Every action the log knows, with the words the page shows for it. The code stays in the
 /// page (`data-action`), the filter's URL and the CSV, where scripts read it.
-pub const ACTIONS: [(&str, &str); 11] = [
+pub const ACTIONS: [(&str, &str); 12] = [
     ("key.created", "Key created"),
     ("key.revealed", "Key revealed"),
     ("key.regenerated", "Key regenerated"),
     ("key.revoked", "Key revoked"),
+    ("key.permissions_changed", "Key permissions changed"),
     ("key.deleted", "Key deleted"),
     ("user.signed_in", "Signed in"),
     ("user.sign_in_failed", "Sign-in failed"),

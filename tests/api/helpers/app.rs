@@ -26,8 +26,11 @@ pub struct TestApp {
     handle: ServerHandle,
     /// The server task; `stop` waits for it, so shutdown work (the usage flush) is done.
     run: tokio::sync::Mutex<Option<tokio::task::JoinHandle<std::io::Result<()>>>>,
-    // Dropped last: the server must stop using the database before it is removed.
-    _db: TestDb,
+    /// The verifier's state (its cache's hit counts).
+    pub verifier: web::Data<keyward::verifier::Verifier>,
+    // Dropped last: the server must stop using the database before it is removed. `None` for
+    // a second instance on another's database.
+    _db: Option<TestDb>,
 }
 
 /// The cookie secret of every PostgreSQL test server (which needs one; on SQLite the server
@@ -54,12 +57,27 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 
 pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Settings)) -> TestApp {
     let (db, url) = TestDb::create(backend);
+    start(backend, url, Some(db), tweak).await
+}
+
+/// Another instance on `first`'s database, as a second server behind a load balancer.
+pub async fn spawn_another(first: &TestApp, tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    start(first.backend, first.database_url.clone(), None, tweak).await
+}
+
+async fn start(
+    backend: Backend,
+    url: DatabaseUrl,
+    db: Option<TestDb>,
+    tweak: impl FnOnce(&mut Settings),
+) -> TestApp {
     let mut settings = test_settings(url.clone());
     tweak(&mut settings);
     let app = Application::build(settings).await.expect("the app starts");
     let port = app.port();
     let handle = app.handle();
     let state = app.state();
+    let verifier = app.verifier();
     let run = tokio::spawn(app.run_until_stopped());
     let address = format!("http://127.0.0.1:{port}");
     TestApp {
@@ -71,6 +89,7 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Settings))
         database_url: url,
         handle,
         run: tokio::sync::Mutex::new(Some(run)),
+        verifier,
         _db: db,
     }
 }

@@ -39,6 +39,11 @@ pub struct ServerProcess {
 impl ServerProcess {
     /// Starts the binary and waits until `/readyz` answers 200.
     pub async fn start(url: &DatabaseUrl, log: &Path) -> Self {
+        Self::start_with_env(url, log, &[]).await
+    }
+
+    /// [`ServerProcess::start`] with more environment variables.
+    pub async fn start_with_env(url: &DatabaseUrl, log: &Path, env: &[(&str, &str)]) -> Self {
         let port = free_port();
         let stderr = File::options().create(true).append(true).open(log).expect("log file");
         let mut command = keyward_command();
@@ -54,6 +59,7 @@ impl ServerProcess {
             .env("KEYWARD_BIND", format!("127.0.0.1:{port}"))
             .env("KEYWARD_WORKERS", "2")
             .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(stderr)
@@ -111,6 +117,11 @@ impl ServerProcess {
         let pid = self.child.id().to_string();
         let sent = Command::new("kill").args([&format!("-{name}"), &pid]).status().expect("kill");
         assert!(sent.success(), "kill -{name}");
+    }
+
+    /// The process id (to freeze it with `SIGSTOP`, say).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Whether the process is still running.
