@@ -392,32 +392,6 @@ impl Db {
         }
     }
 
-    /// A short read made on every verification: one lookup by a unique index.
-    ///
-    /// On SQLite it runs right on the calling thread, on a connection that thread keeps (see
-    /// [`local`]): a point read of a local file takes microseconds, less than the hand-off to
-    /// the blocking pool. PostgreSQL answers over the network, so there it goes through
-    /// [`Db::run`]. Either way a missing SQLite file fails it with [`DbError::Unavailable`].
-    pub async fn point_read<T, F>(&self, f: F) -> Result<T, DbError>
-    where
-        F: FnOnce(&mut DbConnection) -> diesel::QueryResult<T> + Send + 'static,
-        T: Send + 'static,
-    {
-        let Some(path) = self.url.sqlite_path() else {
-            return self.run(move |conn| f(conn).map_err(DbError::from)).await;
-        };
-        if let Err(gone) = self.check_sqlite_file() {
-            // A file put back later is a new file: the old connection and watch would still
-            // see the deleted one.
-            local::forget_sqlite();
-            if let Some(changes) = &self.changes {
-                changes.reset();
-            }
-            return Err(gone);
-        }
-        local::with_sqlite(path, f)
-    }
-
     /// The stamp the verifier's cache is valid under right now, read without a system call or
     /// a query; `None` when memory may not be trusted (see [`key_changes`]).
     pub fn key_stamp(&self) -> Option<KeyStamp> {
@@ -430,8 +404,15 @@ impl Db {
         Some(KeyStamp::Wal { header, file_events })
     }
 
-    /// [`Db::point_read`], also returning the stamp taken before the read and the version
-    /// what it read is valid under (`None`: do not keep it).
+    /// A short read made on every verification: one lookup by a unique index.
+    ///
+    /// On SQLite it runs right on the calling thread, on a connection that thread keeps (see
+    /// [`local`]): a point read of a local file takes microseconds, less than the hand-off to
+    /// the blocking pool. PostgreSQL answers over the network, so there it goes through
+    /// [`Db::run`]. Either way a missing SQLite file fails it with [`DbError::Unavailable`].
+    ///
+    /// Returns, beside the result, the stamp taken before the read and the version what it read
+    /// is valid under (`None`: do not keep it), for the verifier's cache.
     pub async fn point_read_keys<T, F>(&self, f: F) -> Result<(KeyValidity, T), DbError>
     where
         F: FnOnce(&mut DbConnection) -> diesel::QueryResult<T> + Send + 'static,
@@ -458,19 +439,6 @@ impl Db {
             };
             Ok((validity, f(conn)?))
         })
-    }
-
-    /// What the database has committed so far, as a stamp that changes with every commit by
-    /// anyone (this process, another instance on the same file, the CLI). Something read after
-    /// taking a stamp may be trusted for as long as the stamp stays the same.
-    ///
-    /// `None` when that cannot be told: always on PostgreSQL (another instance's commit cannot
-    /// be seen without asking the server, and asking is the read itself), and on SQLite while
-    /// the file is missing or not in WAL mode.
-    pub fn change_stamp(&self) -> Option<ChangeStamp> {
-        let (changes, path) = (self.changes.as_ref()?, self.url.sqlite_path()?);
-        self.check_sqlite_file().ok()?;
-        changes.stamp(path)
     }
 
     /// True when a connection can be had and answers a trivial query (through [`Db::get`],
