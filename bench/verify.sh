@@ -71,17 +71,17 @@ median_run() {
   sort -n -k1,1 "$1" | awk '{ line[NR] = $0 } END { print line[int((NR + 1) / 2)] }'
 }
 
-# Starts keyward on a free port with extra environment ($2...); prints the port.
+# Starts keyward on a free port with extra environment ($2...); sets PORT (not run in a
+# subshell, so that PIDS keeps the server for stop_servers).
 start_server() {
-  local url=$1 port
+  local url=$1
   shift
-  port=$(free_port)
-  env RUST_LOG=warn KEYWARD_DATABASE_URL="$url" KEYWARD_BIND="127.0.0.1:$port" "$@" "$BIN" serve >&2 &
+  PORT=$(free_port)
+  env RUST_LOG=warn KEYWARD_DATABASE_URL="$url" KEYWARD_BIND="127.0.0.1:$PORT" "$@" "$BIN" serve 2>>"$WORK/server.log" &
   PIDS+=($!)
-  for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
+  for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.1; done
   # On PostgreSQL the instance answers from memory once its lease is taken.
   sleep 0.5
-  echo "$port"
 }
 
 stop_servers() {
@@ -111,11 +111,11 @@ rss_of() { awk '/VmHWM/ {printf "%.1f MiB", $2/1024}' "/proc/$1/status"; }
 single_instance() {
   local name=$1 url=$2
   shift 2
-  local port
-  port=$(start_server "$url" "$@")
-  measure "$name" "http://127.0.0.1:$port" "$WORK/hot.txt" "one key, hot"
-  measure "$name" "http://127.0.0.1:$port" "$WORK/keys.txt" "$KEYS keys at random"
-  echo "$name: peak RSS $(rss_of "${PIDS[-1]}")"
+  start_server "$url" "$@"
+  local pid=${PIDS[-1]}
+  measure "$name" "http://127.0.0.1:$PORT" "$WORK/hot.txt" "one key, hot"
+  measure "$name" "http://127.0.0.1:$PORT" "$WORK/keys.txt" "$KEYS keys at random"
+  echo "$name: peak RSS $(rss_of "$pid")" | tee -a "$WORK/memory"
   stop_servers
 }
 
@@ -139,8 +139,10 @@ if [ "${SKIP_POSTGRES:-0}" != 1 ]; then
   single_instance "PostgreSQL" "$PG"
 
   # Two instances behind nginx, round-robin, connections kept alive to both.
-  a=$(start_server "$PG" KEYWARD_WORKERS=1)
-  b=$(start_server "$PG" KEYWARD_WORKERS=1)
+  start_server "$PG" KEYWARD_WORKERS=1
+  a=$PORT
+  start_server "$PG" KEYWARD_WORKERS=1
+  b=$PORT
   nginx_port=$(free_port)
   mkdir -p "$WORK/nginx"
   cat >"$WORK/nginx/nginx.conf" <<NGINX
@@ -177,8 +179,8 @@ NGINX
   REDIS_PID=$!
   PIDS+=($REDIS_PID)
   for _ in $(seq 1 50); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
-  port=$(start_server "$PG" KEYWARD_REDIS_URL="redis://127.0.0.1:$redis_port")
-  measure "PostgreSQL + Redis limits" "http://127.0.0.1:$port" "$WORK/hot.txt" "one key, hot"
+  start_server "$PG" KEYWARD_REDIS_URL="redis://127.0.0.1:$redis_port"
+  measure "PostgreSQL + Redis limits" "http://127.0.0.1:$PORT" "$WORK/hot.txt" "one key, hot"
   stop_servers
   psql "$PG_SERVER/postgres" -qc "DROP DATABASE IF EXISTS keyward_bench WITH (FORCE)" >/dev/null
 fi
@@ -186,4 +188,5 @@ fi
 echo
 echo "Summary ($DURATION per run, $ROUNDS rounds, $CONNECTIONS connections, median round):"
 cat "$WORK/summary"
+cat "$WORK/memory"
 [ -f "$WORK/revocations" ] && cat "$WORK/revocations"

@@ -412,8 +412,10 @@ impl Db {
     /// [`Db::run`]. Either way a missing SQLite file fails it with [`DbError::Unavailable`].
     ///
     /// Returns, beside the result, the stamp taken before the read and the version what it read
-    /// is valid under (`None`: do not keep it), for the verifier's cache.
-    pub async fn point_read_keys<T, F>(&self, f: F) -> Result<(KeyValidity, T), DbError>
+    /// is valid under (`None`: do not keep it), for the verifier's cache. `known` is the stamp
+    /// and version the cache already holds: on SQLite, while the stamp is still that one,
+    /// nothing was committed since, and the version is not read again.
+    pub async fn point_read_keys<T, F>(&self, known: KeyValidity, f: F) -> Result<(KeyValidity, T), DbError>
     where
         F: FnOnce(&mut DbConnection) -> diesel::QueryResult<T> + Send + 'static,
         T: Send + 'static,
@@ -434,7 +436,12 @@ impl Db {
         }
         local::with_sqlite(path, |conn| {
             let validity = match (file_events, header) {
-                (Some(events), Some(header)) => Some(key_changes::sqlite_version(conn, header, events)?),
+                (Some(file_events), Some(header)) => match known {
+                    Some((stamp, version)) if stamp == (KeyStamp::Wal { header, file_events }) => {
+                        Some((stamp, version))
+                    }
+                    _ => Some(key_changes::sqlite_version(conn, header, file_events)?),
+                },
                 _ => None,
             };
             Ok((validity, f(conn)?))

@@ -95,7 +95,8 @@ impl Verifier {
             return Ok(Some(hit));
         }
         let read_hash = hash.clone();
-        let read = self.db.point_read_keys(move |conn| store::find_by_hash(conn, &read_hash)).await;
+        let known = self.cache.confirmed();
+        let read = self.db.point_read_keys(known, move |conn| store::find_by_hash(conn, &read_hash)).await;
         let (validity, found) = match read {
             Ok((validity, found)) => (validity, found.map(Arc::new)),
             Err(e) => {
