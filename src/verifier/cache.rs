@@ -86,7 +86,7 @@ impl KeyCache {
             let mut n = 0usize;
             map.records.retain(|_, _| {
                 n += 1;
-                n % 8 != 0
+                !n.is_multiple_of(8)
             });
         }
         map.records.insert(hash.as_str().to_owned(), record);
