@@ -59,7 +59,7 @@ diesel::table! {
 
 diesel::table! {
     key_changes (id) {
-        id -> Integer,
+        id -> BigInt,
         seq -> BigInt,
     }
 }

@@ -8,7 +8,7 @@ ALTER TABLE api_keys ADD COLUMN rate_limit_burst INTEGER;
 -- keeps keys in memory, and records its number for the changing transaction, which waits for
 -- every live instance to acknowledge it before it answers (see docs/ARCHITECTURE.md).
 CREATE TABLE key_changes (
-    id INTEGER PRIMARY KEY NOT NULL CHECK (id = 1),
+    id BIGINT PRIMARY KEY NOT NULL CHECK (id = 1),
     seq BIGINT NOT NULL
 );
 INSERT INTO key_changes (id, seq) VALUES (1, 0);
