@@ -21,6 +21,6 @@ pub use crate::text::search_form;
 pub use expiry::Expiry;
 pub use name::KeyName;
 pub use ops::{Gone, Issued, KeyError, NewKeyRequest};
-pub use rate_limit::RateLimit;
+pub use rate_limit::{Burst, RateLimit};
 pub use scopes::{Catalogue, PermissionSet};
 pub use secret::{ApiKey, KeyHash, MalformedKey};

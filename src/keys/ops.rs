@@ -11,7 +11,7 @@ use chrono::{NaiveDateTime, Utc};
 
 use super::secret::LIVE_PREFIX;
 use super::store::{self, KeyRow, NewKey, Status};
-use super::{ApiKey, Expiry, KeyHash, KeyName, PermissionSet, RateLimit};
+use super::{ApiKey, Burst, Expiry, KeyHash, KeyName, PermissionSet, RateLimit};
 use crate::audit::{self, Actor, Event, KeyRef};
 use crate::db::{Db, DbError};
 use crate::text::exact_utc;
@@ -75,6 +75,8 @@ pub struct NewKeyRequest {
     pub expiry: Expiry,
     /// `None`: the server's default limit.
     pub rate_limit: Option<RateLimit>,
+    /// `None`: the default burst (at least one second's worth of the rate).
+    pub burst: Option<Burst>,
 }
 
 /// A key that was just made or given a new secret. The only place its secret exists in full:
@@ -126,6 +128,7 @@ pub async fn create(
             }
             let expires_at = request.expiry.expires_at(now);
             let rate_limit = request.rate_limit.map(RateLimit::per_minute);
+            let burst = request.burst.map(Burst::requests);
             let id = store::insert(
                 conn,
                 &NewKey {
@@ -140,13 +143,15 @@ pub async fn create(
                     created_at: now,
                     expires_at,
                     rate_limit_per_minute: rate_limit,
+                    rate_limit_burst: burst,
                 },
             )?;
             let details = format!(
-                "Permissions: {}; expires: {}; rate limit: {}",
+                "Permissions: {}; expires: {}; rate limit: {}; burst: {}",
                 request.permissions.describe(),
                 never_or(expires_at),
                 request.rate_limit.map_or_else(|| "default".to_owned(), |r| r.to_string()),
+                request.burst.map_or_else(|| "default".to_owned(), |b| b.requests().to_string()),
             );
             let key_ref = Some(KeyRef { id, name: name.to_owned(), masked });
             let event =

@@ -44,6 +44,7 @@ pub struct KeyRow {
     pub last_used_ip: Option<String>,
     pub rate_limit_per_minute: Option<i32>,
     pub regenerated_at: Option<NaiveDateTime>,
+    pub rate_limit_burst: Option<i32>,
 }
 
 /// Where a key stands, derived from its times.
@@ -258,6 +259,7 @@ pub struct KeyRecord {
     pub expires_at: Option<NaiveDateTime>,
     pub revoked_at: Option<NaiveDateTime>,
     pub rate_limit_per_minute: Option<i32>,
+    pub rate_limit_burst: Option<i32>,
 }
 
 impl KeyRecord {
@@ -283,6 +285,7 @@ pub fn find_by_hash(conn: &mut DbConnection, hash: &KeyHash) -> QueryResult<Opti
             api_keys::expires_at,
             api_keys::revoked_at,
             api_keys::rate_limit_per_minute,
+            api_keys::rate_limit_burst,
         ))
         // No `.first()`: its bound `LIMIT ?` makes SQLite re-plan the cached statement on every
         // execution (a bound LIMIT expires the statement), which profiling showed to be a third
@@ -368,6 +371,7 @@ pub struct NewKey<'a> {
     pub created_at: NaiveDateTime,
     pub expires_at: Option<NaiveDateTime>,
     pub rate_limit_per_minute: Option<i32>,
+    pub rate_limit_burst: Option<i32>,
 }
 
 /// Stores a key with its `search_name`, derived here so no caller can forget it.

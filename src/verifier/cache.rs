@@ -124,6 +124,7 @@ mod tests {
             expires_at: None,
             revoked_at: None,
             rate_limit_per_minute: None,
+            rate_limit_burst: None,
         })
     }
 

@@ -70,7 +70,7 @@ impl Verifier {
         let now = Utc::now().naive_utc();
         let mut result = decision::decide(record.as_deref(), required, now);
         let Some(rec) = record else { return Outcome { record: None, rate: None, result } };
-        let quota = Quota::for_key(self.defaults, rec.rate_limit_per_minute);
+        let quota = Quota::for_key(self.defaults, rec.rate_limit_per_minute, rec.rate_limit_burst);
         let rate = if result.is_ok() {
             let state = self.limiter.check(rec.id, quota, self.limiter.now());
             if let Some(retry_after) = state.retry_after {

@@ -11,7 +11,9 @@
 //! the last `burst × T` seconds hold memory.
 //!
 //! Time is a number of nanoseconds since the limiter's epoch, passed in by the caller, so the
-//! tests drive the clock by hand.
+//! tests drive the clock by hand. Intervals are whole microseconds, the resolution of Redis's
+//! clock, so the shared limiter (`super::shared_limits`) runs the same arithmetic on the same
+//! numbers: both report through [`state_from_backlog`].
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -21,7 +23,8 @@ use parking_lot::Mutex;
 const SHARDS: usize = 16;
 /// A shard larger than this sweeps itself inline before inserting.
 const SHARD_SOFT_CAP: usize = 8192;
-const NANOS_PER_MINUTE: u64 = 60_000_000_000;
+const MICROS_PER_MINUTE: u64 = 60_000_000;
+const NANOS_PER_MICRO: u64 = 1_000;
 
 /// The limit that applies to one key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,19 +34,38 @@ pub struct Quota {
 }
 
 impl Quota {
-    /// A key's own `per_minute` (when set) over the global default; the burst never exceeds
-    /// the per-minute figure. Zero or negative stored values fall back to the default.
-    pub fn for_key(default: crate::config::RateLimitSettings, per_key: Option<i32>) -> Self {
-        let per_minute = per_key.filter(|n| *n > 0).map_or(default.per_minute, |n| n as u32).max(1);
-        Self { per_minute, burst: default.burst_per_second.clamp(1, per_minute) }
+    /// A key's own `per_minute` and `burst` (when set) over the global defaults. A key without
+    /// its own burst may still make at least one second's worth of its rate at once, so a key
+    /// allowed 100,000 a minute is not refused for 11 requests arriving together; any burst is
+    /// at most the per-minute figure. Zero or negative stored values fall back to the default.
+    pub fn for_key(
+        default: crate::config::RateLimitSettings,
+        per_minute: Option<i32>,
+        burst: Option<i32>,
+    ) -> Self {
+        let per_minute = per_minute.filter(|n| *n > 0).map_or(default.per_minute, |n| n as u32).max(1);
+        let burst = burst
+            .filter(|n| *n > 0)
+            .map_or_else(|| default.burst_per_second.max(per_minute.div_ceil(60)), |n| n as u32);
+        Self { per_minute, burst: burst.clamp(1, per_minute) }
+    }
+
+    /// `T`, in microseconds.
+    pub fn interval_micros(&self) -> u64 {
+        (MICROS_PER_MINUTE / u64::from(self.per_minute)).max(1)
+    }
+
+    /// `tau`, in microseconds.
+    pub fn tolerance_micros(&self) -> u64 {
+        self.interval_micros() * u64::from(self.burst - 1)
     }
 
     fn interval(&self) -> u64 {
-        (NANOS_PER_MINUTE / u64::from(self.per_minute)).max(1)
+        self.interval_micros() * NANOS_PER_MICRO
     }
 
     fn tolerance(&self) -> u64 {
-        self.interval() * u64::from(self.burst - 1)
+        self.tolerance_micros() * NANOS_PER_MICRO
     }
 }
 
@@ -102,21 +124,18 @@ impl RateLimiter {
         }
         let tat = shard.get(&key).copied().unwrap_or(now).max(now);
         if tat - now > tau {
-            // Denied: nothing is taken; the next request fits once `tat - tau` is reached.
-            let wait = tat - now - tau;
-            let mut state = state_for(quota, tat, now);
-            state.retry_after = Some(ceil_secs(wait).max(1));
-            return state;
+            // Denied: nothing is taken.
+            return state_from_backlog(quota, tat - now, false);
         }
         let new_tat = tat + t;
         shard.insert(key, new_tat);
-        state_for(quota, new_tat, now)
+        state_from_backlog(quota, new_tat - now, true)
     }
 
     /// The key's state without taking anything (for refusals that come before the limit).
     pub fn peek(&self, key: i64, quota: Quota, now: u64) -> RateState {
         let tat = self.shard(key).lock().get(&key).copied().unwrap_or(now).max(now);
-        state_for(quota, tat, now)
+        state_from_backlog(quota, tat - now, true)
     }
 
     /// Forgets keys whose allowance is full again. Exact: such a key behaves as new.
@@ -136,16 +155,19 @@ impl RateLimiter {
     }
 }
 
-fn state_for(quota: Quota, tat: u64, now: u64) -> RateState {
+/// What a key's state is, from its backlog (`TAT - now`, in nanoseconds, never negative) after
+/// a decision: after the request was let through (`allowed`), or after a refusal (which took
+/// nothing, so the backlog is what refused it). A peek reports as allowed.
+pub fn state_from_backlog(quota: Quota, backlog: u64, allowed: bool) -> RateState {
     let (t, tau) = (quota.interval(), quota.tolerance());
-    let backlog = tat - now;
     // A request is allowed while the backlog stays within tau; each one adds t.
     let remaining = if backlog > tau { 0 } else { ((tau - backlog) / t + 1).min(u64::from(quota.burst)) };
     RateState {
         limit: quota.burst,
         remaining: remaining as u32,
         reset: ceil_secs(backlog),
-        retry_after: None,
+        // The next request fits once the backlog is back down to tau.
+        retry_after: (!allowed).then(|| ceil_secs(backlog.saturating_sub(tau)).max(1)),
         per_minute: quota.per_minute,
     }
 }
@@ -262,16 +284,64 @@ mod tests {
     #[test]
     fn per_key_limits_override_the_default() {
         let d = RateLimitSettings { per_minute: 100, burst_per_second: 10 };
-        assert_eq!(Quota::for_key(d, None), Quota { per_minute: 100, burst: 10 });
-        assert_eq!(Quota::for_key(d, Some(5)), Quota { per_minute: 5, burst: 5 });
-        assert_eq!(Quota::for_key(d, Some(6000)), Quota { per_minute: 6000, burst: 10 });
-        assert_eq!(Quota::for_key(d, Some(0)), Quota { per_minute: 100, burst: 10 });
+        assert_eq!(Quota::for_key(d, None, None), Quota { per_minute: 100, burst: 10 });
+        assert_eq!(Quota::for_key(d, Some(5), None), Quota { per_minute: 5, burst: 5 });
+        assert_eq!(Quota::for_key(d, Some(0), None), Quota { per_minute: 100, burst: 10 });
         let rl = RateLimiter::new();
-        let q = Quota::for_key(d, Some(5));
+        let q = Quota::for_key(d, Some(5), None);
         for _ in 0..5 {
             assert!(rl.check(4, q, 0).allowed());
         }
         let s = rl.check(4, q, 0);
         assert_eq!(s.retry_after, Some(12));
+    }
+
+    #[test]
+    fn the_default_burst_is_at_least_one_seconds_worth_of_the_rate() {
+        let d = RateLimitSettings { per_minute: 100, burst_per_second: 10 };
+        // ceil(6000 / 60) = 100 outweighs the global 10.
+        assert_eq!(Quota::for_key(d, Some(6000), None), Quota { per_minute: 6000, burst: 100 });
+        assert_eq!(Quota::for_key(d, Some(100_000), None).burst, 1667);
+        assert_eq!(Quota::for_key(d, Some(61), None).burst, 10, "ceil(61 / 60) = 2 < 10");
+        // The global default rate gets the same rule.
+        let fast = RateLimitSettings { per_minute: 12_000, burst_per_second: 10 };
+        assert_eq!(Quota::for_key(fast, None, None), Quota { per_minute: 12_000, burst: 200 });
+        // Never more than the per-minute figure, never less than 1.
+        let big = RateLimitSettings { per_minute: 100, burst_per_second: 500 };
+        assert_eq!(Quota::for_key(big, Some(3), None), Quota { per_minute: 3, burst: 3 });
+        assert_eq!(Quota::for_key(big, None, None), Quota { per_minute: 100, burst: 100 });
+    }
+
+    #[test]
+    fn a_keys_own_burst_overrides_the_default_within_its_rate() {
+        let d = RateLimitSettings { per_minute: 100, burst_per_second: 10 };
+        assert_eq!(Quota::for_key(d, Some(6000), Some(3)), Quota { per_minute: 6000, burst: 3 });
+        assert_eq!(Quota::for_key(d, None, Some(40)), Quota { per_minute: 100, burst: 40 });
+        assert_eq!(Quota::for_key(d, Some(5), Some(50)), Quota { per_minute: 5, burst: 5 });
+        assert_eq!(Quota::for_key(d, None, Some(1_000_000)), Quota { per_minute: 100, burst: 100 });
+        assert_eq!(Quota::for_key(d, Some(6000), Some(0)), Quota { per_minute: 6000, burst: 100 });
+        assert_eq!(Quota::for_key(d, Some(6000), Some(-2)), Quota { per_minute: 6000, burst: 100 });
+        let rl = RateLimiter::new();
+        let q = Quota::for_key(d, Some(6000), Some(3));
+        for _ in 0..3 {
+            assert!(rl.check(5, q, 0).allowed());
+        }
+        assert!(!rl.check(5, q, 0).allowed());
+    }
+
+    #[test]
+    fn a_state_is_told_by_its_backlog_alone() {
+        let q = Quota { per_minute: 60, burst: 3 }; // one a second, tau = 2 s
+        let fresh = state_from_backlog(q, 0, true);
+        assert_eq!((fresh.remaining, fresh.reset, fresh.retry_after), (3, 0, None));
+        let after_one = state_from_backlog(q, SEC, true);
+        assert_eq!((after_one.remaining, after_one.reset), (2, 1));
+        let full = state_from_backlog(q, 3 * SEC, true);
+        assert_eq!((full.remaining, full.reset), (0, 3));
+        // Refused with 3.5 s of backlog: fits again once it is back to 2 s.
+        let refused = state_from_backlog(q, 3 * SEC + SEC / 2, false);
+        assert_eq!((refused.remaining, refused.reset, refused.retry_after), (0, 4, Some(2)));
+        assert_eq!(refused.limit, 3);
+        assert_eq!(refused.per_minute, 60);
     }
 }

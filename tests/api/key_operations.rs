@@ -6,7 +6,7 @@ use keyward::audit::Actor;
 use keyward::db::DbError;
 use keyward::db::schema::audit_events;
 use keyward::keys::store::{self, Status};
-use keyward::keys::{self, Expiry, KeyError, KeyName, NewKeyRequest, PermissionSet, RateLimit};
+use keyward::keys::{self, Burst, Expiry, KeyError, KeyName, NewKeyRequest, PermissionSet, RateLimit};
 
 use crate::both_backends;
 use crate::helpers::db::{first_workspace, second_workspace, user_id};
@@ -23,6 +23,7 @@ fn request(name: &str) -> NewKeyRequest {
         permissions: PermissionSet::from_stored("records:read"),
         expiry: Expiry::Days(30),
         rate_limit: RateLimit::parse_optional("250").unwrap(),
+        burst: Burst::parse_optional("40", RateLimit::parse_optional("250").unwrap()).unwrap(),
     }
 }
 
@@ -53,7 +54,10 @@ async fn every_operation_keeps_the_rules_and_leaves_one_audit_event(backend: Bac
 
     let issued = keys::ops::create(db, &actor, ws, request("Billing")).await.unwrap();
     let row = keys::ops::find(db, ws, issued.id).await.unwrap();
-    assert_eq!((row.name.as_str(), row.rate_limit_per_minute), ("Billing", Some(250)));
+    assert_eq!(
+        (row.name.as_str(), row.rate_limit_per_minute, row.rate_limit_burst),
+        ("Billing", Some(250), Some(40))
+    );
     assert_eq!(row.created_by, actor.user_id);
     let found = keyward_find(&app, issued.secret.expose()).await;
     assert_eq!(found, Some(issued.id), "the new secret is the key's");
@@ -69,6 +73,12 @@ async fn every_operation_keeps_the_rules_and_leaves_one_audit_event(backend: Bac
     assert_eq!(again.id, issued.id);
     assert_eq!(keyward_find(&app, issued.secret.expose()).await, None, "the old secret is dead");
     assert_eq!(keyward_find(&app, again.secret.expose()).await, Some(issued.id));
+    let regenerated = keys::ops::find(db, ws, issued.id).await.unwrap();
+    assert_eq!(
+        (regenerated.rate_limit_per_minute, regenerated.rate_limit_burst),
+        (Some(250), Some(40)),
+        "a new secret keeps the key's limits"
+    );
 
     // The one showing can be claimed once, and only for the current secret.
     assert!(!keys::ops::claim_reveal(db, &actor, &row, issued.secret.expose()).await.unwrap());

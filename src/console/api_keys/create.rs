@@ -18,7 +18,9 @@ use crate::console::member::Member;
 use crate::console::pages::{PageCtx, render, render_status};
 use crate::console::session::TypedSession;
 use crate::keys::expiry::{AllowedDays, DEFAULT_DAYS, PRESET_DAYS};
-use crate::keys::{self, Catalogue, Expiry, KeyError, KeyName, NewKeyRequest, PermissionSet, RateLimit};
+use crate::keys::{
+    self, Burst, Catalogue, Expiry, KeyError, KeyName, NewKeyRequest, PermissionSet, RateLimit,
+};
 use crate::state::AppState;
 
 #[derive(Default, Deserialize)]
@@ -35,6 +37,8 @@ pub struct CreateKeyFormData {
     pub expiry_date: String,
     #[serde(default)]
     pub rate_limit_per_minute: String,
+    #[serde(default)]
+    pub rate_limit_burst: String,
     /// A preset button (`read-only`): fills the boxes and shows the form again, creating nothing.
     #[serde(default)]
     pub preset: String,
@@ -46,6 +50,7 @@ pub struct CreateKeyErrors {
     pub permissions: Option<String>,
     pub expiry: Option<String>,
     pub rate_limit_per_minute: Option<String>,
+    pub rate_limit_burst: Option<String>,
 }
 
 /// One line of the error summary above the form: a link to the field and its message.
@@ -67,6 +72,7 @@ impl CreateKeyErrors {
             ("full_access", "Permissions", &self.permissions),
             ("expiry", "Expiration", &self.expiry),
             ("rate_limit_per_minute", "Rate limit", &self.rate_limit_per_minute),
+            ("rate_limit_burst", "Burst", &self.rate_limit_burst),
         ]
         .into_iter()
         .filter_map(|(target, field, e)| e.as_deref().map(|message| SummaryLine { target, field, message }))
@@ -93,6 +99,8 @@ pub struct NewKeyPage {
     /// The same two days in words, for the hint.
     pub allowed_words: (String, String),
     pub default_rate_limit: u32,
+    /// The global burst setting, the least a key without its own burst gets.
+    pub default_burst: u32,
     /// The grid layout of the permissions, when the catalogue fits one.
     pub grid: Option<Grid>,
     /// The scopes of the "Read only" preset; empty when the catalogue has none.
@@ -129,6 +137,7 @@ impl NewKeyPage {
             max_date: allowed.last.to_string(),
             allowed_words: (day_in_words(allowed.first), day_in_words(allowed.last)),
             default_rate_limit: state.settings.rate_limit.per_minute,
+            default_burst: state.settings.rate_limit.burst_per_second,
             grid: Grid::of(&state.catalogue),
             read_only: picker::read_only(&state.catalogue),
         }
@@ -185,9 +194,12 @@ impl CreateKeyFormData {
             .map_err(|e| errors.expiry = Some(e.to_string()));
         let rate_limit = RateLimit::parse_optional(&self.rate_limit_per_minute)
             .map_err(|e| errors.rate_limit_per_minute = Some(e.to_string()));
-        match (name, permissions, expiry, rate_limit) {
-            (Ok(name), Ok(permissions), Ok(expiry), Ok(rate_limit)) => {
-                Ok(NewKeyRequest { name, permissions, expiry, rate_limit })
+        // Against the key's own rate when that is sound; otherwise only the outer bounds.
+        let burst = Burst::parse_optional(&self.rate_limit_burst, rate_limit.unwrap_or_default())
+            .map_err(|e| errors.rate_limit_burst = Some(e.to_string()));
+        match (name, permissions, expiry, rate_limit, burst) {
+            (Ok(name), Ok(permissions), Ok(expiry), Ok(rate_limit), Ok(burst)) => {
+                Ok(NewKeyRequest { name, permissions, expiry, rate_limit, burst })
             }
             _ => Err(errors),
         }

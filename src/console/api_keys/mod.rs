@@ -133,7 +133,36 @@ pub struct KeyView {
     pub status: Status,
     pub revoked: Option<Moment>,
     pub revoked_by: String,
-    pub rate_limit: Option<i32>,
+    /// The key's own limits in words ("6,000 requests/min, burst 100"), when it has any.
+    pub limits: Option<String>,
+}
+
+/// A key's own rate limit and burst as the table shows them; `None` when both are the defaults.
+fn limits_in_words(per_minute: Option<i32>, burst: Option<i32>) -> Option<String> {
+    match (per_minute, burst) {
+        (None, None) => None,
+        (Some(rate), None) => Some(format!("{} requests/min", grouped(rate))),
+        (Some(rate), Some(burst)) => {
+            Some(format!("{} requests/min, burst {}", grouped(rate), grouped(burst)))
+        }
+        (None, Some(burst)) => Some(format!("the default rate, burst {}", grouped(burst))),
+    }
+}
+
+/// `6000` → `6,000`: figures of four digits and more are easier to read in groups.
+fn grouped(n: i32) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
+    if n < 0 {
+        out.push('-');
+    }
+    for (i, d) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(d);
+    }
+    out
 }
 
 /// Who a user id was, for "Created by": their email, or a note when the account is gone.
@@ -156,7 +185,7 @@ impl KeyView {
             status: k.status(now),
             revoked: k.revoked_at.map(|t| Moment::new(t, now)),
             revoked_by: who(k.revoked_by, emails),
-            rate_limit: k.rate_limit_per_minute,
+            limits: limits_in_words(k.rate_limit_per_minute, k.rate_limit_burst),
             name: k.name,
         }
     }
@@ -188,6 +217,18 @@ mod tests {
         assert!(!ExpiresView::new(None, now).soon);
         let past = ExpiresView::new(Some(at(22, 12)), now);
         assert!(past.past && !past.soon);
+    }
+
+    #[test]
+    fn limits_read_in_words_with_grouped_figures() {
+        assert_eq!(limits_in_words(None, None), None);
+        assert_eq!(limits_in_words(Some(250), None).as_deref(), Some("250 requests/min"));
+        assert_eq!(limits_in_words(Some(6000), Some(100)).as_deref(), Some("6,000 requests/min, burst 100"));
+        assert_eq!(limits_in_words(None, Some(40)).as_deref(), Some("the default rate, burst 40"));
+        assert_eq!(grouped(100_000), "100,000");
+        assert_eq!(grouped(1_000_000), "1,000,000");
+        assert_eq!(grouped(999), "999");
+        assert_eq!(grouped(-1234), "-1,234");
     }
 
     #[test]

@@ -106,6 +106,28 @@ async fn every_validation_message_is_shown_beside_its_field_with_input_kept(back
             rate_msg,
         ));
     }
+    let burst_range =
+        "Enter a whole number of requests from 1 to 1000000, or leave it blank for the default.";
+    for bad in ["0", "1000001", "many", "1.5"] {
+        cases.push((
+            vec![("name", "k"), ("permissions", "records:read"), ("expiry", "30"), ("rate_limit_burst", bad)],
+            "rate_limit_burst",
+            burst_range,
+        ));
+    }
+    // With a rate of its own, a key's burst is at most that rate.
+    cases.push((
+        vec![
+            ("name", "k"),
+            ("permissions", "records:read"),
+            ("expiry", "30"),
+            ("rate_limit_per_minute", "60"),
+            ("rate_limit_burst", "61"),
+        ],
+        "rate_limit_burst",
+        "The burst cannot be more than the rate limit (60 per minute). Enter a whole number from 1 to 60, or \
+         leave it blank for the default.",
+    ));
     for (fields, field, message) in &cases {
         let res = post_create(web, fields).await;
         assert_eq!(res.status(), 422, "{field}: {message}");
@@ -115,7 +137,7 @@ async fn every_validation_message_is_shown_beside_its_field_with_input_kept(back
         let err = select(&doc, &format!("p.field-error#{field}-error"));
         assert_eq!(err.len(), 1, "no error beside {field} for {message}");
         assert_eq!(text_of(&err[0]), *message);
-        if *field == "name" || *field == "rate_limit_per_minute" {
+        if ["name", "rate_limit_per_minute", "rate_limit_burst"].contains(field) {
             let input = select(&doc, &format!("input#{field}[aria-invalid=\"true\"]"));
             assert_eq!(input.len(), 1, "{field} not marked invalid");
             assert!(input[0].value().attr("aria-describedby").unwrap().contains(&format!("{field}-error")));
@@ -132,6 +154,7 @@ async fn every_validation_message_is_shown_beside_its_field_with_input_kept(back
             ("expiry", "custom"),
             ("expiry_date", &today_s),
             ("rate_limit_per_minute", "77"),
+            ("rate_limit_burst", "500"),
         ],
     )
     .await;
@@ -145,6 +168,8 @@ async fn every_validation_message_is_shown_beside_its_field_with_input_kept(back
     assert_eq!(select(&doc, "select#expiry option[selected]").len(), 1);
     assert_eq!(select(&doc, "input#expiry_date")[0].value().attr("value"), Some(today_s.as_str()));
     assert_eq!(select(&doc, "input#rate_limit_per_minute")[0].value().attr("value"), Some("77"));
+    assert_eq!(select(&doc, "input#rate_limit_burst")[0].value().attr("value"), Some("500"));
+    assert_eq!(select(&doc, "input#rate_limit_burst[aria-invalid=\"true\"]").len(), 1, "500 is above 77/min");
     assert_eq!(select(&doc, "input#expiry_date[aria-invalid=\"true\"]").len(), 1);
 
     // Nothing was created by any of that.
@@ -296,7 +321,11 @@ async fn the_read_only_preset_and_the_error_summary_work_without_javascript(back
     assert_eq!(first[0].value().attr("name"), None);
 
     // Errors are summed up above the form, each linking to the control to fix, in form order.
-    let res = post_create(web, &[("name", " "), ("expiry", "custom"), ("rate_limit_per_minute", "0")]).await;
+    let res = post_create(
+        web,
+        &[("name", " "), ("expiry", "custom"), ("rate_limit_per_minute", "0"), ("rate_limit_burst", "-1")],
+    )
+    .await;
     assert_eq!(res.status(), 422);
     let doc = Html::parse_document(&res.text().await.unwrap());
     let summary = select(&doc, "[data-error-summary][role=\"alert\"][tabindex=\"-1\"]");
@@ -310,6 +339,7 @@ async fn the_read_only_preset_and_the_error_summary_work_without_javascript(back
         ("#full_access", "Permissions"),
         ("#expiry", "Expiration"),
         ("#rate_limit_per_minute", "Rate limit"),
+        ("#rate_limit_burst", "Burst"),
     ];
     assert_eq!(links.len(), expected.len(), "{links:?}");
     for ((href, text), (want_href, want_text)) in links.iter().zip(expected) {

@@ -36,7 +36,8 @@ async fn the_key_lifecycle_walks_from_create_to_delete(backend: Backend) {
             ("permissions", "files:upload"),
             ("expiry", "30"),
             ("expiry_date", ""),
-            ("rate_limit_per_minute", "250"),
+            ("rate_limit_per_minute", "6000"),
+            ("rate_limit_burst", "100"),
         ],
     )
     .await;
@@ -81,6 +82,10 @@ async fn the_key_lifecycle_walks_from_create_to_delete(backend: Backend) {
     let table = web.get_text("/settings/api-keys").await;
     assert_eq!(row_ids(&table), vec![id]);
     assert!(cell(&table, id, "Name").contains("Deploy bot"));
+    assert!(
+        cell(&table, id, "Name").contains("Limit: 6,000 requests/min, burst 100"),
+        "the key's own limits"
+    );
     assert_eq!(cell(&table, id, "Key"), format!("kw_live_…{}", key.last4()));
     assert_eq!(cell(&table, id, "Status"), "Active");
     assert_eq!(cell(&table, id, "Last used"), "Never");
@@ -127,6 +132,11 @@ async fn the_key_lifecycle_walks_from_create_to_delete(backend: Backend) {
     let (name, hash, perms, _) = db::key_row(&app, id).await.unwrap();
     assert_eq!((name.as_str(), perms.as_str()), ("Deploy bot", "files:upload records:read"));
     assert_eq!(hash, ApiKey::parse(&new_secret).unwrap().hash().as_str());
+    let table = web.get_text("/settings/api-keys").await;
+    assert!(
+        cell(&table, id, "Name").contains("Limit: 6,000 requests/min, burst 100"),
+        "kept by regeneration"
+    );
     assert_ne!(hash, key.hash().as_str());
     // The old secret stops at once; the new one works.
     assert_eq!(whoami_status(&app, &secret).await, 401, "the old secret still works");

@@ -78,11 +78,19 @@ pub struct SeedKey {
     pub expires_at: Option<NaiveDateTime>,
     pub revoked: bool,
     pub rate_limit: Option<i32>,
+    pub burst: Option<i32>,
 }
 
 impl Default for SeedKey {
     fn default() -> Self {
-        Self { name: "Deploy bot", permissions: "*", expires_at: None, revoked: false, rate_limit: None }
+        Self {
+            name: "Deploy bot",
+            permissions: "*",
+            expires_at: None,
+            revoked: false,
+            rate_limit: None,
+            burst: None,
+        }
     }
 }
 
@@ -140,6 +148,7 @@ pub async fn seed_key(app: &TestApp, seed: SeedKey) -> Seeded {
                     api_keys::expires_at.eq(seed.expires_at),
                     api_keys::revoked_at.eq(seed.revoked.then_some(now)),
                     api_keys::rate_limit_per_minute.eq(seed.rate_limit),
+                    api_keys::rate_limit_burst.eq(seed.burst),
                 ))
                 .returning(api_keys::id)
                 .get_result(conn)?;
@@ -178,6 +187,7 @@ pub async fn insert_keys(
                         created_at: now,
                         expires_at,
                         rate_limit_per_minute: None,
+                        rate_limit_burst: None,
                     },
                 )?;
                 if revoked {
