@@ -23,5 +23,6 @@ mod password_work;
 mod proxy;
 mod secrets_at_rest;
 mod secrets_scan;
+mod shared_limits;
 mod sign_in_security;
 mod verifier;
