@@ -88,7 +88,8 @@ pub struct Opts {
     /// Default sustained rate limit per key.
     #[arg(long, env = "KEYWARD_RATE_LIMIT_PER_MINUTE", default_value_t = 100, global = true)]
     pub rate_limit_per_minute: u32,
-    /// Default burst per key, per second.
+    /// Default burst: what a key without its own may make at once (at least one second's worth
+    /// of its per-minute rate, at most that rate).
     #[arg(long, env = "KEYWARD_RATE_LIMIT_BURST", default_value_t = 10, global = true)]
     pub rate_limit_burst: u32,
     /// Redis holding per-key rate limits for every instance: redis://[:PASSWORD@]HOST[:PORT][/DB]

@@ -21,8 +21,6 @@ pub mod routes;
 pub mod shared_limits;
 pub mod usage;
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -35,7 +33,7 @@ use crate::keys::store::{self, KeyRecord};
 use cache::KeyCache;
 pub use error::Denial;
 use ratelimit::{Quota, RateLimiter, RateState};
-use shared_limits::{LimitsMode, SharedLimiter};
+use shared_limits::SharedLimiter;
 use usage::UsageBuffer;
 
 /// The verifier's long-lived state, shared by every worker.
@@ -82,11 +80,11 @@ impl Verifier {
         // A key refused before its limit only looks at its allowance; a good one takes from it.
         let take = result.is_ok();
         let rate = match &self.shared {
-            None => self.local_rate(rec.id, quota, take),
+            None => self.limiter.decide(rec.id, quota, take),
             // Redis failing or slow never refuses a key: this instance decides alone.
             Some(shared) => match shared.check(rec.id, quota, take).await {
                 Some(state) => state,
-                None => self.local_rate(rec.id, quota, take),
+                None => self.limiter.decide(rec.id, quota, take),
             },
         };
         if let Some(retry_after) = rate.retry_after {
@@ -94,30 +92,6 @@ impl Verifier {
         }
         self.usage.record(rec.id, result.is_ok(), now, ip);
         Outcome { record: Some(rec), rate: Some(rate), result }
-    }
-}
-
-impl Verifier {
-    fn local_rate(&self, key_id: i64, quota: Quota, take: bool) -> RateState {
-        if take {
-            self.limiter.check(key_id, quota, self.limiter.now())
-        } else {
-            self.limiter.peek(key_id, quota, self.limiter.now())
-        }
-    }
-
-    /// Where rate limits are kept now (asks Redis, when there is one).
-    pub async fn limits_mode(&self) -> LimitsMode {
-        match &self.shared {
-            None => LimitsMode::Memory,
-            Some(shared) => shared.probe().await,
-        }
-    }
-}
-
-impl crate::web::health::RateLimitReport for Verifier {
-    fn rate_limits(&self) -> Pin<Box<dyn Future<Output = &'static str> + Send + '_>> {
-        Box::pin(async move { self.limits_mode().await.label() })
     }
 }
 

@@ -15,6 +15,7 @@
 //! not one per request. Losing Redis is logged once (a warning), and so is getting it back.
 
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -22,6 +23,7 @@ use parking_lot::Mutex;
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, Client, ConnectionAddr, IntoConnectionInfo, RedisConnectionInfo, Script};
 
+use super::Verifier;
 use super::ratelimit::{Quota, RateState, state_from_backlog};
 use crate::config::{RedisAddress, RedisUrl};
 
@@ -249,5 +251,21 @@ impl SharedLimiter {
             self.paused_until.store(0, Ordering::Relaxed);
             tracing::info!("Redis answers again: per-key rate limits hold across all instances");
         }
+    }
+}
+
+impl Verifier {
+    /// Where rate limits are kept now (asks Redis, when there is one).
+    pub async fn limits_mode(&self) -> LimitsMode {
+        match &self.shared {
+            None => LimitsMode::Memory,
+            Some(shared) => shared.probe().await,
+        }
+    }
+}
+
+impl crate::web::health::RateLimitReport for Verifier {
+    fn rate_limits(&self) -> Pin<Box<dyn Future<Output = &'static str> + Send + '_>> {
+        Box::pin(async move { self.limits_mode().await.label() })
     }
 }
