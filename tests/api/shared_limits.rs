@@ -19,6 +19,7 @@ both_backends! {
     a_redis_outage_never_refuses_a_key_and_the_limits_are_shared_again_when_it_is_back,
     a_redis_that_hangs_costs_a_request_at_most_its_timeout,
     an_instance_starts_without_its_redis_and_uses_it_once_it_answers,
+    redis_on_a_unix_socket_holds_the_limits_too,
     a_fast_key_without_its_own_burst_takes_a_second_of_its_rate_at_once,
     a_keys_own_burst_is_all_it_gets_at_once,
 }
@@ -195,6 +196,18 @@ async fn an_instance_starts_without_its_redis_and_uses_it_once_it_answers(backen
     assert_eq!(rate_limits_on(b.client()).await, "redis");
     let shared = seed_key(&a, SeedKey { name: "Shared", ..FIVE_A_MINUTE }).await;
     assert_eq!(allowed(&alternate(a.client(), b.client(), &shared, 20).await), 5);
+    b.stop().await;
+}
+
+async fn redis_on_a_unix_socket_holds_the_limits_too(backend: Backend) {
+    let Some(redis) = RedisServer::start().await else { return };
+    let a = spawn_app_with(backend, |s| s.redis_url = Some(redis.socket_url())).await;
+    let b = a.another_instance(|s| s.redis_url = Some(redis.url())).await;
+    assert_eq!(rate_limits_on(a.client()).await, "redis");
+    let key = seed_key(&a, FIVE_A_MINUTE).await;
+    // One over the socket, one over TCP: the same allowance.
+    assert_eq!(allowed(&alternate(a.client(), b.client(), &key, 20).await), 5);
+    assert!(redis.pttl(&format!("keyward:rate:{}", key.id)).await > 0);
     b.stop().await;
 }
 

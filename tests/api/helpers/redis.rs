@@ -1,4 +1,5 @@
-//! A throwaway `redis-server` for one test ([`RedisServer`]): on a free port, saving nothing,
+//! A throwaway `redis-server` for one test ([`RedisServer`]): on a free port and a unix socket,
+//! saving nothing,
 //! in its own temporary directory, ready once it answers PING, killed when dropped. A test can
 //! take it away ([`RedisServer::kill`], [`RedisServer::freeze`]) and bring it back on the same
 //! port ([`RedisServer::restart`], [`RedisServer::thaw`]).
@@ -46,6 +47,12 @@ impl RedisServer {
         RedisUrl::parse(&format!("redis://127.0.0.1:{}", self.port)).expect("a valid Redis URL")
     }
 
+    /// The same server through its unix socket: `unix:///…/redis.sock`.
+    pub fn socket_url(&self) -> RedisUrl {
+        let socket = self.dir.path().join("redis.sock");
+        RedisUrl::parse(&format!("unix://{}", socket.display())).expect("a valid Redis URL")
+    }
+
     /// The milliseconds a key has left to live (`PTTL`): -2 when there is no such key, -1
     /// when it never expires.
     pub async fn pttl(&self, key: &str) -> i64 {
@@ -88,9 +95,11 @@ impl RedisServer {
         let log = File::options().create(true).append(true).open(&log_path).expect("redis log");
         let child = Command::new(self.binary)
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+            .args(["--save", "", "--appendonly", "no", "--daemonize", "no", "--unixsocketperm", "700"])
             .arg("--dir")
             .arg(self.dir.path())
+            .arg("--unixsocket")
+            .arg(self.dir.path().join("redis.sock"))
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("redis log"))
             .stderr(log)
