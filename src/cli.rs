@@ -8,8 +8,8 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::admin::AdminError;
 use crate::config::{
-    ConfigError, DatabaseUrl, RateLimitSettings, SecretKey, Settings, TrustedProxies, parse_duration,
-    parse_timeout,
+    ConfigError, DatabaseUrl, RateLimitSettings, RedisUrl, SecretKey, Settings, TrustedProxies,
+    parse_duration, parse_timeout,
 };
 use crate::startup::{Application, StartError, open_database};
 
@@ -88,9 +88,14 @@ pub struct Opts {
     /// Default sustained rate limit per key.
     #[arg(long, env = "KEYWARD_RATE_LIMIT_PER_MINUTE", default_value_t = 100, global = true)]
     pub rate_limit_per_minute: u32,
-    /// Default burst per key, per second.
+    /// Default burst: what a key without its own may make at once (at least one second's worth
+    /// of its per-minute rate, at most that rate).
     #[arg(long, env = "KEYWARD_RATE_LIMIT_BURST", default_value_t = 10, global = true)]
     pub rate_limit_burst: u32,
+    /// Redis holding per-key rate limits for every instance: redis://[:PASSWORD@]HOST[:PORT][/DB]
+    /// or unix:///PATH/TO/SOCKET. Without it each instance enforces the full limit on its own.
+    #[arg(long, env = "KEYWARD_REDIS_URL", global = true, hide_env_values = true)]
+    pub redis_url: Option<String>,
     /// A console session ends after this long without a request: e.g. 30m, 12h, 2d.
     #[arg(long, env = "KEYWARD_SESSION_IDLE_TIMEOUT", default_value = "12h", global = true)]
     pub session_idle_timeout: String,
@@ -140,6 +145,8 @@ impl Opts {
             per_minute: self.rate_limit_per_minute,
             burst_per_second: self.rate_limit_burst,
         };
+        s.redis_url =
+            self.redis_url.as_deref().filter(|u| !u.trim().is_empty()).map(RedisUrl::parse).transpose()?;
         let duration = |setting: &'static str, text: &str| {
             parse_duration(text).map_err(|error| ConfigError::Duration { setting, error })
         };
@@ -264,5 +271,15 @@ mod tests {
         assert!(defaults.password_work.permits >= 1);
         let bad = settings_from(&["--body-timeout", "0s"]).err().unwrap();
         assert!(bad.contains("KEYWARD_BODY_TIMEOUT"), "{bad}");
+    }
+
+    #[test]
+    fn the_redis_url_comes_from_the_command_line_and_is_checked() {
+        assert!(settings_from(&[]).unwrap().redis_url.is_none());
+        let s = settings_from(&["--redis-url", "redis://:hunter2@cache:6380/2"]).unwrap();
+        assert_eq!(s.redis_url.unwrap().to_string(), "redis://:***@cache:6380/2");
+        let tls = settings_from(&["--redis-url", "rediss://:hunter2@cache"]).unwrap_err();
+        assert!(tls.contains("KEYWARD_REDIS_URL") && tls.contains("TLS"), "{tls}");
+        assert!(!tls.contains("hunter2"), "{tls}");
     }
 }

@@ -21,7 +21,9 @@ use crate::db::{Db, DbConnection, prepare_sqlite_path, run_migrations};
 use crate::keys::Catalogue;
 use crate::state::AppState;
 use crate::verifier::Verifier;
+use crate::verifier::shared_limits::{LimitsMode, SharedLimiter};
 use crate::web::body_deadline::{self, BodyDeadline};
+use crate::web::health::RateLimitReport;
 use crate::web::{headers, health, host_check, not_found, request_log};
 
 /// Why the server could not start. Each reads as one plain line.
@@ -133,7 +135,10 @@ impl Application {
             setup_code,
             password_work: crate::accounts::password_work::PasswordWork::new(settings.password_work),
         });
-        let verifier = web::Data::new(Verifier::new(state.db.clone(), settings.rate_limit));
+        let shared_limits = shared_limiter(&settings).await?;
+        let verifier = web::Data::new(Verifier::new(state.db.clone(), settings.rate_limit, shared_limits));
+        let limits_report: web::Data<dyn RateLimitReport> =
+            web::Data::from(verifier.clone().into_inner() as Arc<dyn RateLimitReport>);
         let usage_flusher =
             crate::verifier::spawn_flusher(verifier.clone().into_inner(), settings.usage_flush_interval);
         let trimmer = crate::memory::spawn_trimmer();
@@ -162,6 +167,7 @@ impl Application {
             App::new()
                 .app_data(app_state.clone())
                 .app_data(app_verifier.clone())
+                .app_data(limits_report.clone())
                 .app_data(app_settings.clone())
                 .app_data(web::PayloadConfig::new(crate::console::csrf::MAX_FORM_BYTES))
                 .app_data(web::FormConfig::default().limit(crate::console::csrf::MAX_FORM_BYTES))
@@ -235,6 +241,18 @@ impl Application {
         tracing::info!("server stopped");
         Ok(())
     }
+}
+
+/// The Redis side of the rate limiter, when `KEYWARD_REDIS_URL` is set. Redis being down does
+/// not stop the start: keys are then limited per instance until it answers (logged either way).
+async fn shared_limiter(settings: &Settings) -> Result<Option<SharedLimiter>, StartError> {
+    let Some(url) = &settings.redis_url else { return Ok(None) };
+    let limiter =
+        SharedLimiter::new(url).map_err(|e| StartError::Config(format!("KEYWARD_REDIS_URL ({url}): {e}")))?;
+    if limiter.probe().await == LimitsMode::Redis {
+        tracing::info!(redis = %url, "per-key rate limits are shared through Redis");
+    }
+    Ok(Some(limiter))
 }
 
 /// Unknown addresses: the JSON error under `/api/`, the console's HTML 404 page elsewhere.

@@ -13,6 +13,8 @@ pub enum ConfigError {
     UnknownDatabaseUrl(String),
     #[error("KEYWARD_PUBLIC_URL `{url}` is not a URL: {reason}")]
     PublicUrl { url: String, reason: String },
+    #[error("KEYWARD_REDIS_URL: {0}")]
+    RedisUrl(#[from] crate::config::redis_url::RedisUrlError),
     #[error("KEYWARD_TRUSTED_PROXIES: {0}")]
     TrustedProxy(#[from] ProxyEntryError),
     #[error("{setting}: {error}")]

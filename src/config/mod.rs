@@ -5,10 +5,12 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub mod error;
+pub mod redis_url;
 pub mod secret_key;
 pub mod trusted_proxies;
 
 pub use error::{ConfigError, DurationError, ProxyEntryError};
+pub use redis_url::{RedisAddress, RedisUrl, RedisUrlError};
 pub use secret_key::SecretKey;
 pub use trusted_proxies::TrustedProxies;
 
@@ -161,6 +163,9 @@ pub struct Settings {
     /// An optional TOML scope catalogue.
     pub scopes_file: Option<PathBuf>,
     pub rate_limit: RateLimitSettings,
+    /// Where per-key rate limits are shared by every instance. `None`: each instance counts
+    /// alone, so each lets a key make its full rate.
+    pub redis_url: Option<RedisUrl>,
     pub session_idle_timeout: Duration,
     pub session_absolute_timeout: Duration,
     /// Sign-in throttling (in memory, per instance).
@@ -194,6 +199,7 @@ impl Settings {
             trusted_proxies: TrustedProxies::default(),
             scopes_file: None,
             rate_limit: RateLimitSettings::default(),
+            redis_url: None,
             session_idle_timeout: Duration::from_secs(12 * 3600),
             session_absolute_timeout: Duration::from_secs(7 * 24 * 3600),
             login_throttle: LoginThrottleSettings::default(),
@@ -308,7 +314,9 @@ mod tests {
         let mut settings = Settings::new(url);
         settings.secret_key =
             Some(SecretKey::parse("a cookie secret of thirty-two characters", "KEYWARD_SECRET_KEY").unwrap());
+        settings.redis_url = Some(RedisUrl::parse("redis://:hunter3@cache/1").unwrap());
         let debug = format!("{settings:?}");
         assert!(!debug.contains("hunter2") && !debug.contains("cookie secret"), "{debug}");
+        assert!(!debug.contains("hunter3") && debug.contains("redis://:***@cache:6379/1"), "{debug}");
     }
 }

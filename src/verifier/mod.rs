@@ -8,6 +8,7 @@
 //! - [`decision`]: the ordered checks on a looked-up key (the lookup is `keys::store::find_by_hash`).
 //! - [`cache`]: key records in memory while the database layer vouches that no key changed.
 //! - [`ratelimit`]: per-key GCRA.
+//! - [`shared_limits`]: the same GCRA in Redis, so a key's limit holds across instances.
 //! - [`usage`]: the usage buffer and its batch writer.
 //! - [`routes`]: `POST /api/v1/keys/verify`, `GET /api/v1/auth`, `GET /api/v1/whoami`.
 
@@ -17,6 +18,7 @@ pub mod error;
 pub mod extract;
 pub mod ratelimit;
 pub mod routes;
+pub mod shared_limits;
 pub mod usage;
 
 use std::sync::Arc;
@@ -31,6 +33,7 @@ use crate::keys::store::{self, KeyRecord};
 use cache::KeyCache;
 pub use error::Denial;
 use ratelimit::{Quota, RateLimiter, RateState};
+use shared_limits::SharedLimiter;
 use usage::UsageBuffer;
 
 /// The verifier's long-lived state, shared by every worker.
@@ -40,6 +43,8 @@ pub struct Verifier {
     pub limiter: RateLimiter,
     pub usage: UsageBuffer,
     defaults: RateLimitSettings,
+    /// Limits shared with the other instances; `None`: counted here alone.
+    pub shared: Option<SharedLimiter>,
 }
 
 /// The verdict on one presented key, with what the response needs to show.
@@ -51,13 +56,14 @@ pub struct Outcome {
 }
 
 impl Verifier {
-    pub fn new(db: Db, defaults: RateLimitSettings) -> Self {
+    pub fn new(db: Db, defaults: RateLimitSettings, shared: Option<SharedLimiter>) -> Self {
         Self {
             db,
             cache: KeyCache::default(),
             limiter: RateLimiter::new(),
             usage: UsageBuffer::default(),
             defaults,
+            shared,
         }
     }
 
@@ -71,15 +77,19 @@ impl Verifier {
         let mut result = decision::decide(record.as_deref(), required, now);
         let Some(rec) = record else { return Outcome { record: None, rate: None, result } };
         let quota = Quota::for_key(self.defaults, rec.rate_limit_per_minute, rec.rate_limit_burst);
-        let rate = if result.is_ok() {
-            let state = self.limiter.check(rec.id, quota, self.limiter.now());
-            if let Some(retry_after) = state.retry_after {
-                result = Err(Denial::RateLimited { retry_after });
-            }
-            state
-        } else {
-            self.limiter.peek(rec.id, quota, self.limiter.now())
+        // A key refused before its limit only looks at its allowance; a good one takes from it.
+        let take = result.is_ok();
+        let rate = match &self.shared {
+            None => self.limiter.decide(rec.id, quota, take),
+            // Redis failing or slow never refuses a key: this instance decides alone.
+            Some(shared) => match shared.check(rec.id, quota, take).await {
+                Some(state) => state,
+                None => self.limiter.decide(rec.id, quota, take),
+            },
         };
+        if let Some(retry_after) = rate.retry_after {
+            result = Err(Denial::RateLimited { retry_after });
+        }
         self.usage.record(rec.id, result.is_ok(), now, ip);
         Outcome { record: Some(rec), rate: Some(rate), result }
     }

@@ -132,6 +132,11 @@ impl RateLimiter {
         state_from_backlog(quota, new_tat - now, true)
     }
 
+    /// [`Self::check`] when `take`, else [`Self::peek`], now.
+    pub fn decide(&self, key: i64, quota: Quota, take: bool) -> RateState {
+        if take { self.check(key, quota, self.now()) } else { self.peek(key, quota, self.now()) }
+    }
+
     /// The key's state without taking anything (for refusals that come before the limit).
     pub fn peek(&self, key: i64, quota: Quota, now: u64) -> RateState {
         let tat = self.shard(key).lock().get(&key).copied().unwrap_or(now).max(now);

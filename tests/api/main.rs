@@ -24,5 +24,6 @@ mod proxy;
 mod scale_out;
 mod secrets_at_rest;
 mod secrets_scan;
+mod shared_limits;
 mod sign_in_security;
 mod verifier;

@@ -6,6 +6,7 @@ use actix_web::web;
 use keyward::config::{DatabaseUrl, SecretKey, Settings};
 use keyward::startup::Application;
 use keyward::state::AppState;
+use keyward::verifier::Verifier;
 
 use super::backend::{Backend, TestDb};
 use super::client::{Client, assert_is_redirect_to};
@@ -21,13 +22,12 @@ pub struct TestApp {
     pub port: u16,
     pub backend: Backend,
     pub state: web::Data<AppState>,
+    pub verifier: web::Data<Verifier>,
     pub database_url: DatabaseUrl,
     client: Client,
     handle: ServerHandle,
     /// The server task; `stop` waits for it, so shutdown work (the usage flush) is done.
     run: tokio::sync::Mutex<Option<tokio::task::JoinHandle<std::io::Result<()>>>>,
-    /// The verifier's state (its cache's hit counts).
-    pub verifier: web::Data<keyward::verifier::Verifier>,
     // Dropped last: the server must stop using the database before it is removed. `None` for
     // a second instance on another's database.
     _db: Option<TestDb>,
@@ -76,8 +76,7 @@ async fn start(
     let app = Application::build(settings).await.expect("the app starts");
     let port = app.port();
     let handle = app.handle();
-    let state = app.state();
-    let verifier = app.verifier();
+    let (state, verifier) = (app.state(), app.verifier());
     let run = tokio::spawn(app.run_until_stopped());
     let address = format!("http://127.0.0.1:{port}");
     TestApp {
@@ -86,10 +85,10 @@ async fn start(
         port,
         backend,
         state,
+        verifier,
         database_url: url,
         handle,
         run: tokio::sync::Mutex::new(Some(run)),
-        verifier,
         _db: db,
     }
 }
@@ -163,5 +162,43 @@ impl TestApp {
         if let Some(run) = self.run.lock().await.take() {
             let _ = run.await;
         }
+    }
+}
+
+/// Another keyward serving the same database as a [`TestApp`], as an operator runs several
+/// behind one load balancer; its own settings come from `tweak`.
+pub struct Instance {
+    pub address: String,
+    pub verifier: web::Data<Verifier>,
+    client: Client,
+    handle: ServerHandle,
+    run: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl TestApp {
+    /// Starts a second instance on this app's database.
+    pub async fn another_instance(&self, tweak: impl FnOnce(&mut Settings)) -> Instance {
+        let mut settings = test_settings(self.database_url.clone());
+        tweak(&mut settings);
+        let app = Application::build(settings).await.expect("the second instance starts");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        let (handle, verifier) = (app.handle(), app.verifier());
+        let run = tokio::spawn(app.run_until_stopped());
+        Instance { client: Client::new(&address), address, verifier, handle, run }
+    }
+}
+
+impl Instance {
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Stops it gracefully and waits for it. Its client goes first: a graceful stop waits
+    /// for the client's idle keep-alive connections otherwise.
+    pub async fn stop(self) {
+        let Self { client, handle, run, .. } = self;
+        drop(client);
+        handle.stop(true).await;
+        let _ = run.await;
     }
 }

@@ -7,7 +7,8 @@
 //! - [`cookies`]: the session cookie opened and forged with the server's key;
 //! - [`pages`]: reading the HTML the console answers;
 //! - [`db`]: seeding and reading the database directly, beside the console;
-//! - [`process`]: the keyward binary run as a child process ([`ServerProcess`]).
+//! - [`process`]: the keyward binary run as a child process ([`ServerProcess`]);
+//! - [`redis`]: a throwaway `redis-server` ([`RedisServer`]) for the shared rate limits.
 // Not every test module uses every helper.
 #![allow(dead_code)]
 
@@ -18,6 +19,7 @@ pub mod cookies;
 pub mod db;
 pub mod pages;
 pub mod process;
+pub mod redis;
 
 pub use app::{
     MEMBER_PASSWORD, OWNER_EMAIL, OWNER_PASSWORD, TEST_SECRET_KEY, TestApp, spawn_another, spawn_app,
@@ -26,3 +28,4 @@ pub use app::{
 pub use backend::{Backend, TestDb, postgres_admin_url};
 pub use client::{Client, Failure, Revealed, Verdict, assert_is_redirect_to, extract_csrf};
 pub use process::{ServerProcess, free_port, keyward_command, url_arg};
+pub use redis::RedisServer;
