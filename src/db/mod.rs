@@ -392,6 +392,16 @@ impl Db {
         }
     }
 
+    /// For `/readyz`: `memory` while the verifier may answer from memory, else `database`
+    /// (with the reason on PostgreSQL, where an instance without its lease reads every key).
+    pub fn key_cache_mode(&self) -> &'static str {
+        match (&self.feed, self.key_stamp()) {
+            (_, Some(_)) => "memory",
+            (Some(_), None) => "database (no lease: listener reconnecting)",
+            (None, None) => "database",
+        }
+    }
+
     /// The stamp the verifier's cache is valid under right now, read without a system call or
     /// a query; `None` when memory may not be trusted (see [`key_changes`]).
     pub fn key_stamp(&self) -> Option<KeyStamp> {

@@ -21,8 +21,10 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().insert_header(("Cache-Control", "no-store")).json(serde_json::json!({"status": "ok"}))
 }
 
-/// Ready: a database connection can be had and answers. Where rate limits are kept is
-/// reported, never a reason to be unready: without Redis each instance still limits keys.
+/// Ready: a database connection can be had and answers. Where rate limits are kept, and
+/// whether verifications are answered from memory, are reported, never reasons to be unready:
+/// without Redis each instance still limits keys, and without its lease an instance still
+/// answers every verification from the database.
 #[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>, limits: web::Data<dyn RateLimitReport>) -> HttpResponse {
     if state.db.is_ready().await {
@@ -30,6 +32,7 @@ pub async fn readyz(state: web::Data<AppState>, limits: web::Data<dyn RateLimitR
             "status": "ready",
             "database": state.db.url().backend_name(),
             "rate_limits": limits.rate_limits().await,
+            "key_cache": state.db.key_cache_mode(),
         }))
     } else {
         json_error(

@@ -75,6 +75,8 @@ async fn every_kind_of_key_change_on_one_instance_is_refused_by_another_on_its_n
     let workspace = first_workspace(&a).await;
     until_trusted(&a).await;
     until_trusted(&b).await;
+    let ready: serde_json::Value = b.client().get("/readyz").await.json().await.unwrap();
+    assert_eq!(ready["key_cache"], "memory", "{ready}");
 
     for round in 0..ROUNDS {
         let key = owner.create_key(&format!("k{round}"), &["records:read"], "never").await;
