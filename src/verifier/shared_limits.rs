@@ -14,6 +14,7 @@
 //! limiter; Redis is then left alone for [`PAUSE`], so an outage costs one timeout per pause,
 //! not one per request. Losing Redis is logged once (a warning), and so is getting it back.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -22,6 +23,7 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, Client, ConnectionAddr, IntoConnectionInfo, RedisConnectionInfo, Script};
+use tokio::sync::oneshot;
 
 use super::Verifier;
 use super::ratelimit::{Quota, RateState, state_from_backlog};
@@ -32,13 +34,14 @@ pub const CALL_TIMEOUT: Duration = Duration::from_millis(250);
 /// How long Redis is left alone after a failure.
 pub const PAUSE: Duration = Duration::from_secs(1);
 
-/// One GCRA step for one key, atomic in Redis.
+/// One GCRA step for one key, atomic in Redis, for `n` requests at once.
 ///
 /// KEYS[1]: the key's theoretical arrival time (TAT), microseconds on Redis's clock.
-/// ARGV: the emission interval and the tolerance (microseconds, from [`Quota`]); `1` to take a
-/// request, `0` to look without taking.
-/// Returns `{allowed (1/0), backlog}`: the backlog (TAT - now, microseconds) after a request
-/// taken, or the one that refused it (a refusal takes nothing), or the current one for a look.
+/// ARGV: the emission interval and the tolerance (microseconds, from [`Quota`]); `n`, the
+/// number of requests to take (0 to look without taking).
+/// Returns `{allowed, backlog}`: how many of the `n` were allowed (in order: the first ones, as
+/// if they had come one after another), and the backlog (TAT - now, microseconds) before them.
+/// Requests refused take nothing.
 ///
 /// Numbers are written with `%d`: Lua's own number-to-text conversion may use exponent
 /// notation for a microsecond timestamp, which Redis would then not read back as a number.
@@ -48,23 +51,50 @@ local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
 local interval = tonumber(ARGV[1])
 local tolerance = tonumber(ARGV[2])
+local n = tonumber(ARGV[3])
 local tat = now
 local stored = redis.call('GET', KEYS[1])
 if stored then
   tat = math.max(tonumber(stored), now)
 end
 local backlog = tat - now
-if ARGV[3] ~= '1' then
-  return {1, backlog}
-end
-if backlog > tolerance then
+if n == 0 or backlog > tolerance then
   return {0, backlog}
 end
-backlog = backlog + interval
-redis.call('SET', KEYS[1], string.format('%d', now + backlog),
-  'PX', string.format('%d', math.ceil(backlog / 1000)))
-return {1, backlog}
+local allowed = math.min(n, math.floor((tolerance - backlog) / interval) + 1)
+local after = backlog + allowed * interval
+redis.call('SET', KEYS[1], string.format('%d', now + after),
+  'PX', string.format('%d', math.ceil(after / 1000)))
+return {allowed, backlog}
 ";
+
+/// What one Redis step answered for a batch: how many were allowed and the backlog before.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Step {
+    allowed: u64,
+    /// Microseconds.
+    backlog: u64,
+}
+
+impl Step {
+    /// The `i`th request of the batch (0-based): whether it was allowed, and the backlog after
+    /// it (nanoseconds), as if the batch had come one request at a time.
+    fn share(self, i: u64, interval: u64) -> (bool, u64) {
+        let micros = if i < self.allowed {
+            self.backlog + (i + 1) * interval
+        } else {
+            self.backlog + self.allowed * interval
+        };
+        (i < self.allowed, micros.saturating_mul(1_000))
+    }
+}
+
+/// What a request waiting behind another for the same key is told: its answer, or that it
+/// makes the next call, for itself and those queued behind it.
+enum Turn {
+    Done(Option<(bool, u64)>),
+    Lead(Vec<oneshot::Sender<Turn>>),
+}
 
 /// Why Redis did not decide a request.
 #[derive(Debug, thiserror::Error)]
@@ -111,6 +141,10 @@ pub struct SharedLimiter {
     /// What was last seen: a change either way is logged, once.
     reachable: AtomicBool,
     outages: AtomicU64,
+    /// Keys with a call in flight, and the requests queued behind it. Requests for one key
+    /// that arrive while its call is out go together in the next one: under load a hot key
+    /// costs one round trip per batch, not per request, with the same answers.
+    queues: Mutex<HashMap<i64, Vec<oneshot::Sender<Turn>>>>,
 }
 
 impl SharedLimiter {
@@ -139,6 +173,7 @@ impl SharedLimiter {
             paused_until: AtomicU64::new(0),
             reachable: AtomicBool::new(true),
             outages: AtomicU64::new(0),
+            queues: Mutex::new(HashMap::new()),
         })
     }
 
@@ -148,6 +183,49 @@ impl SharedLimiter {
         if self.paused() {
             return None;
         }
+        if !take {
+            let step = self.step(key_id, quota, 0).await?;
+            return Some(state_from_backlog(quota, step.backlog.saturating_mul(1_000), true));
+        }
+        let waiting = {
+            let mut queues = self.queues.lock();
+            match queues.get_mut(&key_id) {
+                Some(queue) => {
+                    let (tx, rx) = oneshot::channel();
+                    queue.push(tx);
+                    Some(rx)
+                }
+                None => {
+                    queues.insert(key_id, Vec::new());
+                    None
+                }
+            }
+        };
+        let followers = match waiting {
+            None => Vec::new(),
+            Some(turn) => match turn.await {
+                Ok(Turn::Done(answer)) => {
+                    return answer.map(|(allowed, backlog)| state_from_backlog(quota, backlog, allowed));
+                }
+                Ok(Turn::Lead(followers)) => followers,
+                Err(_) => return None,
+            },
+        };
+        let mut batch = Batch { limiter: self, key_id, followers };
+        let step = self.step(key_id, quota, 1 + batch.followers.len() as u64).await;
+        let interval = quota.interval_micros();
+        for (i, follower) in std::mem::take(&mut batch.followers).into_iter().enumerate() {
+            let _ = follower.send(Turn::Done(step.map(|s| s.share(i as u64 + 1, interval))));
+        }
+        drop(batch);
+        step.map(|s| {
+            let (allowed, backlog) = s.share(0, interval);
+            state_from_backlog(quota, backlog, allowed)
+        })
+    }
+
+    /// One call to the script for `n` requests.
+    async fn step(&self, key_id: i64, quota: Quota, n: u64) -> Option<Step> {
         let call = async {
             let mut conn = self.connection().await?;
             let (allowed, backlog): (i64, i64) = self
@@ -155,19 +233,51 @@ impl SharedLimiter {
                 .key(format!("keyward:rate:{key_id}"))
                 .arg(quota.interval_micros())
                 .arg(quota.tolerance_micros())
-                .arg(u8::from(take))
+                .arg(n)
                 .invoke_async(&mut conn)
                 .await?;
-            Ok((allowed == 1, backlog.max(0).unsigned_abs()))
+            Ok::<_, SharedLimitError>(Step {
+                allowed: allowed.max(0).unsigned_abs(),
+                backlog: backlog.max(0).unsigned_abs(),
+            })
         };
-        match self.within_timeout(call).await {
-            Ok((allowed, backlog_micros)) => {
+        // The connection's own response timeout bounds the call (no second timer per request).
+        match call.await {
+            Ok(step) => {
                 self.answered();
-                Some(state_from_backlog(quota, backlog_micros.saturating_mul(1_000), allowed))
+                Some(step)
             }
             Err(error) => {
                 self.failed(&error);
                 None
+            }
+        }
+    }
+
+    /// Passes the key's turn to the first request queued behind this batch (or frees the key
+    /// when none is). Requests whose wait was abandoned are skipped.
+    fn hand_over(&self, key_id: i64) {
+        loop {
+            let mut queue = {
+                let mut queues = self.queues.lock();
+                let queue = queues.get_mut(&key_id).map(std::mem::take).unwrap_or_default();
+                if queue.is_empty() {
+                    queues.remove(&key_id);
+                    return;
+                }
+                queue
+            };
+            let first = queue.remove(0);
+            match first.send(Turn::Lead(queue)) {
+                Ok(()) => return,
+                Err(Turn::Lead(rest)) => {
+                    // Put the rest back at the front and try the next one.
+                    let mut queues = self.queues.lock();
+                    let queue = queues.entry(key_id).or_default();
+                    let later = std::mem::replace(queue, rest);
+                    queue.extend(later);
+                }
+                Err(Turn::Done(_)) => unreachable!("sent a Lead"),
             }
         }
     }
@@ -247,10 +357,29 @@ impl SharedLimiter {
     }
 
     fn answered(&self) {
-        if !self.reachable.swap(true, Ordering::AcqRel) {
+        // A load first: the swap writes a line every worker reads, on every request.
+        if !self.reachable.load(Ordering::Acquire) && !self.reachable.swap(true, Ordering::AcqRel) {
             self.paused_until.store(0, Ordering::Relaxed);
             tracing::info!("Redis answers again: per-key rate limits hold across all instances");
         }
+    }
+}
+
+/// The requests one call answers. Dropped after the answers went out, or early when the
+/// leading request itself is abandoned mid-call (its client went away): then those waiting are
+/// told to decide in memory. Either way the key's turn passes on, so no request waits forever.
+struct Batch<'a> {
+    limiter: &'a SharedLimiter,
+    key_id: i64,
+    followers: Vec<oneshot::Sender<Turn>>,
+}
+
+impl Drop for Batch<'_> {
+    fn drop(&mut self) {
+        for follower in self.followers.drain(..) {
+            let _ = follower.send(Turn::Done(None));
+        }
+        self.limiter.hand_over(self.key_id);
     }
 }
 

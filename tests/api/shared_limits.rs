@@ -22,6 +22,7 @@ both_backends! {
     redis_on_a_unix_socket_holds_the_limits_too,
     a_fast_key_without_its_own_burst_takes_a_second_of_its_rate_at_once,
     a_keys_own_burst_is_all_it_gets_at_once,
+    a_crowd_on_one_key_across_two_instances_gets_each_slot_of_its_burst_once,
 }
 
 /// 5 a minute: with no burst of its own, 5 at once (a burst never exceeds the rate), then one
@@ -254,4 +255,42 @@ async fn a_keys_own_burst_is_all_it_gets_at_once(backend: Backend) {
         assert_eq!(header(&res, "ratelimit-policy"), Some("6000;w=60;burst=3"));
     })
     .await;
+}
+
+/// Two hundred requests at once for one key, half through each instance: requests for a key
+/// that arrive while its Redis call is out go together in the next call, and each still gets
+/// its own answer, as if they had come one at a time. A key of 50 a minute with a burst of 50
+/// refills one request every 1.2 s; within that, exactly 50 are allowed and each allowed one
+/// is told a different `RateLimit-Remaining`, 49 down to 0.
+async fn a_crowd_on_one_key_across_two_instances_gets_each_slot_of_its_burst_once(backend: Backend) {
+    let Some(redis) = RedisServer::start().await else { return };
+    let a = spawn_app_with(backend, |s| s.redis_url = Some(redis.url())).await;
+    let b = a.another_instance(|s| s.redis_url = Some(redis.url())).await;
+    let key = seed_key(&a, SeedKey { rate_limit: Some(50), burst: Some(50), ..Default::default() }).await;
+    // Warm both instances' connections to Redis, on another key.
+    let warm = seed_key(&a, SeedKey { name: "warm", ..Default::default() }).await;
+    auth(a.client(), &warm).await;
+    auth(b.client(), &warm).await;
+
+    let started = std::time::Instant::now();
+    let answers =
+        join_all((0..200).map(|i| auth(if i % 2 == 0 { a.client() } else { b.client() }, &key))).await;
+    let took = started.elapsed();
+    let mut remaining: Vec<u32> = answers
+        .iter()
+        .filter(|r| r.status() == 200)
+        .map(|r| header(r, "ratelimit-remaining").unwrap().parse().unwrap())
+        .collect();
+    let statuses: Vec<u16> = answers.iter().map(|r| r.status().as_u16()).collect();
+    let allowed = allowed(&statuses);
+    remaining.sort_unstable();
+    if took < std::time::Duration::from_millis(1200) {
+        assert_eq!(allowed, 50, "in {took:?}");
+        assert_eq!(remaining, (0..50).collect::<Vec<u32>>(), "each slot once");
+    } else {
+        // The machine was slow enough for the key to refill: one more per 1.2 s, no more.
+        let refills = (took.as_millis() / 1200) as usize;
+        assert!((50..=50 + refills).contains(&allowed), "{allowed} in {took:?}");
+    }
+    b.stop().await;
 }
