@@ -228,10 +228,6 @@ impl KeyFeed {
     pub fn is_trusted(&self) -> bool {
         self.shared.stamp().is_some()
     }
-
-    pub fn instance(&self) -> &str {
-        &self.shared.instance
-    }
 }
 
 impl Drop for KeyFeed {

@@ -24,7 +24,6 @@
 use std::fs::File;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use diesel::connection::SimpleConnection;
@@ -37,16 +36,6 @@ use super::{DbConnection, DbError};
 /// 0..48 of `-shm`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ChangeStamp([u8; 48]);
-
-impl ChangeStamp {
-    /// A stamp made up for unit tests of code that keeps things per stamp.
-    #[cfg(test)]
-    pub fn for_tests(n: u8) -> Self {
-        let mut s = [0u8; 48];
-        s[8] = n;
-        Self(s)
-    }
-}
 
 /// How long to wait before trying again to watch a database that could not be watched.
 const RETRY_WATCH: Duration = Duration::from_secs(1);
@@ -61,7 +50,7 @@ pub(super) struct ChangeWatch {
 enum WatchSlot {
     #[default]
     NotYet,
-    Watching(Arc<WalWatch>),
+    Watching(WalWatch),
     FailedAt(Instant),
 }
 
@@ -69,31 +58,24 @@ impl ChangeWatch {
     /// The database's current stamp, or `None` when it cannot be told (no WAL-index, or it
     /// cannot be read): then nothing may be trusted as unchanged.
     pub(super) fn stamp(&self, db_path: &Path) -> Option<ChangeStamp> {
-        let watch = {
-            let mut slot = self.slot.lock();
-            match &*slot {
-                WatchSlot::Watching(w) => w.clone(),
-                WatchSlot::FailedAt(at) if at.elapsed() < RETRY_WATCH => return None,
-                _ => match WalWatch::open(db_path) {
-                    Ok(w) => {
-                        let w = Arc::new(w);
-                        *slot = WatchSlot::Watching(w.clone());
-                        w
-                    }
-                    Err(error) => {
-                        tracing::debug!(%error, "commits cannot be watched; nothing is kept between reads");
-                        *slot = WatchSlot::FailedAt(Instant::now());
-                        return None;
-                    }
-                },
-            }
-        };
-        let stamp = watch.stamp();
-        if stamp.is_none() {
-            // The `-shm` file was replaced or vanished: watch it afresh next time.
-            self.reset();
+        // The header is read under the lock: a few loads, cheaper than sharing the watch out.
+        let mut slot = self.slot.lock();
+        match &*slot {
+            WatchSlot::Watching(w) => Some(w.stamp()),
+            WatchSlot::FailedAt(at) if at.elapsed() < RETRY_WATCH => None,
+            _ => match WalWatch::open(db_path) {
+                Ok(w) => {
+                    let stamp = w.stamp();
+                    *slot = WatchSlot::Watching(w);
+                    Some(stamp)
+                }
+                Err(error) => {
+                    tracing::debug!(%error, "commits cannot be watched; nothing is kept between reads");
+                    *slot = WatchSlot::FailedAt(Instant::now());
+                    None
+                }
+            },
         }
-        stamp
     }
 
     /// Drops the watch (the database file went away); the next stamp opens a new one.
@@ -169,14 +151,12 @@ impl WalWatch {
         let shm = File::open(&shm_path)
             .and_then(|f| HeaderMap::map(&f))
             .map_err(|e| DbError::Unavailable(format!("{}: {e}", shm_path.display())))?;
-        let watch = Self { header: shm, _keeper: Mutex::new(keeper) };
-        watch.stamp().ok_or_else(|| DbError::Unavailable("the WAL-index header could not be read".into()))?;
-        Ok(watch)
+        Ok(Self { header: shm, _keeper: Mutex::new(keeper) })
     }
 
     /// The current header.
-    pub fn stamp(&self) -> Option<ChangeStamp> {
-        Some(ChangeStamp(self.header.read()))
+    pub fn stamp(&self) -> ChangeStamp {
+        ChangeStamp(self.header.read())
     }
 }
 
@@ -200,10 +180,10 @@ mod tests {
         let watch = WalWatch::open(&path).expect("WAL mode");
         let mut other = super::super::open_sqlite(&path).unwrap();
         other.batch_execute("CREATE TABLE t (x INTEGER)").unwrap();
-        let mut last = watch.stamp().unwrap();
+        let mut last = watch.stamp();
         for i in 0..20 {
             other.batch_execute(&format!("INSERT INTO t VALUES ({i})")).unwrap();
-            let now = watch.stamp().unwrap();
+            let now = watch.stamp();
             assert_ne!(now, last, "commit {i} went unnoticed");
             last = now;
         }
@@ -212,9 +192,9 @@ mod tests {
                 .get_result(&mut other)
                 .unwrap();
         assert_eq!(n, 20);
-        assert_eq!(watch.stamp().unwrap(), last, "a read is not a change");
+        assert_eq!(watch.stamp(), last, "a read is not a change");
         // A checkpoint that restarts the WAL, then one more commit: still noticed.
         other.batch_execute("PRAGMA wal_checkpoint(TRUNCATE); INSERT INTO t VALUES (99)").unwrap();
-        assert_ne!(watch.stamp().unwrap(), last);
+        assert_ne!(watch.stamp(), last);
     }
 }
