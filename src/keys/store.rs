@@ -400,6 +400,15 @@ pub fn refold_search_names(conn: &mut DbConnection) -> QueryResult<usize> {
     Ok(changed)
 }
 
+/// Key `id` of the workspace while it is not revoked: what every change to a live key targets.
+#[diesel::dsl::auto_type]
+fn live_key(workspace_id: i64, id: i64) -> _ {
+    api_keys::table
+        .filter(api_keys::workspace_id.eq(workspace_id))
+        .filter(api_keys::id.eq(id))
+        .filter(api_keys::revoked_at.is_null())
+}
+
 /// Replaces a key's secret: the old hash is overwritten, so the old secret stops at once.
 /// Refuses (returns 0 rows) for revoked keys.
 pub fn regenerate(
@@ -410,22 +419,17 @@ pub fn regenerate(
     expires_at: Option<NaiveDateTime>,
     now: NaiveDateTime,
 ) -> QueryResult<usize> {
-    diesel::update(
-        api_keys::table
-            .filter(api_keys::workspace_id.eq(workspace_id))
-            .filter(api_keys::id.eq(id))
-            .filter(api_keys::revoked_at.is_null()),
-    )
-    .set((
-        api_keys::key_hash.eq(secret.hash().as_str()),
-        api_keys::prefix.eq(secret.prefix()),
-        api_keys::last4.eq(secret.last4()),
-        api_keys::expires_at.eq(expires_at),
-        api_keys::regenerated_at.eq(Some(now)),
-        // The new secret has not been shown yet.
-        api_keys::revealed_at.eq(None::<NaiveDateTime>),
-    ))
-    .execute(conn)
+    diesel::update(live_key(workspace_id, id))
+        .set((
+            api_keys::key_hash.eq(secret.hash().as_str()),
+            api_keys::prefix.eq(secret.prefix()),
+            api_keys::last4.eq(secret.last4()),
+            api_keys::expires_at.eq(expires_at),
+            api_keys::regenerated_at.eq(Some(now)),
+            // The new secret has not been shown yet.
+            api_keys::revealed_at.eq(None::<NaiveDateTime>),
+        ))
+        .execute(conn)
 }
 
 /// Replaces an active key's permissions; 0 rows when it is missing or revoked.
@@ -435,14 +439,9 @@ pub fn set_permissions(
     id: i64,
     permissions: &PermissionSet,
 ) -> QueryResult<usize> {
-    diesel::update(
-        api_keys::table
-            .filter(api_keys::workspace_id.eq(workspace_id))
-            .filter(api_keys::id.eq(id))
-            .filter(api_keys::revoked_at.is_null()),
-    )
-    .set(api_keys::permissions.eq(permissions.to_stored()))
-    .execute(conn)
+    diesel::update(live_key(workspace_id, id))
+        .set(api_keys::permissions.eq(permissions.to_stored()))
+        .execute(conn)
 }
 
 /// Marks a key revoked by `by` (a user, or `None` for the system) at `now`; a key already
@@ -454,14 +453,9 @@ pub fn revoke(
     by: Option<i64>,
     now: NaiveDateTime,
 ) -> QueryResult<usize> {
-    diesel::update(
-        api_keys::table
-            .filter(api_keys::workspace_id.eq(workspace_id))
-            .filter(api_keys::id.eq(id))
-            .filter(api_keys::revoked_at.is_null()),
-    )
-    .set((api_keys::revoked_at.eq(Some(now)), api_keys::revoked_by.eq(by)))
-    .execute(conn)
+    diesel::update(live_key(workspace_id, id))
+        .set((api_keys::revoked_at.eq(Some(now)), api_keys::revoked_by.eq(by)))
+        .execute(conn)
 }
 
 /// Removes a key (its usage rows go with it; its audit events stay).
