@@ -249,7 +249,7 @@ fn keep_lease(state: Weak<FeedState>, url: String) {
         }
         match Keeper::start(&s, &url) {
             Ok(mut keeper) => {
-                if failing {
+                if std::mem::take(&mut failing) {
                     tracing::info!("key feed back: verifications are answered from memory again");
                 }
                 backoff = Duration::from_millis(50);

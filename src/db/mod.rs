@@ -178,11 +178,8 @@ fn switch_to_wal(conn: &mut SqliteConnection) -> diesel::QueryResult<()> {
 /// `connect_timeout`, give up after this long.
 const PG_CONNECT_TIMEOUT_SECS: u32 = 10;
 
-fn with_connect_timeout(url: &str) -> std::borrow::Cow<'_, str> {
-    match with_param(url, "connect_timeout", &PG_CONNECT_TIMEOUT_SECS.to_string()) {
-        same if same == url => url.into(),
-        other => other.into(),
-    }
+fn with_connect_timeout(url: &str) -> String {
+    with_param(url, "connect_timeout", &PG_CONNECT_TIMEOUT_SECS.to_string())
 }
 
 /// `url` with `name=value` added to its query, unless it already sets `name`.
