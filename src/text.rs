@@ -17,6 +17,14 @@ pub fn random_token() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// How a random token is stored (session ids, invitation and password-reset links): SHA-256,
+/// hex. Tokens are 256 random bits, so a fast hash is enough (as for API keys): no salt is
+/// needed to stop guessing, and a copy of the database names no token a browser could present.
+pub fn token_hash(token: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
 /// `22 Dec 2026`: a day as people read it in messages and hints (the domain's error messages
 /// and the console's pages write days the same way).
 pub fn day_in_words(d: chrono::NaiveDate) -> String {

@@ -24,6 +24,17 @@ pub struct SessionRow {
     pub created_at: NaiveDateTime,
     pub last_seen_at: NaiveDateTime,
     pub revoked_at: Option<NaiveDateTime>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    /// When the user last proved who they are in this session (signing in counts).
+    pub confirmed_at: Option<NaiveDateTime>,
+}
+
+/// Where a session was started from, as the sessions page shows it.
+#[derive(Clone, Debug, Default)]
+pub struct SessionClient {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
 }
 
 /// A workspace the user belongs to, with their role there.
@@ -113,8 +124,13 @@ pub fn memberships_of(conn: &mut DbConnection, user_id: i64) -> QueryResult<Vec<
 
 /// Starts a sign-in session and returns its random id, for the encrypted cookie. The table
 /// keeps only the id's SHA-256 ([`session_key`]), so a copy of the database names no session
-/// a forged cookie could claim.
-pub fn create_session(conn: &mut DbConnection, user_id: i64, now: NaiveDateTime) -> QueryResult<String> {
+/// a forged cookie could claim. Signing in is a proof of identity, so `confirmed_at` starts now.
+pub fn create_session(
+    conn: &mut DbConnection,
+    user_id: i64,
+    client: &SessionClient,
+    now: NaiveDateTime,
+) -> QueryResult<String> {
     let id = crate::text::random_token();
     diesel::insert_into(user_sessions::table)
         .values((
@@ -122,16 +138,41 @@ pub fn create_session(conn: &mut DbConnection, user_id: i64, now: NaiveDateTime)
             user_sessions::user_id.eq(user_id),
             user_sessions::created_at.eq(now),
             user_sessions::last_seen_at.eq(now),
+            user_sessions::ip.eq(client.ip.as_deref()),
+            user_sessions::user_agent.eq(client.user_agent.as_deref()),
+            user_sessions::confirmed_at.eq(now),
         ))
         .execute(conn)?;
     Ok(id)
 }
 
-/// How a session id is stored: SHA-256, hex. The id is 256 random bits, so a fast hash is
-/// enough (as for API keys); no salt is needed to stop guessing.
+/// How a session id is stored ([`crate::text::token_hash`]).
 pub fn session_key(id: &str) -> String {
-    use sha2::{Digest, Sha256};
-    hex::encode(Sha256::digest(id.as_bytes()))
+    crate::text::token_hash(id)
+}
+
+/// Records an event about a user's own account (password, two-factor, sessions) in the audit
+/// log of every workspace they belong to, since each one's owners answer for who can sign in
+/// there. A user with no workspace left gets one entry outside any workspace.
+pub fn record_account_event(
+    conn: &mut DbConnection,
+    actor: &crate::audit::Actor,
+    user_id: i64,
+    action: &str,
+    details: &str,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    let workspaces: Vec<i64> = memberships::table
+        .filter(memberships::user_id.eq(user_id))
+        .select(memberships::workspace_id)
+        .load(conn)?;
+    let targets: Vec<Option<i64>> =
+        if workspaces.is_empty() { vec![None] } else { workspaces.into_iter().map(Some).collect() };
+    for workspace_id in targets {
+        let event = crate::audit::Event { workspace_id, action, key: None, details: details.to_owned() };
+        crate::audit::record(conn, actor, event, now)?;
+    }
+    Ok(())
 }
 
 /// The session the cookie's id names (looked up by its hash).

@@ -152,6 +152,7 @@ pub async fn setup(
     };
     let (ip, user_agent) = client_of(&req);
     let ip = ip.map(|c| c.to_string());
+    let client = store::SessionClient { ip: ip.clone(), user_agent: user_agent.clone() };
     let now = Utc::now().naive_utc();
     let created = state
         .db
@@ -173,7 +174,7 @@ pub async fn setup(
                 ),
             };
             audit::record(conn, &actor, event, now)?;
-            let sid = store::create_session(conn, user_id, now)?;
+            let sid = store::create_session(conn, user_id, &client, now)?;
             Ok(Some((user_id, workspace_id, sid)))
         })
         .await?;
@@ -315,6 +316,7 @@ pub async fn login(
     // What was typed is kept only when it is an email address: text that is not may be a
     // password typed into the wrong field, and the audit log is read by every admin.
     let label = email.as_ref().map_or_else(|| NOT_AN_EMAIL.to_owned(), |e| e.to_string());
+    let client = store::SessionClient { ip: ip.clone(), user_agent: user_agent.clone() };
     let signed_in = state
         .db
         .write(move |conn| -> Result<Option<(i64, String, i64)>, ConsoleError> {
@@ -333,7 +335,9 @@ pub async fn login(
                 now,
             )?;
             match (ok, &user_for_audit, workspace_id) {
-                (true, Some(u), Some(ws)) => Ok(Some((u.id, store::create_session(conn, u.id, now)?, ws))),
+                (true, Some(u), Some(ws)) => {
+                    Ok(Some((u.id, store::create_session(conn, u.id, &client, now)?, ws)))
+                }
                 _ => Ok(None),
             }
         })

@@ -58,6 +58,22 @@ diesel::table! {
 }
 
 diesel::table! {
+    invitations (id) {
+        id -> BigInt,
+        workspace_id -> BigInt,
+        email -> Text,
+        role -> Text,
+        token_hash -> Text,
+        invited_by -> Nullable<BigInt>,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        accepted_at -> Nullable<Timestamp>,
+        accepted_by -> Nullable<BigInt>,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
     key_changes (id) {
         id -> BigInt,
         seq -> BigInt,
@@ -83,12 +99,34 @@ diesel::table! {
 }
 
 diesel::table! {
+    password_resets (token_hash) {
+        token_hash -> Text,
+        user_id -> BigInt,
+        requested_by -> Nullable<BigInt>,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    recovery_codes (user_id, code_hash) {
+        user_id -> BigInt,
+        code_hash -> Text,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
     user_sessions (id) {
         id -> Text,
         user_id -> BigInt,
         created_at -> Timestamp,
         last_seen_at -> Timestamp,
         revoked_at -> Nullable<Timestamp>,
+        ip -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
+        confirmed_at -> Nullable<Timestamp>,
     }
 }
 
@@ -98,6 +136,10 @@ diesel::table! {
         email -> Text,
         password_hash -> Text,
         created_at -> Timestamp,
+        totp_secret -> Nullable<Text>,
+        totp_enabled_at -> Nullable<Timestamp>,
+        totp_last_step -> Nullable<BigInt>,
+        password_changed_at -> Nullable<Timestamp>,
     }
 }
 
@@ -114,23 +156,29 @@ diesel::table! {
         id -> BigInt,
         name -> Text,
         created_at -> Timestamp,
+        two_factor_required_at -> Nullable<Timestamp>,
     }
 }
 
 diesel::joinable!(api_keys -> workspaces (workspace_id));
 diesel::joinable!(audit_events -> workspaces (workspace_id));
+diesel::joinable!(invitations -> workspaces (workspace_id));
 diesel::joinable!(key_usage_daily -> api_keys (key_id));
 diesel::joinable!(memberships -> users (user_id));
 diesel::joinable!(memberships -> workspaces (workspace_id));
+diesel::joinable!(recovery_codes -> users (user_id));
 diesel::joinable!(user_sessions -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     api_keys,
     audit_events,
     instance_settings,
+    invitations,
     key_changes,
     key_usage_daily,
     memberships,
+    password_resets,
+    recovery_codes,
     user_sessions,
     users,
     verifier_leases,

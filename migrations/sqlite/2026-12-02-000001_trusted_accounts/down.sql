@@ -1,0 +1,11 @@
+ALTER TABLE workspaces DROP COLUMN two_factor_required_at;
+ALTER TABLE user_sessions DROP COLUMN confirmed_at;
+ALTER TABLE user_sessions DROP COLUMN user_agent;
+ALTER TABLE user_sessions DROP COLUMN ip;
+DROP TABLE recovery_codes;
+ALTER TABLE users DROP COLUMN password_changed_at;
+ALTER TABLE users DROP COLUMN totp_last_step;
+ALTER TABLE users DROP COLUMN totp_enabled_at;
+ALTER TABLE users DROP COLUMN totp_secret;
+DROP TABLE password_resets;
+DROP TABLE invitations;
