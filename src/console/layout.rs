@@ -18,7 +18,7 @@ pub struct Nav {
     pub role_label: &'static str,
     pub workspaces: Vec<WorkspaceMembership>,
     pub can_manage_members: bool,
-    /// Which nav entry is the current page: `keys`, `audit`, `members`.
+    /// Which nav entry is the current page: `keys`, `audit`, `members`, `account`.
     pub active: &'static str,
 }
 
@@ -35,6 +35,7 @@ pub enum Section {
     Keys,
     AuditLog,
     Members,
+    Account,
 }
 
 impl Section {
@@ -42,6 +43,7 @@ impl Section {
         match active {
             "audit" => Self::AuditLog,
             "members" => Self::Members,
+            "account" => Self::Account,
             _ => Self::Keys,
         }
     }
@@ -52,6 +54,7 @@ impl Section {
         match path {
             "/settings/audit-log" => Self::AuditLog,
             "/settings/members" => Self::Members,
+            "/settings/account" => Self::Account,
             _ => Self::Keys,
         }
     }
@@ -61,6 +64,7 @@ impl Section {
             Self::Keys => "/settings/api-keys",
             Self::AuditLog => "/settings/audit-log",
             Self::Members => "/settings/members",
+            Self::Account => "/settings/account",
         }
     }
 }
