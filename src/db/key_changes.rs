@@ -147,6 +147,9 @@ struct FeedState {
     /// Nanoseconds since `epoch` until which memory may be trusted; 0 when not at all.
     trusted_until: AtomicU64,
     generation: AtomicU64,
+    /// Nanoseconds since `epoch` of the last distrust: a renewal sent before it (still in
+    /// flight then) does not restore the trust.
+    distrusted_at: AtomicU64,
     stop: AtomicBool,
     lease: Duration,
     instance: String,
@@ -174,6 +177,7 @@ impl FeedState {
     }
 
     fn distrust(&self) {
+        self.distrusted_at.fetch_max(self.nanos(Instant::now()), Ordering::AcqRel);
         self.trusted_until.store(0, Ordering::Release);
         self.advance();
     }
@@ -183,6 +187,9 @@ impl FeedState {
     /// to leave room for the two clocks running at slightly different rates.
     fn renewed(&self, sent: Instant) {
         let sent = self.nanos(sent);
+        if sent <= self.distrusted_at.load(Ordering::Acquire) {
+            return;
+        }
         let until = sent + (self.lease.as_nanos() as u64) * 9 / 10;
         if sent >= self.trusted_until.load(Ordering::Acquire) {
             // The lease may have lapsed meanwhile, and changes made then were not waited for.
@@ -200,6 +207,7 @@ impl KeyFeed {
             epoch: Instant::now(),
             trusted_until: AtomicU64::new(0),
             generation: AtomicU64::new(1),
+            distrusted_at: AtomicU64::new(0),
             stop: AtomicBool::new(false),
             lease,
             instance,
@@ -222,6 +230,12 @@ impl KeyFeed {
         self.shared
             .stamp()
             .map(|generation| (KeyStamp::Feed { generation }, KeyVersion { epoch: generation, seq: 0 }))
+    }
+
+    /// Stops answering from memory until the next renewal sent from now on succeeds: for the
+    /// database layer, when a request of this instance found the database gone.
+    pub fn distrust(&self) {
+        self.shared.distrust();
     }
 
     /// True while this instance answers from memory (for `/readyz` and the tests).

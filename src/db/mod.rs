@@ -313,6 +313,7 @@ impl Db {
                 Ok(conn) => return Ok(conn),
                 Err(e) => {
                     if self.down.load(Ordering::Relaxed) || std::time::Instant::now() >= deadline {
+                        self.database_lost();
                         return Err(DbError::Unavailable(describe_pool_error(&e.to_string())));
                     }
                 }
@@ -331,7 +332,7 @@ impl Db {
         tokio::task::spawn_blocking(move || {
             let mut conn = db.get()?;
             let result = f(&mut conn);
-            lost_connection(&mut conn, result)
+            db.lost_connection(&mut conn, result)
         })
         .await
         .unwrap_or_else(|e| Err(DbError::Unavailable(format!("database task failed: {e}")).into()))
@@ -366,7 +367,7 @@ impl Db {
                 Ok((out, key_changes::pending_change(conn)?))
             }),
         };
-        let (out, change) = lost_connection(conn, result)?;
+        let (out, change) = self.lost_connection(conn, result)?;
         if let Some(seq) = change {
             // Committed: now every instance that answers from memory must have heard of it
             // before anyone is told it is done.
@@ -375,6 +376,37 @@ impl Db {
             }
         }
         Ok(out)
+    }
+
+    /// A query that failed because the connection died (the server went away, the backend was
+    /// terminated) is an outage, not a bug: it becomes [`DbError::Unavailable`] (503), like a
+    /// failed checkout. The failed query itself may come back as an ordinary error (PostgreSQL's
+    /// "terminating connection" arrives as a result before libpq marks the connection bad), so a
+    /// failure is followed by a ping; a dead connection is then marked broken by diesel and r2d2
+    /// drops it on return, so the next request gets a fresh one.
+    fn lost_connection<T, E: From<DbError>>(
+        &self,
+        conn: &mut DbConnection,
+        result: Result<T, E>,
+    ) -> Result<T, E> {
+        match result {
+            Err(_) if conn.is_broken() || conn.ping().is_err() => {
+                self.database_lost();
+                Err(DbError::Unavailable("the database connection was lost".into()).into())
+            }
+            other => other,
+        }
+    }
+
+    /// This instance just saw the database fail. On PostgreSQL the verifier stops answering
+    /// from memory at once, until the key feed renews its lease again: the feed's own
+    /// connection may not have noticed yet (its thread may not have run since the server went
+    /// away), and once a request was answered 503 for the database, no later one may be
+    /// answered from memory as if it were there.
+    fn database_lost(&self) {
+        if let Some(feed) = &self.feed {
+            feed.distrust();
+        }
     }
 
     /// For SQLite, fails when the file is no longer at its path. Every read path checks this
@@ -487,21 +519,6 @@ where
             let _ = <DbConnection as TransactionManager<DbConnection>>::rollback_transaction(conn);
             Err(e)
         }
-    }
-}
-
-/// A query that failed because the connection died (the server went away, the backend was
-/// terminated) is an outage, not a bug: it becomes [`DbError::Unavailable`] (503), like a
-/// failed checkout. The failed query itself may come back as an ordinary error (PostgreSQL's
-/// "terminating connection" arrives as a result before libpq marks the connection bad), so a
-/// failure is followed by a ping; a dead connection is then marked broken by diesel and r2d2
-/// drops it on return, so the next request gets a fresh one.
-fn lost_connection<T, E: From<DbError>>(conn: &mut DbConnection, result: Result<T, E>) -> Result<T, E> {
-    match result {
-        Err(_) if conn.is_broken() || conn.ping().is_err() => {
-            Err(DbError::Unavailable("the database connection was lost".into()).into())
-        }
-        other => other,
     }
 }
 
