@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
+import { expectAccessible } from '../lib/axe.js';
 import { launchBrowser, openSession } from '../lib/browser.js';
 import { memberRow, setupOwner, signIn, typeInto, typeIntoLabelled } from '../lib/console.js';
 import { startKeyward } from '../lib/server.js';
@@ -39,6 +40,7 @@ describe('invitations', () => {
     ]);
     assert.ok(await page.getByText('This link is shown only once').count() > 0, 'the one-time warning');
     assert.ok(await page.getByText('no SMTP server is configured').count() > 0, 'says no email was sent');
+    await expectAccessible(page, 'the invitation link page');
     const shown = await page.locator('#invitation-link').inputValue();
     const copy = page.locator('button[data-copy-target="invitation-link"]');
     assert.equal((await copy.innerText()).trim(), 'Copy');
@@ -54,6 +56,7 @@ describe('invitations', () => {
     const pending = page.locator('table.invitations-table tr', { hasText: INVITEE.email });
     assert.equal(await pending.count(), 1, 'listed as a pending invitation');
     assert.match(await pending.innerText(), /Admin/);
+    await expectAccessible(page, 'the members page with a pending invitation');
     await owner.expectNoProblems();
 
     // The invitee: a browser of their own, never signed in here.
@@ -63,6 +66,7 @@ describe('invitations', () => {
       await p.goto(link);
       await p.getByRole('heading', { level: 1, name: 'Join Acme' }).waitFor();
       assert.ok((await p.locator('main').innerText()).includes('owner@example.com'), 'says who invited');
+      await expectAccessible(p, 'the invitation page');
       await typeInto(p, 'Password', INVITEE.password);
       await typeInto(p, 'Password again', INVITEE.password);
       await Promise.all([
