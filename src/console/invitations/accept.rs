@@ -237,44 +237,10 @@ pub async fn invitation_accept(
     }
     match offer_for(has_account, &invitation, member) {
         Offer::NewAccount => accept_new(&state, &session, member, &req, &token, &invitation, form, now).await,
-        Offer::Accept => {
-            let Some(member) = member else { return Err(ConsoleError::NotFound) };
-            let actor = member.actor();
-            let t = token.clone();
-            let outcome = state
-                .db
-                .write(move |conn| invitations::accept_as(conn, &t, &actor, now).map_err(ConsoleError::from))
-                .await?;
-            match outcome {
-                Acceptance::Joined(joined) => {
-                    session.set_workspace_id(joined.workspace_id).map_err(anyhow::Error::from)?;
-                    let message = if joined.already_member {
-                        format!(
-                            "You were already a member of {}; your role there stays as it was.",
-                            joined.workspace_name
-                        )
-                    } else {
-                        format!("You joined {} as {}.", joined.workspace_name, joined.role)
-                    };
-                    flash::push(session.inner(), Level::Success, message);
-                    Ok(see_other("/settings/api-keys"))
-                }
-                Acceptance::Unusable(why) => gone(Some(member), &session, why, Some(&invitation)),
-                Acceptance::AccountExists | Acceptance::WrongAccount => {
-                    let offer = Offer::OtherAccount;
-                    page(
-                        StatusCode::FORBIDDEN,
-                        Some(member),
-                        &session,
-                        &token,
-                        &invitation,
-                        offer,
-                        Default::default(),
-                        now,
-                    )
-                }
-            }
-        }
+        Offer::Accept => match member {
+            Some(member) => accept_existing(&state, &session, member, &token, &invitation, now).await,
+            None => Err(ConsoleError::NotFound),
+        },
         // Only the invited account may accept, and only by signing in: nothing here changes.
         offer @ (Offer::SignIn | Offer::OtherAccount) => page(
             StatusCode::FORBIDDEN,
@@ -286,6 +252,44 @@ pub async fn invitation_accept(
             AcceptErrors::default(),
             now,
         ),
+    }
+}
+
+/// Accepting as the signed-in invited account: the membership, and that workspace becomes the
+/// current one.
+async fn accept_existing(
+    state: &AppState,
+    session: &TypedSession,
+    member: &Member,
+    token: &str,
+    invitation: &Invitation,
+    now: NaiveDateTime,
+) -> Result<HttpResponse, ConsoleError> {
+    let actor = member.actor();
+    let t = token.to_owned();
+    let outcome = state
+        .db
+        .write(move |conn| invitations::accept_as(conn, &t, &actor, now).map_err(ConsoleError::from))
+        .await?;
+    match outcome {
+        Acceptance::Joined(joined) => {
+            session.set_workspace_id(joined.workspace_id).map_err(anyhow::Error::from)?;
+            let message = if joined.already_member {
+                format!(
+                    "You were already a member of {}; your role there stays as it was.",
+                    joined.workspace_name
+                )
+            } else {
+                format!("You joined {} as {}.", joined.workspace_name, joined.role)
+            };
+            flash::push(session.inner(), Level::Success, message);
+            Ok(see_other("/settings/api-keys"))
+        }
+        Acceptance::Unusable(why) => gone(Some(member), session, why, Some(invitation)),
+        Acceptance::AccountExists | Acceptance::WrongAccount => {
+            let (status, offer) = (StatusCode::FORBIDDEN, Offer::OtherAccount);
+            page(status, Some(member), session, token, invitation, offer, AcceptErrors::default(), now)
+        }
     }
 }
 
