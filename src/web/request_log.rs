@@ -1,6 +1,6 @@
 //! One log line per request: method, path (never the query string), status, time taken.
 //! Header values and bodies are never logged, so a key cannot reach the log this way; nor
-//! are tokens in a path (an invitation link's), which are replaced by `[token]`.
+//! are tokens in a path (an invitation or password-reset link), which become `[token]`.
 
 use std::time::Instant;
 

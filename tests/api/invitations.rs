@@ -425,6 +425,14 @@ async fn the_accept_form_keeps_to_the_password_rules(backend: Backend) {
         .await;
     assert_eq!(res.status(), 422);
     assert!(res.text().await.unwrap().contains("do not match"));
+    // The rules for a password one chooses: not a common one, not the email.
+    for (weak, why) in
+        [("123qweasdzxc", "most common passwords"), ("rules@example.com", "cannot be your email")]
+    {
+        let res = visitor.post_form(&path, &path, &[("password", weak), ("password_confirm", weak)]).await;
+        assert_eq!(res.status(), 422, "{weak}");
+        assert!(res.text().await.unwrap().contains(why), "{weak}");
+    }
     assert!(!db::user_exists(&app, "rules@example.com").await);
     // The link still works afterwards.
     assert_is_redirect_to(&visitor.post_form(&path, &path, &NEW_PASSWORD_FORM).await, "/settings/api-keys");

@@ -308,7 +308,10 @@ async fn accept_new(
     now: NaiveDateTime,
 ) -> Result<HttpResponse, ConsoleError> {
     let mut errors = AcceptErrors::default();
-    let password = Password::parse(&form.password).map_err(|e| errors.password = Some(e.to_string())).ok();
+    // The rules for a password someone chooses for their own account, as everywhere else.
+    let password = Password::choose(&form.password, &invitation.email)
+        .map_err(|e| errors.password = Some(e.to_string()))
+        .ok();
     if password.is_some() && form.password != form.password_confirm {
         errors.password_confirm = Some("The two passwords do not match.".into());
     }
