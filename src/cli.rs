@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::admin::AdminError;
 use crate::config::{
-    ConfigError, DatabaseUrl, RateLimitSettings, RedisUrl, SecretKey, Settings, TrustedProxies,
+    ConfigError, DatabaseUrl, RateLimitSettings, RedisUrl, SecretKey, Settings, SmtpSettings, TrustedProxies,
     parse_duration, parse_timeout,
 };
 use crate::startup::{Application, StartError, open_database};
@@ -99,6 +99,14 @@ pub struct Opts {
     /// or unix:///PATH/TO/SOCKET. Without it each instance enforces the full limit on its own.
     #[arg(long, env = "KEYWARD_REDIS_URL", global = true, hide_env_values = true)]
     pub redis_url: Option<String>,
+    /// The SMTP server invitations are emailed through: smtp://[USER:PASSWORD@]HOST[:PORT]
+    /// (add ?tls=required for STARTTLS) or smtps://… for TLS from the start. Without it, links
+    /// are only shown to copy.
+    #[arg(long, env = "KEYWARD_SMTP_URL", global = true, hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// The sender of those emails: keyward@example.com or "Keyward <keyward@example.com>".
+    #[arg(long, env = "KEYWARD_SMTP_FROM", global = true)]
+    pub smtp_from: Option<String>,
     /// A console session ends after this long without a request: e.g. 30m, 12h, 2d.
     #[arg(long, env = "KEYWARD_SESSION_IDLE_TIMEOUT", default_value = "12h", global = true)]
     pub session_idle_timeout: String,
@@ -150,6 +158,7 @@ impl Opts {
         };
         s.redis_url =
             self.redis_url.as_deref().filter(|u| !u.trim().is_empty()).map(RedisUrl::parse).transpose()?;
+        s.smtp = SmtpSettings::from_parts(self.smtp_url.as_deref(), self.smtp_from.as_deref())?;
         let duration = |setting: &'static str, text: &str| {
             parse_duration(text).map_err(|error| ConfigError::Duration { setting, error })
         };
@@ -288,5 +297,25 @@ mod tests {
         let tls = settings_from(&["--redis-url", "rediss://:hunter2@cache"]).unwrap_err();
         assert!(tls.contains("KEYWARD_REDIS_URL") && tls.contains("TLS"), "{tls}");
         assert!(!tls.contains("hunter2"), "{tls}");
+    }
+
+    #[test]
+    fn outgoing_email_needs_a_server_and_a_sender() {
+        assert!(settings_from(&[]).unwrap().smtp.is_none());
+        let s = settings_from(&[
+            "--smtp-url",
+            "smtp://mailer:hunter2@mail.example.com:587?tls=required",
+            "--smtp-from",
+            "Keyward <keys@example.com>",
+        ])
+        .unwrap();
+        let smtp = s.smtp.unwrap();
+        assert_eq!(smtp.url.to_string(), "smtp://mailer:***@mail.example.com:587?tls=required");
+        assert_eq!(smtp.from.email.to_string(), "keys@example.com");
+        let alone = settings_from(&["--smtp-url", "smtp://mail.example.com"]).unwrap_err();
+        assert!(alone.contains("KEYWARD_SMTP_FROM"), "{alone}");
+        let bad =
+            settings_from(&["--smtp-url", "imap://u:hunter2@h", "--smtp-from", "k@example.com"]).unwrap_err();
+        assert!(bad.contains("KEYWARD_SMTP_URL") && !bad.contains("hunter2"), "{bad}");
     }
 }

@@ -8,6 +8,7 @@ pub mod config;
 pub mod console;
 pub mod db;
 pub mod keys;
+pub mod mail;
 pub mod memory;
 pub mod startup;
 pub mod state;

@@ -125,6 +125,7 @@ impl Application {
         let setup_code = first_run_code(&db, &settings, port).await?;
 
         let settings = Arc::new(settings);
+        let mailer = mailer(&settings)?;
         let state = web::Data::new(AppState {
             db,
             settings: settings.clone(),
@@ -134,6 +135,7 @@ impl Application {
             login_throttle: crate::accounts::throttle::LoginThrottle::new(settings.login_throttle),
             setup_code,
             password_work: crate::accounts::password_work::PasswordWork::new(settings.password_work),
+            mailer,
         });
         let shared_limits = shared_limiter(&settings).await?;
         let verifier = web::Data::new(Verifier::new(state.db.clone(), settings.rate_limit, shared_limits));
@@ -253,6 +255,26 @@ async fn shared_limiter(settings: &Settings) -> Result<Option<SharedLimiter>, St
         tracing::info!(redis = %url, "per-key rate limits are shared through Redis");
     }
     Ok(Some(limiter))
+}
+
+/// The SMTP client, when `KEYWARD_SMTP_URL` is set. Nothing connects yet: a mail server that is
+/// down shows when an email is sent, on the page that sent it.
+fn mailer(settings: &Settings) -> Result<Option<crate::mail::Mailer>, StartError> {
+    let Some(smtp) = &settings.smtp else {
+        tracing::info!(
+            "no SMTP server configured (KEYWARD_SMTP_URL): invitation links are only shown to copy"
+        );
+        return Ok(None);
+    };
+    let mailer = crate::mail::Mailer::new(smtp).map_err(|e| StartError::Config(e.to_string()))?;
+    tracing::info!(smtp = %smtp.url, from = %smtp.from, "invitations are emailed");
+    if !smtp.url.uses_tls() {
+        tracing::warn!(
+            smtp = %smtp.url,
+            "email goes to the SMTP server unencrypted: add ?tls=required or use smtps:// unless it is on a trusted network"
+        );
+    }
+    Ok(Some(mailer))
 }
 
 /// Unknown addresses: the JSON error under `/api/`, the console's HTML 404 page elsewhere.

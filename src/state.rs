@@ -23,4 +23,7 @@ pub struct AppState {
     /// The bound on argon2 work at once: every password a request hashes or checks goes
     /// through it.
     pub password_work: crate::accounts::password_work::PasswordWork,
+    /// Outgoing email (`KEYWARD_SMTP_URL`); `None` when not configured, and then links are
+    /// only shown to copy.
+    pub mailer: Option<crate::mail::Mailer>,
 }

@@ -12,6 +12,7 @@ const LAYERS: &[&str] = &[
     "config",    // typed settings
     "telemetry", // logging set-up
     "memory",    // malloc trimming
+    "mail",      // outgoing email over SMTP
     "db",        // connections, schema, migrations
     "audit",     // the append-only log
     "accounts",  // users, workspaces, roles, sessions

@@ -1,6 +1,7 @@
 //! People and workspaces: users, their passwords, memberships with roles, sign-in sessions.
 
 pub mod email;
+pub mod invitations;
 pub mod members;
 pub mod password;
 pub mod password_reset;

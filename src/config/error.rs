@@ -15,6 +15,8 @@ pub enum ConfigError {
     PublicUrl { url: String, reason: String },
     #[error("KEYWARD_REDIS_URL: {0}")]
     RedisUrl(#[from] crate::config::redis_url::RedisUrlError),
+    #[error("{0}")]
+    Smtp(#[from] crate::config::smtp::SmtpError),
     #[error("KEYWARD_TRUSTED_PROXIES: {0}")]
     TrustedProxy(#[from] ProxyEntryError),
     #[error("{setting}: {error}")]

@@ -7,11 +7,13 @@ use std::time::Duration;
 pub mod error;
 pub mod redis_url;
 pub mod secret_key;
+pub mod smtp;
 pub mod trusted_proxies;
 
 pub use error::{ConfigError, DurationError, ProxyEntryError};
 pub use redis_url::{RedisAddress, RedisUrl, RedisUrlError};
 pub use secret_key::SecretKey;
+pub use smtp::{SmtpError, SmtpSettings, SmtpUrl};
 pub use trusted_proxies::TrustedProxies;
 
 /// Where the data lives. Chosen from the URL scheme, never by trial connection.
@@ -166,6 +168,9 @@ pub struct Settings {
     /// Where per-key rate limits are shared by every instance. `None`: each instance counts
     /// alone, so each lets a key make its full rate.
     pub redis_url: Option<RedisUrl>,
+    /// Where invitations are emailed from. `None`: nothing is emailed, and every link is shown
+    /// to copy by hand (as it is anyway).
+    pub smtp: Option<SmtpSettings>,
     pub session_idle_timeout: Duration,
     pub session_absolute_timeout: Duration,
     /// Sign-in throttling (in memory, per instance).
@@ -200,6 +205,7 @@ impl Settings {
             scopes_file: None,
             rate_limit: RateLimitSettings::default(),
             redis_url: None,
+            smtp: None,
             session_idle_timeout: Duration::from_secs(12 * 3600),
             session_absolute_timeout: Duration::from_secs(7 * 24 * 3600),
             login_throttle: LoginThrottleSettings::default(),

@@ -1,4 +1,5 @@
-//! *Settings → Members*: owners list, add, re-role and remove the members of their workspace.
+//! *Settings → Members*: owners list, re-role and remove the members of their workspace, and
+//! see the pending invitations (sent, revoked and accepted in `console::invitations`).
 //! Role changes and removals go through a confirmation page (a `<dialog>` with JavaScript).
 //! The last owner can be neither demoted nor removed, so a workspace never loses its owners.
 
@@ -8,39 +9,35 @@ use askama::Template;
 use chrono::{NaiveDateTime, Utc};
 use serde::Deserialize;
 
+use super::api_keys::create::SummaryLine;
 use super::csrf::CsrfForm;
 use super::dates::Moment;
 use super::error::ConsoleError;
 use super::flash::{self, Level};
 use super::member::Member;
-use super::pages::{PageCtx, render, render_status, with_retry_after};
+use super::pages::{PageCtx, render, render_status};
 use super::see_other;
 use super::session::TypedSession;
+use crate::accounts::invitations::{self, Invitation};
 use crate::accounts::members::{self, MemberRow};
-use crate::accounts::password_work::PasswordWorkError;
-use crate::accounts::throttle::describe_wait;
-use crate::accounts::{Capability, Email, Password, Role, store};
+use crate::accounts::{Capability, Role};
 use crate::audit::{self, Event};
 use crate::db::DbError;
 use crate::state::AppState;
 
 /// Registers the members pages.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/settings/members")
-            .route(web::get().to(member_list))
-            .route(web::post().to(member_add)),
-    )
-    .service(
-        web::resource("/settings/members/{user_id}/role")
-            .route(web::get().to(member_role_form))
-            .route(web::post().to(member_role_change)),
-    )
-    .service(
-        web::resource("/settings/members/{user_id}/remove")
-            .route(web::get().to(member_remove_form))
-            .route(web::post().to(member_remove)),
-    );
+    cfg.service(web::resource("/settings/members").route(web::get().to(member_list)))
+        .service(
+            web::resource("/settings/members/{user_id}/role")
+                .route(web::get().to(member_role_form))
+                .route(web::post().to(member_role_change)),
+        )
+        .service(
+            web::resource("/settings/members/{user_id}/remove")
+                .route(web::get().to(member_remove_form))
+                .route(web::post().to(member_remove)),
+        );
 }
 
 /// A role as a radio button.
@@ -51,7 +48,7 @@ pub struct RoleChoice {
     pub checked: bool,
 }
 
-fn role_choices(selected: &str) -> Vec<RoleChoice> {
+pub fn role_choices(selected: &str) -> Vec<RoleChoice> {
     Role::ALL
         .iter()
         .map(|r| RoleChoice {
@@ -90,28 +87,54 @@ impl MemberView {
     }
 }
 
+/// The invitation form's fields (`POST /settings/invitations`).
 #[derive(Default, Deserialize)]
-pub struct AddMemberFormData {
+pub struct InviteFormData {
     #[serde(default)]
     pub email: String,
-    #[serde(default)]
-    pub password: String,
     #[serde(default)]
     pub role: String,
 }
 
 #[derive(Default)]
-pub struct AddMemberErrors {
-    /// About the form as a whole, shown above it.
-    pub form: Option<String>,
+pub struct InviteErrors {
     pub email: Option<String>,
-    pub password: Option<String>,
     pub role: Option<String>,
 }
 
-impl AddMemberErrors {
-    fn any(&self) -> bool {
-        self.form.is_some() || self.email.is_some() || self.password.is_some() || self.role.is_some()
+impl InviteErrors {
+    pub fn any(&self) -> bool {
+        self.summary().next().is_some()
+    }
+
+    /// The errors in the form's order, each pointing at the control to fix.
+    pub fn summary(&self) -> impl Iterator<Item = SummaryLine<'_>> {
+        [("email", "Email", &self.email), ("role-owner", "Role", &self.role)].into_iter().filter_map(
+            |(target, field, e)| e.as_deref().map(|message| SummaryLine { target, field, message }),
+        )
+    }
+}
+
+/// One row of the pending invitations table.
+pub struct InvitationView {
+    pub id: i64,
+    pub email: String,
+    pub role_label: &'static str,
+    pub invited_by: String,
+    pub expires: Moment,
+}
+
+impl InvitationView {
+    fn list(rows: &[Invitation], now: NaiveDateTime) -> Vec<Self> {
+        rows.iter()
+            .map(|inv| Self {
+                id: inv.id,
+                email: inv.email.clone(),
+                role_label: inv.role.label(),
+                invited_by: inv.invited_by.clone().unwrap_or_else(|| "a deleted account".into()),
+                expires: Moment::new(inv.expires_at, now),
+            })
+            .collect()
     }
 }
 
@@ -121,9 +144,10 @@ pub struct MembersPage {
     pub ctx: PageCtx,
     pub workspace_name: String,
     pub members: Vec<MemberView>,
+    pub invitations: Vec<InvitationView>,
     pub email: String,
     pub roles: Vec<RoleChoice>,
-    pub errors: AddMemberErrors,
+    pub errors: InviteErrors,
 }
 
 /// The default role for someone new: the least that is useful.
@@ -133,23 +157,32 @@ fn parse_user_id(raw: &str) -> Result<i64, ConsoleError> {
     raw.parse::<i64>().map_err(|_| ConsoleError::NotFound)
 }
 
-async fn members_page(
+/// The members page: the members, the pending invitations and the invitation form (with what
+/// was typed and its errors when `status` is not 200).
+pub async fn members_page(
     state: &AppState,
     member: &Member,
     session: &TypedSession,
     status: StatusCode,
     email: String,
     role: &str,
-    errors: AddMemberErrors,
+    errors: InviteErrors,
 ) -> Result<HttpResponse, ConsoleError> {
     let ws = member.workspace_id;
-    let rows = state.db.run(move |conn| members::list(conn, ws).map_err(DbError::from)).await?;
+    let now = Utc::now().naive_utc();
+    let (rows, pending) = state
+        .db
+        .run(move |conn| -> Result<_, DbError> {
+            Ok((members::list(conn, ws)?, invitations::pending(conn, ws, now)?))
+        })
+        .await?;
     render_status(
         status,
         &MembersPage {
             ctx: PageCtx::for_member(member, session, "members"),
             workspace_name: member.workspace_name.clone(),
-            members: MemberView::list(&rows, member.user_id, Utc::now().naive_utc()),
+            members: MemberView::list(&rows, member.user_id, now),
+            invitations: InvitationView::list(&pending, now),
             email,
             roles: role_choices(role),
             errors,
@@ -165,145 +198,6 @@ pub async fn member_list(
     member.require(Capability::ManageMembers)?;
     members_page(&state, &member, &session, StatusCode::OK, String::new(), DEFAULT_ROLE, Default::default())
         .await
-}
-
-enum Added {
-    NewAccount,
-    ExistingAccount,
-    AlreadyMember,
-}
-
-pub async fn member_add(
-    state: web::Data<AppState>,
-    member: Member,
-    session: TypedSession,
-    CsrfForm(form): CsrfForm<AddMemberFormData>,
-) -> Result<HttpResponse, ConsoleError> {
-    member.require(Capability::ManageMembers)?;
-    let mut errors = AddMemberErrors::default();
-    let email = Email::parse(&form.email).map_err(|e| errors.email = Some(e.to_string())).ok();
-    let role = form.role.parse::<Role>().map_err(|()| errors.role = Some("Choose a role.".into())).ok();
-    let ws = member.workspace_id;
-    // Whether the email has an account decides whether the password is needed at all.
-    let existing = match &email {
-        Some(e) => {
-            let e = e.clone();
-            state
-                .db
-                .run(move |conn| -> Result<_, DbError> {
-                    let Some(user) = store::find_user_by_email(conn, e.as_str())? else { return Ok(None) };
-                    let is_member = members::find(conn, ws, user.id)?.is_some();
-                    Ok(Some(is_member))
-                })
-                .await?
-        }
-        None => None,
-    };
-    if existing == Some(true) {
-        errors.email = Some(format!("This person is already a member of {}.", member.workspace_name));
-    }
-    let password = match existing {
-        Some(_) => None,
-        None => Password::parse(&form.password).map_err(|e| errors.password = Some(e.to_string())).ok(),
-    };
-    let (Some(email), Some(role), false) = (email, role, errors.any()) else {
-        let role = if errors.role.is_some() { "" } else { form.role.as_str() };
-        return members_page(
-            &state,
-            &member,
-            &session,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            form.email.clone(),
-            role,
-            errors,
-        )
-        .await;
-    };
-    let hash = match password {
-        Some(p) => match state.password_work.hash(p).await {
-            Ok(hash) => Some(hash),
-            Err(PasswordWorkError::Busy(busy)) => {
-                let errors = AddMemberErrors {
-                    form: Some(format!(
-                        "The server is busy checking other passwords, so {email} was not added. Try \
-                         again {}.",
-                        describe_wait(busy.retry_after)
-                    )),
-                    ..AddMemberErrors::default()
-                };
-                let page = members_page(
-                    &state,
-                    &member,
-                    &session,
-                    StatusCode::TOO_MANY_REQUESTS,
-                    form.email.clone(),
-                    role.as_str(),
-                    errors,
-                )
-                .await?;
-                return Ok(with_retry_after(page, busy.retry_after));
-            }
-            Err(PasswordWorkError::Failed(e)) => return Err(anyhow::Error::from(e).into()),
-        },
-        None => None,
-    };
-    let actor = member.actor();
-    let now = Utc::now().naive_utc();
-    let added_email = email.clone();
-    let workspace_name = member.workspace_name.clone();
-    let outcome = state
-        .db
-        .write(move |conn| -> Result<Added, ConsoleError> {
-            members::lock_workspace(conn, ws)?;
-            // Looked up again inside the transaction: the account may have appeared meanwhile.
-            let (user_id, outcome) = match store::find_user_by_email(conn, email.as_str())? {
-                Some(user) => (user.id, Added::ExistingAccount),
-                None => {
-                    let Some(hash) = &hash else {
-                        return Err(anyhow::anyhow!("an account vanished while being added").into());
-                    };
-                    (store::insert_user(conn, email.as_str(), hash, now)?, Added::NewAccount)
-                }
-            };
-            if members::find(conn, ws, user_id)?.is_some() {
-                return Ok(Added::AlreadyMember);
-            }
-            store::insert_membership(conn, user_id, ws, role, now)?;
-            let how = match outcome {
-                Added::NewAccount => "with a new account",
-                _ => "with their existing account",
-            };
-            let event = Event {
-                workspace_id: Some(ws),
-                action: "member.added",
-                key: None,
-                details: format!("Added {email} as {role} ({how})"),
-            };
-            audit::record(conn, &actor, event, now)?;
-            Ok(outcome)
-        })
-        .await?;
-    let (level, message) = match outcome {
-        Added::NewAccount => (
-            Level::Success,
-            format!(
-                "Added {added_email} as {role}. Give them their initial password through a channel \
-                 you trust."
-            ),
-        ),
-        Added::ExistingAccount => (
-            Level::Success,
-            format!(
-                "{added_email} already has a keyward account, so they were added to {workspace_name} \
-                 as {role} and sign in with their own password. The password you typed was not used."
-            ),
-        ),
-        Added::AlreadyMember => {
-            (Level::Error, format!("{added_email} is already a member of {workspace_name}."))
-        }
-    };
-    flash::push(session.inner(), level, message);
-    Ok(see_other("/settings/members"))
 }
 
 // ---------------------------------------------------------------- role change

@@ -10,6 +10,7 @@ pub mod csrf;
 pub mod dates;
 pub mod error;
 pub mod flash;
+pub mod invitations;
 pub mod layout;
 pub mod member;
 pub mod members;
@@ -41,6 +42,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.configure(members::routes);
     cfg.configure(account::routes);
     cfg.configure(password_reset::routes);
+    cfg.configure(invitations::routes);
     cfg.configure(workspaces::routes);
 }
 

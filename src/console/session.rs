@@ -1,6 +1,7 @@
 //! A typed view of the encrypted session cookie. Only ids and short-lived values live here:
 //! who is signed in (and which `user_sessions` row vouches for it), the current workspace,
-//! the CSRF token, pending flash messages and, for one request, a key to reveal.
+//! the CSRF token, pending flash messages and, for one request, a key or an invitation link to
+//! reveal.
 
 use actix_session::{Session, SessionExt, SessionInsertError};
 use actix_web::dev::Payload;
@@ -14,6 +15,7 @@ const WORKSPACE_ID: &str = "ws";
 pub(crate) const CSRF: &str = "csrf";
 pub(crate) const FLASH: &str = "flash";
 const REVEAL: &str = "reveal";
+const INVITATION_LINK: &str = "invite";
 
 pub struct TypedSession(Session);
 
@@ -22,6 +24,26 @@ pub struct TypedSession(Session);
 pub struct PendingReveal {
     pub key_id: i64,
     pub secret: String,
+}
+
+/// A fresh invitation link waiting for the page that shows it once, and what became of its
+/// email. Removed as the page renders.
+#[derive(Serialize, Deserialize)]
+pub struct PendingInvitationLink {
+    pub invitation_id: i64,
+    pub link: String,
+    pub delivery: Delivery,
+    /// An earlier pending invitation of the same email was revoked for this one.
+    pub replaced: bool,
+}
+
+/// Whether an invitation was emailed.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub enum Delivery {
+    /// No SMTP server is configured.
+    NotConfigured,
+    Sent,
+    Failed,
 }
 
 impl TypedSession {
@@ -70,6 +92,20 @@ impl TypedSession {
         let pending: PendingReveal = self.0.get(REVEAL).ok().flatten()?;
         self.0.remove(REVEAL);
         (pending.key_id == key_id).then_some(pending.secret)
+    }
+
+    pub fn set_pending_invitation_link(
+        &self,
+        pending: &PendingInvitationLink,
+    ) -> Result<(), SessionInsertError> {
+        self.0.insert(INVITATION_LINK, pending)
+    }
+
+    /// Takes the pending invitation link out of the session if it belongs to `invitation_id`.
+    pub fn take_pending_invitation_link(&self, invitation_id: i64) -> Option<PendingInvitationLink> {
+        let pending: PendingInvitationLink = self.0.get(INVITATION_LINK).ok().flatten()?;
+        self.0.remove(INVITATION_LINK);
+        (pending.invitation_id == invitation_id).then_some(pending)
     }
 
     /// Signs out: the cookie is emptied and expired.

@@ -17,6 +17,7 @@ mod foundation;
 mod hostile;
 mod hostile_input;
 mod http_edge;
+mod invitations;
 mod key_operations;
 mod members;
 mod outage;

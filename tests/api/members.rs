@@ -27,14 +27,15 @@ async fn owners_add_rerole_and_remove_members_and_each_change_is_audited(backend
     app.setup_owner().await;
     let web = app.client();
     let _bob = app.add_member("bob@example.com", "admin").await;
+    let _bob_elsewhere = app.sign_in_as("bob@example.com").await;
     let html = web.get_text("/settings/members").await;
     assert!(html.contains("bob@example.com") && html.contains("Admin"), "{html}");
-    // An existing account is added without its password being touched.
+    // A member cannot be invited again.
     let res = web
         .post_form(
             "/settings/members",
-            "/settings/members",
-            &[("email", "bob@example.com"), ("password", "x"), ("role", "viewer")],
+            "/settings/invitations",
+            &[("email", "bob@example.com"), ("role", "viewer")],
         )
         .await;
     assert_eq!(res.status(), 422, "already a member");
@@ -47,7 +48,9 @@ async fn owners_add_rerole_and_remove_members_and_each_change_is_audited(backend
     assert_is_redirect_to(&web.post_form(&rm, &rm, &[]).await, "/settings/members");
     assert!(!member_ids(&app).await.contains(&bob), "bob is no longer listed");
     let actions: Vec<String> = db::audit_actions(&app).await.into_iter().map(|(a, _)| a).collect();
-    for a in ["user.signed_in", "member.added", "member.role_changed", "member.removed"] {
+    for a in
+        ["user.signed_in", "invitation.sent", "invitation.accepted", "member.role_changed", "member.removed"]
+    {
         assert!(actions.iter().any(|x| x == a), "{a} missing from {actions:?}");
     }
     // A failed sign-in is audited too.
@@ -67,8 +70,8 @@ async fn a_viewer_or_admin_post_is_403_and_changes_nothing(backend: Backend) {
         let res = who
             .post_form(
                 "/settings/api-keys",
-                "/settings/members",
-                &[("email", "new@example.com"), ("password", "long enough password"), ("role", "owner")],
+                "/settings/invitations",
+                &[("email", "new@example.com"), ("role", "owner")],
             )
             .await;
         assert_eq!(res.status(), 403);

@@ -1,4 +1,5 @@
-//! The bound on argon2 work at once: sign-in, first-run setup and adding a member all wait a
+//! The bound on argon2 work at once: sign-in, first-run setup and accepting an invitation with a
+//! new account all wait a
 //! short while for a turn, and are answered 429 with `Retry-After` when none comes, their form
 //! shown again with what was typed. Most tests hold every turn themselves (one permit, taken
 //! through the app's state), so the outcome does not depend on how fast argon2 runs.
@@ -9,13 +10,14 @@ use futures_util::future::join_all;
 use keyward::config::Settings;
 
 use crate::both_backends;
+use crate::helpers::app::invitation_path;
 use crate::helpers::client::input_value;
 use crate::helpers::{Backend, Client, OWNER_EMAIL, OWNER_PASSWORD, TestApp, db, spawn_app_with};
 
 both_backends! {
     a_sign_in_while_every_turn_is_taken_is_answered_429_and_is_not_counted_as_a_failure,
     setup_while_every_turn_is_taken_is_answered_429_with_the_form_kept,
-    adding_a_member_while_every_turn_is_taken_is_answered_429_with_the_form_kept,
+    accepting_an_invitation_while_every_turn_is_taken_is_answered_429_and_creates_nothing,
     a_flood_of_sign_ins_beyond_the_bound_gets_429s_with_retry_after_and_no_errors,
 }
 
@@ -88,26 +90,30 @@ async fn setup_while_every_turn_is_taken_is_answered_429_with_the_form_kept(back
     app.setup_owner().await;
 }
 
-async fn adding_a_member_while_every_turn_is_taken_is_answered_429_with_the_form_kept(backend: Backend) {
+async fn accepting_an_invitation_while_every_turn_is_taken_is_answered_429_and_creates_nothing(
+    backend: Backend,
+) {
     let app = spawn_app_with(backend, one_permit).await;
     app.setup_owner().await;
-    let web = app.client();
-    let form = [("email", "new@example.com"), ("password", "a new member password"), ("role", "admin")];
+    let link = app.invite("new@example.com", "admin").await;
+    let path = invitation_path(&link);
+    let invitee = app.new_client();
+    let form = [("password", "a new member password"), ("password_confirm", "a new member password")];
 
     let turn = app.state.password_work.turn().await.expect("the only turn");
-    let res = web.post_form("/settings/members", "/settings/members", &form).await;
+    let res = invitee.post_form(&path, &path, &form).await;
     let retry_after = res.headers().get("retry-after").map(|v| v.to_str().unwrap().to_owned());
     let status = res.status().as_u16();
     let html = res.text().await.unwrap();
     assert_busy(status, retry_after.as_deref(), &html);
-    assert!(html.contains("new@example.com was not added"), "{html}");
-    assert_eq!(input_value(&html, "email").as_deref(), Some("new@example.com"));
-    assert!(html.contains("id=\"role-admin\" name=\"role\" value=\"admin\" checked"), "the role is kept");
+    assert!(html.contains("your account was not created"), "{html}");
+    assert!(html.contains("name=\"password_confirm\""), "the form is shown again");
     drop(turn);
-    assert!(!db::audit_actions(&app).await.iter().any(|(a, _)| a == "member.added"));
+    assert!(!db::user_exists(&app, "new@example.com").await);
+    assert!(!db::audit_actions(&app).await.iter().any(|(a, _)| a == "invitation.accepted"));
 
-    let res = web.post_form("/settings/members", "/settings/members", &form).await;
-    assert_eq!(res.status(), 303, "added once a turn is free");
+    let res = invitee.post_form(&path, &path, &form).await;
+    assert_eq!(res.status(), 303, "accepted once a turn is free");
 }
 
 /// What the flood measured in docs/BENCHMARKS.md does, in small: many sign-ins at once, each

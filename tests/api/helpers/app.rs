@@ -9,7 +9,7 @@ use keyward::state::AppState;
 use keyward::verifier::Verifier;
 
 use super::backend::{Backend, TestDb};
-use super::client::{Client, assert_is_redirect_to};
+use super::client::{Client, assert_is_redirect_to, input_value};
 
 pub const OWNER_EMAIL: &str = "owner@example.com";
 pub const OWNER_PASSWORD: &str = "correct horse battery staple";
@@ -141,19 +141,35 @@ impl TestApp {
         client
     }
 
-    /// Adds `email` as `role` (owner/admin/viewer) through Settings → Members, using the app's
-    /// own client (which must be signed in as an owner), and returns a browser signed in as them.
+    /// Invites `email` as `role` (owner/admin/viewer) through Settings → Members with the app's
+    /// own client (which must be signed in as an owner); returns the invitation link the page
+    /// shows once.
+    pub async fn invite(&self, email: &str, role: &str) -> String {
+        invite_with(&self.client, email, role).await
+    }
+
+    /// Adds `email` as `role` the way people join: the app's own client (an owner) invites
+    /// them, and a new browser follows the link, choosing [`MEMBER_PASSWORD`] for a new account
+    /// or signing in with it to an existing one. Returns that browser, signed in.
     pub async fn add_member(&self, email: &str, role: &str) -> Client {
-        let res = self
-            .client
-            .post_form(
-                "/settings/members",
-                "/settings/members",
-                &[("email", email), ("password", MEMBER_PASSWORD), ("role", role)],
-            )
-            .await;
-        assert_is_redirect_to(&res, "/settings/members");
-        self.sign_in_as(email).await
+        let link = self.invite(email, role).await;
+        self.accept_invitation(&link, email).await
+    }
+
+    /// A new browser that accepts the invitation at `link` as `email` (password
+    /// [`MEMBER_PASSWORD`]), and is signed in afterwards.
+    pub async fn accept_invitation(&self, link: &str, email: &str) -> Client {
+        let path = invitation_path(link);
+        let client = self.new_client();
+        let html = client.get_text(&path).await;
+        if html.contains("name=\"password_confirm\"") {
+            let form = [("password", MEMBER_PASSWORD), ("password_confirm", MEMBER_PASSWORD)];
+            assert_is_redirect_to(&client.post_form(&path, &path, &form).await, "/settings/api-keys");
+        } else {
+            assert_eq!(client.sign_in(email, MEMBER_PASSWORD).await.status(), 303, "sign-in as {email}");
+            assert_is_redirect_to(&client.post_form(&path, &path, &[]).await, "/settings/api-keys");
+        }
+        client
     }
 
     /// Stops the server gracefully and waits for it.
@@ -163,6 +179,23 @@ impl TestApp {
             let _ = run.await;
         }
     }
+}
+
+/// Invites `email` as `role` with `owner`'s browser; returns the link shown once.
+pub async fn invite_with(owner: &Client, email: &str, role: &str) -> String {
+    let res = owner
+        .post_form("/settings/members", "/settings/invitations", &[("email", email), ("role", role)])
+        .await;
+    assert_eq!(res.status(), 303, "inviting {email}");
+    let page = res.headers().get("location").unwrap().to_str().unwrap().to_owned();
+    let html = owner.get_text(&page).await;
+    input_value(&html, "invitation-link").unwrap_or_else(|| panic!("no invitation link on {page}:\n{html}"))
+}
+
+/// `http://host:port/invitations/TOKEN` → `/invitations/TOKEN`.
+pub fn invitation_path(link: &str) -> String {
+    let at = link.find("/invitations/").unwrap_or_else(|| panic!("not an invitation link: {link}"));
+    link[at..].to_owned()
 }
 
 /// Another keyward serving the same database as a [`TestApp`], as an operator runs several

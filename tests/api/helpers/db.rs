@@ -7,7 +7,9 @@ use diesel::prelude::*;
 use keyward::accounts::password::hash_password;
 use keyward::accounts::{Password, Role, store as accounts};
 use keyward::audit::{self, Actor, Event};
-use keyward::db::schema::{api_keys, audit_events, key_usage_daily, workspaces};
+use keyward::db::schema::{
+    api_keys, audit_events, invitations, key_usage_daily, memberships, users, workspaces,
+};
 use keyward::db::{Db, DbConnection, DbError};
 use keyward::keys::ApiKey;
 use keyward::keys::store::{self as key_store, NewKey};
@@ -56,6 +58,50 @@ pub async fn insert_member(app: &TestApp, email: &str, workspace_id: i64, role: 
         })
         .await
         .unwrap()
+}
+
+/// Whether an account has this email.
+pub async fn user_exists(app: &TestApp, email: &str) -> bool {
+    let email = email.to_owned();
+    app.state
+        .db
+        .run(move |c| accounts::find_user_by_email(c, &email).map_err(DbError::from))
+        .await
+        .unwrap()
+        .is_some()
+}
+
+/// The emails of a workspace's members, sorted.
+pub async fn member_emails(app: &TestApp, workspace_id: i64) -> Vec<String> {
+    app.state
+        .db
+        .run(move |c| -> Result<Vec<String>, DbError> {
+            Ok(memberships::table
+                .inner_join(users::table)
+                .filter(memberships::workspace_id.eq(workspace_id))
+                .select(users::email)
+                .order(users::email)
+                .load(c)?)
+        })
+        .await
+        .unwrap()
+}
+
+/// Moves the end of every invitation of `email` into the past.
+pub async fn expire_invitations_of(app: &TestApp, email: &str) {
+    let email = email.to_owned();
+    let past = Utc::now().naive_utc() - chrono::TimeDelta::minutes(1);
+    let n = app
+        .state
+        .db
+        .write(move |c| -> Result<usize, DbError> {
+            Ok(diesel::update(invitations::table.filter(invitations::email.eq(email)))
+                .set(invitations::expires_at.eq(past))
+                .execute(c)?)
+        })
+        .await
+        .unwrap();
+    assert!(n > 0, "no invitation to expire");
 }
 
 /// The id of the user with this email.

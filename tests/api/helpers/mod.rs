@@ -8,7 +8,8 @@
 //! - [`pages`]: reading the HTML the console answers;
 //! - [`db`]: seeding and reading the database directly, beside the console;
 //! - [`process`]: the keyward binary run as a child process ([`ServerProcess`]);
-//! - [`redis`]: a throwaway `redis-server` ([`RedisServer`]) for the shared rate limits.
+//! - [`redis`]: a throwaway `redis-server` ([`RedisServer`]) for the shared rate limits;
+//! - [`smtp`]: a real SMTP server ([`SmtpServer`]) that keeps the emails it receives.
 // Not every test module uses every helper.
 #![allow(dead_code)]
 
@@ -20,6 +21,7 @@ pub mod db;
 pub mod pages;
 pub mod process;
 pub mod redis;
+pub mod smtp;
 
 pub use app::{
     MEMBER_PASSWORD, OWNER_EMAIL, OWNER_PASSWORD, TEST_SECRET_KEY, TestApp, spawn_another, spawn_app,
@@ -29,3 +31,4 @@ pub use backend::{Backend, TestDb, postgres_admin_url};
 pub use client::{Client, Failure, Revealed, Verdict, assert_is_redirect_to, extract_csrf};
 pub use process::{ServerProcess, free_port, keyward_command, url_arg};
 pub use redis::RedisServer;
+pub use smtp::SmtpServer;
