@@ -16,7 +16,7 @@ use super::flash::{self, Level};
 use super::member::Member;
 use super::pages::{PageCtx, render, render_status, with_retry_after};
 use super::see_other;
-use super::session::TypedSession;
+use super::session::{Delivery, TypedSession};
 use crate::accounts::members::{self, MemberRow};
 use crate::accounts::password_reset::{self, ResetProblem, ResetTarget};
 use crate::accounts::password_work::PasswordWorkError;
@@ -60,6 +60,7 @@ pub struct LinkPage {
     pub email: String,
     pub link: String,
     pub expires: Moment,
+    pub delivery: Delivery,
 }
 
 fn refusal(member: &Member, target: &MemberRow) -> String {
@@ -160,12 +161,43 @@ pub async fn start(
     };
     let site =
         SiteOrigin::for_links(&req, &state.settings.trusted_proxies, state.settings.public_url.as_ref());
+    let link = format!("{}://{}/password-reset/{token}", site.scheme, site.authority);
+    // After the commit: a mail server that is down costs the email, not the link.
+    let delivery = match &state.mailer {
+        None => Delivery::NotConfigured,
+        Some(mailer) => match mailer.send(reset_email(&member, &email, &link, expires_at)).await {
+            Ok(()) => Delivery::Sent,
+            Err(error) => {
+                tracing::warn!(%error, "the password reset email was not sent");
+                Delivery::Failed
+            }
+        },
+    };
     render(&LinkPage {
         ctx: PageCtx::for_member(&member, &session, "members"),
         email,
-        link: format!("{}://{}/password-reset/{token}", site.scheme, site.authority),
+        link,
         expires: Moment::new(expires_at, now),
+        delivery,
     })
+}
+
+/// The email a member receives: who started the reset, the link and when it stops working.
+fn reset_email(owner: &Member, to: &str, link: &str, expires_at: NaiveDateTime) -> crate::mail::Message {
+    let body = format!(
+        "Hello,\n\n\
+         {who}, an owner of the workspace \u{201c}{workspace}\u{201d} on keyward, made a link for you\n\
+         to choose a new password:\n\n\
+         {link}\n\n\
+         The link works once, until {until}. Setting a new password signs out every session of\n\
+         your account. Two-factor sign-in, if you use it, stays on.\n\n\
+         If you did not ask for this, tell {who}: your current password keeps working as long as\n\
+         the link is not used.\n",
+        who = owner.email,
+        workspace = owner.workspace_name,
+        until = crate::text::exact_utc(expires_at),
+    );
+    crate::mail::Message { to: to.to_owned(), subject: "Choose a new keyward password".into(), body }
 }
 
 // ---------------------------------------------------------------- the link

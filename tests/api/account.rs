@@ -22,6 +22,7 @@ both_backends! {
     an_owner_resets_a_members_password_with_a_single_use_link,
     an_owner_cannot_reset_a_password_that_opens_workspaces_they_do_not_own,
     the_operator_resets_a_password_and_can_remove_two_factor,
+    a_reset_link_is_emailed_to_the_member_when_smtp_is_configured,
 }
 
 async fn owner_app(backend: Backend) -> TestApp {
@@ -394,4 +395,33 @@ async fn the_operator_resets_a_password_and_can_remove_two_factor(backend: Backe
         actors.contains(&"user.password_reset_started") && actors.contains(&"user.two_factor_disabled"),
         "{actors:?}"
     );
+}
+
+async fn a_reset_link_is_emailed_to_the_member_when_smtp_is_configured(backend: Backend) {
+    let Some(smtp) = crate::helpers::SmtpServer::start().await else { return };
+    let settings = smtp.settings();
+    let app = crate::helpers::spawn_app_with(backend, move |s| s.smtp = Some(settings)).await;
+    app.setup_owner().await;
+    let ws = first_workspace(&app).await;
+    let member_id = insert_member(&app, "dev@example.com", ws, Role::Viewer).await;
+    let page = format!("/settings/members/{member_id}/reset-password");
+    let res = app.client().post_form(&page, &page, &[]).await;
+    let html = res.text().await.unwrap();
+    assert!(html.contains("The link was emailed to dev@example.com"), "{html}");
+    let shown = input_value(&html, "reset-link").unwrap();
+
+    let mail = smtp.wait_for(1).await;
+    assert_eq!(mail.len(), 1);
+    assert_eq!(mail[0].rcpt_tos, ["dev@example.com"]);
+    assert_eq!(mail[0].subject, "Choose a new keyward password");
+    for words in [OWNER_EMAIL, "\u{201c}Acme\u{201d}", "works once, until", shown.as_str()] {
+        assert!(mail[0].body.contains(words), "{words} missing from:\n{}", mail[0].body);
+    }
+    // The emailed link is the one that works.
+    let link = mail[0].body.lines().map(str::trim).find(|l| l.starts_with("http")).unwrap();
+    let path = link.strip_prefix(&app.address).unwrap();
+    let new = "a passphrase from my inbox";
+    let res = app.new_client().post_form(path, path, &[("password", new), ("password_confirm", new)]).await;
+    assert_is_redirect_to(&res, "/login");
+    assert_eq!(app.new_client().sign_in("dev@example.com", new).await.status(), 303);
 }
