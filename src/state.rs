@@ -23,4 +23,6 @@ pub struct AppState {
     /// The bound on argon2 work at once: every password a request hashes or checks goes
     /// through it.
     pub password_work: crate::accounts::password_work::PasswordWork,
+    /// Encrypts TOTP secrets at rest, with a key derived from the instance's secret key.
+    pub two_factor_cipher: crate::accounts::two_factor::SecretCipher,
 }

@@ -11,6 +11,7 @@ use futures_util::future::LocalBoxFuture;
 
 use super::error::ConsoleError;
 use crate::accounts::store::{self, WorkspaceMembership};
+use crate::accounts::two_factor;
 use crate::accounts::{Capability, Role};
 use crate::audit::Actor;
 use crate::db::DbError;
@@ -29,7 +30,16 @@ pub struct Member {
     pub workspaces: Vec<WorkspaceMembership>,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    /// When this session last proved who the user is (`console::sudo`).
+    pub confirmed_at: Option<NaiveDateTime>,
+    /// The current workspace requires two-factor sign-in and the user has not set it up:
+    /// [`Member`] refuses every page; only [`SignedIn`] pages (enrolment, switching) go on.
+    pub two_factor_due: bool,
 }
+
+/// The signed-in member, even while their workspace waits for them to set up two-factor
+/// sign-in: for the few pages they still need then (the enrolment page, switching workspace).
+pub struct SignedIn(pub Member);
 
 impl Member {
     pub fn can(&self, cap: Capability) -> bool {
@@ -85,6 +95,31 @@ impl FromRequest for Member {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
         Box::pin(async move {
+            let member = load(&req).await?;
+            if member.two_factor_due {
+                let message = format!(
+                    "{} requires two-factor sign-in. Set it up to continue working there.",
+                    member.workspace_name
+                );
+                super::flash::push(&req.get_session(), super::flash::Level::Error, message);
+                return Err(ConsoleError::TwoFactorSetupRequired);
+            }
+            Ok(member)
+        })
+    }
+}
+
+impl FromRequest for SignedIn {
+    type Error = ConsoleError;
+    type Future = LocalBoxFuture<'static, Result<Self, ConsoleError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move { load(&req).await.map(SignedIn) })
+    }
+}
+
+async fn load(req: &HttpRequest) -> Result<Member, ConsoleError> {
             let state = req.app_data::<web::Data<AppState>>().expect("AppState is registered").clone();
             let session = req.get_session();
             let next = match req.query_string() {
@@ -101,7 +136,7 @@ impl FromRequest for Member {
                     ConsoleError::SetupRequired
                 });
             };
-            let (ip, user_agent) = client_of(&req);
+            let (ip, user_agent) = client_of(req);
             let ip = ip.map(|c| c.to_string());
             let settings = state.settings.clone();
             let now = Utc::now().naive_utc();
@@ -132,6 +167,8 @@ impl FromRequest for Member {
                     if now - row.last_seen_at > TOUCH_EVERY {
                         store::touch_session(conn, &sid, now)?;
                     }
+                    let two_factor_due =
+                        two_factor::store::enrolment_due(conn, user_id, current.workspace_id)?;
                     let switched = Some(current.workspace_id) != ws;
                     Ok(Loaded::Member(
                         Box::new(Member {
@@ -144,6 +181,8 @@ impl FromRequest for Member {
                             workspaces,
                             ip,
                             user_agent,
+                            confirmed_at: row.confirmed_at,
+                            two_factor_due,
                         }),
                         switched,
                     ))
@@ -162,8 +201,6 @@ impl FromRequest for Member {
                     Ok(*m)
                 }
             }
-        })
-    }
 }
 
 fn expired(row: &store::SessionRow, now: NaiveDateTime, idle: TimeDelta, absolute: TimeDelta) -> bool {

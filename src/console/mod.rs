@@ -14,6 +14,9 @@ pub mod member;
 pub mod members;
 pub mod pages;
 pub mod session;
+pub mod sudo;
+pub mod two_factor;
+pub mod workspace_settings;
 pub mod workspaces;
 
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -38,6 +41,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(audit_log::configure);
     cfg.configure(members::routes);
     cfg.configure(workspaces::routes);
+    cfg.configure(two_factor::routes);
+    cfg.configure(workspace_settings::routes);
 }
 
 /// The console's front door: the key table.
