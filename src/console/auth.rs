@@ -381,9 +381,16 @@ pub async fn login(
 
 /// What the password step of a sign-in came to.
 enum PasswordChecked {
-    SignedIn { user_id: i64, sid: String, workspace_id: i64 },
+    SignedIn {
+        user_id: i64,
+        sid: String,
+        workspace_id: i64,
+    },
     /// A right password of an account with two-factor sign-in: the code comes next.
-    SecondStep { user_id: i64, email: String },
+    SecondStep {
+        user_id: i64,
+        email: String,
+    },
     Failed,
 }
 

@@ -119,7 +119,8 @@ pub async fn confirm(state: &AppState, member: &Member, typed: &str) -> Result<C
         return Ok(Confirmed);
     }
     let turn = state.password_work.turn().await.map_err(|busy| SudoError::Busy(busy.retry_after))?;
-    let attempt = state.login_throttle.begin(&account, ip).map_err(|r| SudoError::Throttled(r.retry_after))?;
+    let attempt =
+        state.login_throttle.begin(&account, ip).map_err(|r| SudoError::Throttled(r.retry_after))?;
     let hash = state
         .db
         .run(move |conn| store::find_user(conn, user_id).map_err(DbError::from))
@@ -159,6 +160,7 @@ pub async fn guard(
             needed: true,
             retry_after: refusal.retry_after(),
             error: Some(refusal.to_string()),
+            only_for: None,
         })),
     }
 }
@@ -171,6 +173,8 @@ pub struct SudoField {
     pub error: Option<String>,
     /// Set when the refusal is a 429 (throttled, busy).
     pub retry_after: Option<Duration>,
+    /// When the form asks for it only in some cases, which ones (shown as a hint).
+    pub only_for: Option<&'static str>,
 }
 
 impl SudoField {

@@ -25,7 +25,9 @@ pub const PATH: &str = "/settings/workspace";
 /// Registers the workspace settings page.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
-        web::resource(PATH).route(web::get().to(workspace_settings)).route(web::post().to(workspace_settings_save)),
+        web::resource(PATH)
+            .route(web::get().to(workspace_settings))
+            .route(web::post().to(workspace_settings_save)),
     );
 }
 
@@ -125,7 +127,14 @@ pub async fn workspace_settings_save(
         return Ok(see_other(PATH));
     }
     if want && !cur.own_two_factor {
-        let page = page(&member, &session, &cur, want, Some(OWN_TWO_FACTOR_FIRST.into()), SudoField::for_member(&member));
+        let page = page(
+            &member,
+            &session,
+            &cur,
+            want,
+            Some(OWN_TWO_FACTOR_FIRST.into()),
+            SudoField::for_member(&member),
+        );
         return render_status(actix_web::http::StatusCode::UNPROCESSABLE_ENTITY, &page);
     }
     if let Err(field) = sudo::guard(&state, &member, &form.confirm_identity).await? {
@@ -158,7 +167,8 @@ pub async fn workspace_settings_save(
     let message = match changed {
         Err(()) => {
             let cur = current(&state, &member).await?;
-            let page = page(&member, &session, &cur, want, Some(OWN_TWO_FACTOR_FIRST.into()), SudoField::default());
+            let page =
+                page(&member, &session, &cur, want, Some(OWN_TWO_FACTOR_FIRST.into()), SudoField::default());
             return render_status(actix_web::http::StatusCode::UNPROCESSABLE_ENTITY, &page);
         }
         Ok(false) => "Nothing changed.".to_owned(),

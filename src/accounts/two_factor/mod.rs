@@ -266,7 +266,8 @@ mod tests {
         let secret = TotpSecret::generate();
         let now = 1_800_000_015;
         let step = (now / STEP_SECONDS) as i64;
-        for (offset, expected) in [(-60i64, None), (-30, Some(step - 1)), (0, Some(step)), (30, Some(step + 1)), (60, None)]
+        for (offset, expected) in
+            [(-60i64, None), (-30, Some(step - 1)), (0, Some(step)), (30, Some(step + 1)), (60, None)]
         {
             let code = TotpCode::parse(&secret.code_at((now as i64 + offset) as u64)).unwrap();
             // A code of another step may collide by chance (one in a million); skip it.

@@ -178,7 +178,11 @@ pub fn set_required(
 }
 
 /// Records that the user of this session proved who they are just now.
-pub fn mark_session_confirmed(conn: &mut DbConnection, session_id: &str, now: NaiveDateTime) -> QueryResult<()> {
+pub fn mark_session_confirmed(
+    conn: &mut DbConnection,
+    session_id: &str,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
     diesel::update(user_sessions::table.find(crate::accounts::store::session_key(session_id)))
         .set(user_sessions::confirmed_at.eq(now))
         .execute(conn)

@@ -21,7 +21,7 @@ use crate::state::AppState;
 
 /// Every action the log knows, with the words the page shows for it. The code stays in the
 /// page (`data-action`), the filter's URL and the CSV, where scripts read it.
-pub const ACTIONS: [(&str, &str); 12] = [
+pub const ACTIONS: [(&str, &str); 17] = [
     ("key.created", "Key created"),
     ("key.revealed", "Key revealed"),
     ("key.regenerated", "Key regenerated"),
@@ -34,6 +34,11 @@ pub const ACTIONS: [(&str, &str); 12] = [
     ("member.role_changed", "Role changed"),
     ("member.removed", "Member removed"),
     ("workspace.created", "Workspace created"),
+    ("user.two_factor_enabled", "Two-factor sign-in turned on"),
+    ("user.two_factor_disabled", "Two-factor sign-in turned off"),
+    ("user.recovery_codes_regenerated", "Recovery codes regenerated"),
+    ("workspace.two_factor_required", "Two-factor sign-in required"),
+    ("workspace.two_factor_optional", "Two-factor sign-in made optional"),
 ];
 
 /// The words for an action code; an unknown code (from a later version) shows as itself.

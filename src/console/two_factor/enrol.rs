@@ -160,7 +160,9 @@ pub async fn two_factor_setup(
     let user_id = member.user_id;
     let stored = state
         .db
-        .write(move |conn| two_factor::store::set_pending_secret(conn, user_id, &sealed).map_err(DbError::from))
+        .write(move |conn| {
+            two_factor::store::set_pending_secret(conn, user_id, &sealed).map_err(DbError::from)
+        })
         .await?;
     if !stored {
         flash::push(session.inner(), Level::Error, "Two-factor sign-in is already on.");
@@ -261,7 +263,8 @@ fn recovery_codes_page(
     codes: Vec<String>,
     just_enabled: bool,
 ) -> Result<HttpResponse, ConsoleError> {
-    let page = RecoveryCodesPage { ctx: PageCtx::for_member(member, session, "account"), codes, just_enabled };
+    let page =
+        RecoveryCodesPage { ctx: PageCtx::for_member(member, session, "account"), codes, just_enabled };
     let mut res = render(&page)?;
     // Shown once: never kept by a cache or offered again by Back.
     res.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -310,7 +313,11 @@ pub async fn recovery_codes_regenerate(
         })
         .await?;
     if !enabled {
-        flash::push(session.inner(), Level::Error, "Two-factor sign-in is off, so there are no recovery codes.");
+        flash::push(
+            session.inner(),
+            Level::Error,
+            "Two-factor sign-in is off, so there are no recovery codes.",
+        );
         return Ok(see_other(super::TWO_FACTOR_PATH));
     }
     let shown = codes.iter().map(|c| c.as_str().to_owned()).collect();

@@ -97,7 +97,10 @@ pub struct CodePage {
     pub error: Option<String>,
 }
 
-pub async fn code_form(session: TypedSession, query: web::Query<MethodQuery>) -> Result<HttpResponse, ConsoleError> {
+pub async fn code_form(
+    session: TypedSession,
+    query: web::Query<MethodQuery>,
+) -> Result<HttpResponse, ConsoleError> {
     if pending(&session).is_none() {
         return Ok(restart(&session, EXPIRED));
     }
@@ -116,7 +119,11 @@ pub struct CodeFormData {
 
 /// What checking a code came to.
 enum Checked {
-    SignedIn { sid: String, workspace_id: i64, recovery_left: Option<i64> },
+    SignedIn {
+        sid: String,
+        workspace_id: i64,
+        recovery_left: Option<i64>,
+    },
     Wrong(&'static str),
     /// A right password and code, but no workspace left to enter.
     NoWorkspace,
@@ -162,10 +169,8 @@ pub async fn code_check(
     };
     let now = Utc::now().naive_utc();
     let user_id = p.user_id;
-    let row = state
-        .db
-        .run(move |conn| two_factor::store::find(conn, user_id).map_err(ConsoleError::from))
-        .await?;
+    let row =
+        state.db.run(move |conn| two_factor::store::find(conn, user_id).map_err(ConsoleError::from)).await?;
     let Some(row) = row.filter(two_factor::store::TwoFactorRow::enabled) else {
         // Turned off (or the account deleted) since the password: start again.
         return Ok(restart(&session, EXPIRED));
@@ -194,9 +199,11 @@ pub async fn code_check(
         .write(move |conn| -> Result<Checked, ConsoleError> {
             let workspace_id = store::memberships_of(conn, user_id)?.first().map(|w| w.workspace_id);
             let (ok, how, wrong) = match (&recovery_hash, step) {
-                (Some(hash), _) => {
-                    (two_factor::store::use_recovery_code(conn, user_id, hash, now)?, "recovery code", "wrong recovery code")
-                }
+                (Some(hash), _) => (
+                    two_factor::store::use_recovery_code(conn, user_id, hash, now)?,
+                    "recovery code",
+                    "wrong recovery code",
+                ),
                 (None, Some(step)) => {
                     let accepted = two_factor::store::accept_step(conn, user_id, step)?;
                     (accepted, "two-factor code", "two-factor code already used")
@@ -207,11 +214,7 @@ pub async fn code_check(
                 let details = if ok { "no workspace left".to_owned() } else { wrong.to_owned() };
                 let event = Event { workspace_id, action: "user.sign_in_failed", key: None, details };
                 audit::record(conn, &actor, event, now)?;
-                return Ok(if ok {
-                    Checked::NoWorkspace
-                } else {
-                    Checked::Wrong(wrong)
-                });
+                return Ok(if ok { Checked::NoWorkspace } else { Checked::Wrong(wrong) });
             };
             let recovery_left = match recovery_hash {
                 Some(_) => Some(two_factor::store::recovery_codes_left(conn, user_id)?),
@@ -221,7 +224,8 @@ pub async fn code_check(
                 Some(left) => format!("With a {how} ({left} left)"),
                 None => format!("With a {how}"),
             };
-            let event = Event { workspace_id: Some(workspace_id), action: "user.signed_in", key: None, details };
+            let event =
+                Event { workspace_id: Some(workspace_id), action: "user.signed_in", key: None, details };
             audit::record(conn, &actor, event, now)?;
             let sid = store::create_session(conn, user_id, &client_row, now)?;
             Ok(Checked::SignedIn { sid, workspace_id, recovery_left })
