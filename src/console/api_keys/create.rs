@@ -56,7 +56,6 @@ pub struct CreateKeyErrors {
     pub expiry: Option<String>,
     pub rate_limit_per_minute: Option<String>,
     pub rate_limit_burst: Option<String>,
-    pub confirm_identity: Option<String>,
 }
 
 /// One line of the error summary above the form: a link to the field and its message.
@@ -79,7 +78,6 @@ impl CreateKeyErrors {
             ("expiry", "Expiration", &self.expiry),
             ("rate_limit_per_minute", "Rate limit", &self.rate_limit_per_minute),
             ("rate_limit_burst", "Burst", &self.rate_limit_burst),
-            ("confirm_identity", "Confirm it\u{2019}s you", &self.confirm_identity),
         ]
         .into_iter()
         .filter_map(|(target, field, e)| e.as_deref().map(|message| SummaryLine { target, field, message }))
@@ -152,6 +150,16 @@ impl NewKeyPage {
             read_only: picker::read_only(&state.catalogue),
             sudo: SudoField { only_for: Some(SUDO_ONLY_FOR), ..sudo },
         }
+    }
+
+    /// Whether the error summary is shown: a field's error or the confirmation's.
+    pub fn has_errors(&self) -> bool {
+        self.errors.any() || self.sudo.error.is_some()
+    }
+
+    /// How many lines the error summary has.
+    pub fn error_count(&self) -> usize {
+        self.errors.summary().count() + usize::from(self.sudo.error.is_some())
     }
 
     /// The read-only scopes as one attribute value, for the script that fills the boxes.
@@ -246,8 +254,7 @@ pub async fn key_create(
             match sudo::guard(&state, &member, &form.confirm_identity).await? {
                 Ok(()) => return create(&state, &member, &session, form, request, now).await,
                 Err(field) => {
-                    let errors =
-                        CreateKeyErrors { confirm_identity: field.error.clone(), ..Default::default() };
+                    let errors = CreateKeyErrors::default();
                     let (code, wait) = (field.status(), field.retry_after);
                     let ctx = PageCtx::for_member(&member, &session, "keys");
                     let page = NewKeyPage::new(ctx, &state, form, errors, field, now);

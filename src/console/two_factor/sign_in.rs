@@ -82,6 +82,8 @@ const EXPIRED: &str = "Your sign-in took too long. Enter your email and password
 const TOO_MANY_WRONG: &str =
     "Too many wrong codes. For your security, sign-in starts again: enter your email and password.";
 
+const NO_WORKSPACE: &str = "This account belongs to no workspace any more, so there is nothing to sign in to. Ask an owner to add you again.";
+
 #[derive(Default, Deserialize)]
 pub struct MethodQuery {
     #[serde(default)]
@@ -249,7 +251,7 @@ pub async fn code_check(
             }
             Ok(see_other(&p.next))
         }
-        Checked::NoWorkspace => Ok(restart(&session, crate::console::auth::BAD_CREDENTIALS)),
+        Checked::NoWorkspace => Ok(restart(&session, NO_WORKSPACE)),
         Checked::Wrong(why) => {
             tracing::warn!(ip = %client.map_or_else(|| "-".to_owned(), |c| c.to_string()), why, "sign-in failed");
             p.wrong += 1;
