@@ -23,6 +23,7 @@ both_backends! {
     the_secret_is_stored_encrypted_and_appears_in_no_log_line,
     a_workspace_requirement_sends_members_without_two_factor_to_enrolment_first,
     the_requirement_needs_the_owners_own_two_factor_and_keeps_theirs_on,
+    new_recovery_codes_replace_the_old_ones_after_re_authentication,
 }
 
 pub const PAGE: &str = "/settings/account/two-factor";
@@ -377,4 +378,30 @@ async fn the_requirement_needs_the_owners_own_two_factor_and_keeps_theirs_on(bac
     for action in ["workspace.two_factor_optional", "user.two_factor_disabled"] {
         assert!(actions.iter().any(|a| a == action), "{action} in {actions:?}");
     }
+}
+
+async fn new_recovery_codes_replace_the_old_ones_after_re_authentication(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.setup_owner().await;
+    let web = app.client();
+    let (authenticator, old) = enrol(web).await;
+    db::age_confirmation(&app, OWNER_EMAIL, 11).await;
+    assert!(web.get_text(PAGE).await.contains("id=\"confirm_identity\""));
+    let action = "/settings/account/two-factor/recovery-codes";
+    let res = web.post_form(PAGE, action, &[("confirm_identity", "not the password, no")]).await;
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.unwrap().contains("That is not your password"));
+
+    let res = web.post_form(PAGE, action, &[("confirm_identity", &authenticator.code(0))]).await;
+    assert_eq!(res.status(), 200);
+    let new = recovery_codes_on(&res.text().await.unwrap());
+    assert_eq!(new.len(), 10);
+    assert!(new.iter().all(|c| !old.contains(c)));
+
+    let signing_in = app.new_client();
+    password_step(&signing_in, OWNER_EMAIL, OWNER_PASSWORD).await;
+    assert_eq!(recovery_step(&signing_in, &old[0]).await.status(), 401, "the old codes are dead");
+    assert_is_redirect_to(&recovery_step(&signing_in, &new[0]).await, "/settings/api-keys");
+    let actions = db::audit_actions(&app).await;
+    assert!(actions.iter().any(|(a, _)| a == "user.recovery_codes_regenerated"), "{actions:?}");
 }

@@ -51,7 +51,8 @@ struct Pending {
 }
 
 /// Remembers a right password for the second step. The cookie gets a new identity, as at
-/// sign-in, and holds no session id until the code is right.
+/// sign-in, and holds no session id until the code is right (the CSRF token is made anew when
+/// the code form renders).
 pub fn begin(session: &TypedSession, user_id: i64, email: &str, next: &str) -> Result<(), ConsoleError> {
     let pending = Pending {
         user_id,
@@ -60,7 +61,10 @@ pub fn begin(session: &TypedSession, user_id: i64, email: &str, next: &str) -> R
         next: next.to_owned(),
         wrong: 0,
     };
+    // Whoever this browser was signed in as before is signed out: the pending sign-in is the
+    // only identity it carries until the code is right.
     session.inner().renew();
+    session.inner().clear();
     session.inner().insert(PENDING, &pending).map_err(anyhow::Error::from)?;
     Ok(())
 }
