@@ -110,6 +110,13 @@ pub struct SettingsFormData {
     pub confirm_identity: String,
 }
 
+/// What saving the settings came to.
+enum Saved {
+    Changed,
+    Unchanged,
+    OwnTwoFactorMissing,
+}
+
 pub const OWN_TWO_FACTOR_FIRST: &str = "Turn on two-factor sign-in for your own account first: a \
     workspace that requires it of every member must not lock out the owner who asked for it.";
 
@@ -146,13 +153,13 @@ pub async fn workspace_settings_save(
     let now = Utc::now().naive_utc();
     let changed = state
         .db
-        .write(move |conn| -> Result<Result<bool, ()>, ConsoleError> {
+        .write(move |conn| -> Result<Saved, ConsoleError> {
             // Checked again in the transaction: the owner may have turned theirs off meanwhile.
             if want && !two_factor::store::is_enabled(conn, user_id)? {
-                return Ok(Err(()));
+                return Ok(Saved::OwnTwoFactorMissing);
             }
             if !two_factor::store::set_required(conn, ws, want, now)? {
-                return Ok(Ok(false));
+                return Ok(Saved::Unchanged);
             }
             let (action, details) = if want {
                 ("workspace.two_factor_required", "Two-factor sign-in required of every member")
@@ -161,23 +168,23 @@ pub async fn workspace_settings_save(
             };
             let event = Event { workspace_id: Some(ws), action, key: None, details: details.to_owned() };
             audit::record(conn, &actor, event, now)?;
-            Ok(Ok(true))
+            Ok(Saved::Changed)
         })
         .await?;
     let message = match changed {
-        Err(()) => {
+        Saved::OwnTwoFactorMissing => {
             let cur = current(&state, &member).await?;
             let page =
                 page(&member, &session, &cur, want, Some(OWN_TWO_FACTOR_FIRST.into()), SudoField::default());
             return render_status(actix_web::http::StatusCode::UNPROCESSABLE_ENTITY, &page);
         }
-        Ok(false) => "Nothing changed.".to_owned(),
-        Ok(true) if want => format!(
+        Saved::Unchanged => "Nothing changed.".to_owned(),
+        Saved::Changed if want => format!(
             "{} now requires two-factor sign-in. Members without it are asked to set it up on their \
              next page.",
             member.workspace_name
         ),
-        Ok(true) => format!("{} no longer requires two-factor sign-in.", member.workspace_name),
+        Saved::Changed => format!("{} no longer requires two-factor sign-in.", member.workspace_name),
     };
     flash::push(session.inner(), Level::Success, message);
     Ok(see_other(PATH))

@@ -176,6 +176,9 @@ pub struct EnableFormData {
     pub code: String,
 }
 
+const WRONG_FIRST_CODE: &str = "That code does not match. Check that your authenticator app shows \
+    keyward with your email, and enter the code it shows now.";
+
 enum Enabled {
     Done(Vec<String>),
     /// The secret changed meanwhile (set up again elsewhere) or it is already on.
@@ -199,22 +202,14 @@ pub async fn two_factor_enable(
         state.two_factor_cipher.open(&sealed).map_err(|e| ConsoleError::Internal(anyhow::Error::from(e)))?;
     let now = Utc::now().naive_utc();
     let step = match TotpCode::parse(&form.code) {
-        Ok(code) => secret.matching_step(&code, unix_now(now)).ok_or(
-            "That code does not match. Check that your authenticator app shows keyward with your \
-             email, and enter the code it shows now.",
-        ),
-        Err(e) => Err(match e {
-            two_factor::TotpCodeError::Empty => "Enter the 6-digit code your authenticator app shows.",
-            two_factor::TotpCodeError::Malformed => {
-                "A code is 6 digits, like 123456. Enter the code your authenticator app shows now."
-            }
-        }),
+        Ok(code) => secret.matching_step(&code, unix_now(now)).ok_or_else(|| WRONG_FIRST_CODE.to_owned()),
+        Err(e) => Err(e.to_string()),
     };
     let step = match step {
         Ok(step) => step,
         Err(message) => {
             let sudo = SudoField::for_member(&member);
-            let page = page(&state, &member, &session, st, Some(message.into()), sudo)?;
+            let page = page(&state, &member, &session, st, Some(message), sudo)?;
             return render_status(StatusCode::UNPROCESSABLE_ENTITY, &page);
         }
     };
