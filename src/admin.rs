@@ -1,4 +1,5 @@
-//! `keyward admin create`: accounts for scripted installs, without a browser.
+//! `keyward admin create`: accounts for scripted installs, without a browser; and
+//! `keyward admin reset-password`: the operator's way back into an account.
 //!
 //! The password is read from standard input (one line) or, when standard input is a terminal,
 //! from a prompt that does not echo. It is never taken from the command line, where other
@@ -79,7 +80,8 @@ pub fn create(
     let hash = match existing {
         Some(_) => None,
         None => {
-            let password = Password::parse(&read_password()?).map_err(|e| invalid("password", &e))?;
+            let password =
+                Password::choose(&read_password()?, email.as_str()).map_err(|e| invalid("password", &e))?;
             Some(hash_password(&password))
         }
     };
@@ -211,4 +213,74 @@ fn stty(arg: &str) -> bool {
         .stdin(std::process::Stdio::inherit())
         .status()
         .is_ok_and(|s| s.success())
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct ResetPasswordArgs {
+    /// The account's email address.
+    #[arg(long)]
+    pub email: String,
+    /// Also turn off two-factor sign-in (for someone who lost both their authenticator and
+    /// their recovery codes). They can set it up again after signing in.
+    #[arg(long)]
+    pub remove_two_factor: bool,
+}
+
+/// `admin reset-password`: a single-use link (one hour) that sets a new password for the
+/// account, printed for the operator to pass on. The operator is trusted with every account,
+/// so unlike an owner's reset it is not limited to one workspace's members. Returns the lines
+/// to print.
+pub fn reset_password(db: &Db, settings: &Settings, args: &ResetPasswordArgs) -> Result<String, AdminError> {
+    let email = Email::parse(&args.email).map_err(|e| AdminError::Invalid(format!("--email: {e}")))?;
+    let now = Utc::now().naive_utc();
+    let actor = Actor {
+        user_id: None,
+        label: "system (keyward admin reset-password)".into(),
+        ip: None,
+        user_agent: None,
+    };
+    let remove_two_factor = args.remove_two_factor;
+    let (token, expires_at) = db.write_blocking(|conn: &mut DbConnection| -> Result<_, AdminError> {
+        let user = store::find_user_by_email(conn, email.as_str())?
+            .ok_or_else(|| AdminError::Refused(format!("no account has the email {email}")))?;
+        let (token, expires_at) = crate::accounts::password_reset::start(conn, user.id, None, now)?;
+        let details = "The operator made a password reset link (valid for 1 hour)";
+        store::record_account_event(conn, &actor, user.id, "user.password_reset_started", details, now)?;
+        if remove_two_factor && crate::accounts::password_reset::remove_two_factor(conn, user.id)? {
+            let details =
+                "The operator turned off two-factor sign-in (lost authenticator and recovery codes)";
+            store::record_account_event(conn, &actor, user.id, "user.two_factor_disabled", details, now)?;
+        }
+        Ok((token, expires_at))
+    })?;
+    let path = format!("/password-reset/{token}");
+    let link = match &settings.public_url {
+        Some(base) => format!("{}{}", base.as_str().trim_end_matches('/'), path),
+        None => format!(
+            "http://{}{path}  (this server's address; set KEYWARD_PUBLIC_URL to print the one people use)",
+            settings.bind
+        ),
+    };
+    let mut out = format!(
+        "Password reset link for {email}, valid once until {} UTC:\n{link}\nPass it on through a channel you trust: whoever opens it chooses the password. Using it signs out every session of {email}.",
+        expires_at.format("%Y-%m-%d %H:%M")
+    );
+    if remove_two_factor {
+        out.push_str(
+            "\nTwo-factor sign-in is off for this account; they can set it up again under Your account.",
+        );
+    }
+    Ok(out)
+}
+
+/// Opens the database (applying migrations) and runs `admin reset-password`.
+pub async fn reset_password_command(
+    settings: &Settings,
+    args: ResetPasswordArgs,
+) -> Result<String, AdminError> {
+    let (db, _) = crate::startup::open_database(settings).await?;
+    let settings = settings.clone();
+    tokio::task::spawn_blocking(move || reset_password(&db, &settings, &args))
+        .await
+        .map_err(|e| AdminError::Db(DbError::Unavailable(format!("the command's task failed: {e}"))))?
 }

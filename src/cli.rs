@@ -50,6 +50,9 @@ pub enum Command {
 pub enum AdminCommand {
     /// Create a user (password from standard input or a prompt) and give them a workspace.
     Create(crate::admin::CreateArgs),
+    /// Print a single-use link (valid one hour) that sets a new password for an account;
+    /// `--remove-two-factor` also turns off its two-factor sign-in.
+    ResetPassword(crate::admin::ResetPasswordArgs),
 }
 
 #[derive(Args, Clone)]
@@ -206,6 +209,10 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             }
             Command::Admin(AdminCommand::Create(args)) => {
                 println!("{}", crate::admin::create_command(&settings, args).await?);
+                Ok(())
+            }
+            Command::Admin(AdminCommand::ResetPassword(args)) => {
+                println!("{}", crate::admin::reset_password_command(&settings, args).await?);
                 Ok(())
             }
         }

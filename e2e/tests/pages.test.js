@@ -177,6 +177,34 @@ describe('every console page at 1440 and 375 px', () => {
     });
   });
 
+  it('your account, its sessions, and a password reset link', async () => {
+    await both(owner, 'account', (p) => p.goto(owner.url('/settings/account')));
+    owner.allowStatus(422, '/settings/account/password');
+    await both(owner, 'account-password-errors', async (p) => {
+      await p.goto(owner.url('/settings/account'));
+      await typeInto(p, 'New password', 'short');
+      await p.getByRole('button', { name: 'Change password' }).click();
+      await p.locator('#password-errors').waitFor();
+    });
+    await both(owner, 'sessions', (p) => p.goto(owner.url('/settings/account/sessions')));
+    // Back to Acme (the workspace test before created Staging and moved there), where the viewer is.
+    await owner.page.goto(owner.url('/settings/members'));
+    await owner.page.locator('details.workspace-menu > summary').click();
+    await owner.page.getByRole('button', { name: 'Acme' }).click();
+    await owner.page.waitForURL('**/settings/members');
+    const viewerId = await memberRow(owner.page, 'viewer@example.com').getAttribute('data-member-id');
+    const start = owner.url(`/settings/members/${viewerId}/reset-password`);
+    await both(owner, 'member-reset', (p) => p.goto(start));
+    let link;
+    await both(owner, 'member-reset-link', async (p) => {
+      await p.goto(start);
+      await p.getByRole('button', { name: 'Make reset link' }).click();
+      link = await p.locator('#reset-link').inputValue();
+    });
+    assert.match(link, /\/password-reset\/[A-Za-z0-9_-]{43}$/);
+    await both(anon, 'password-reset', (p) => p.goto(link));
+  });
+
   it('signed out, and a page that does not exist', async () => {
     anon.allowStatus(404, '/no-such-page');
     await both(anon, 'not-found', (p) => p.goto(anon.url('/no-such-page')));

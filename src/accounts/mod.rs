@@ -3,8 +3,10 @@
 pub mod email;
 pub mod members;
 pub mod password;
+pub mod password_reset;
 pub mod password_work;
 pub mod role;
+pub mod sessions;
 pub mod setup_code;
 pub mod store;
 pub mod throttle;

@@ -22,6 +22,24 @@ pub enum PasswordError {
     TooShort,
     #[error("Use at most 256 characters.")]
     TooLong,
+    #[error("This is one of the most common passwords, tried first by anyone guessing. Choose another.")]
+    Common,
+    #[error("Your password cannot be your email address. Choose another.")]
+    SameAsEmail,
+}
+
+/// The 10,000 most common passwords, most common first: the head of the password frequency
+/// list zxcvbn ships (MIT licence), one per line, lower-case. Compiled into the binary so the
+/// check needs no file and no network.
+const COMMON_PASSWORDS: &str = include_str!("common_passwords.txt");
+
+static COMMON: LazyLock<std::collections::HashSet<&'static str>> =
+    LazyLock::new(|| COMMON_PASSWORDS.lines().filter(|l| !l.is_empty()).collect());
+
+/// Whether `raw` is on the common-password list, compared without case (the list is
+/// lower-case, and `Password1234` is guessed as early as `password1234`).
+pub fn is_common(raw: &str) -> bool {
+    COMMON.contains(raw.to_lowercase().as_str())
 }
 
 impl Password {
@@ -34,6 +52,24 @@ impl Password {
         } else {
             Ok(Self(raw.into()))
         }
+    }
+
+    /// A password someone chooses for their own account (setup, invitation, change, reset):
+    /// the length rules, and neither a common password nor the account's email address (nor
+    /// its part before the `@`). Signing in checks only [`Password::parse`], so a password
+    /// chosen before these rules keeps working.
+    pub fn choose(raw: &str, email: &str) -> Result<Self, PasswordError> {
+        let password = Self::parse(raw)?;
+        let typed = raw.trim().to_lowercase();
+        let email = email.trim().to_lowercase();
+        let local = email.split('@').next().unwrap_or_default();
+        if typed == email || (!local.is_empty() && typed == local) {
+            return Err(PasswordError::SameAsEmail);
+        }
+        if is_common(raw) {
+            return Err(PasswordError::Common);
+        }
+        Ok(password)
     }
 
     pub fn expose(&self) -> &str {
@@ -85,6 +121,23 @@ mod tests {
     fn debug_never_shows_the_password() {
         let pw = Password::parse("correct horse battery").unwrap();
         assert!(!format!("{pw:?}").contains("horse"), "{pw:?}");
+    }
+
+    #[test]
+    fn chosen_passwords_are_neither_common_nor_the_email() {
+        assert_eq!(COMMON.len(), 10_000);
+        let email = "ada.lovelace.1815@example.com";
+        assert_eq!(Password::choose("123qweasdzxc", email).err(), Some(PasswordError::Common));
+        assert_eq!(Password::choose("LeaveMeAlone", email).err(), Some(PasswordError::Common));
+        assert_eq!(
+            Password::choose("Ada.Lovelace.1815@example.com", email).err(),
+            Some(PasswordError::SameAsEmail)
+        );
+        assert_eq!(Password::choose("ada.lovelace.1815", email).err(), Some(PasswordError::SameAsEmail));
+        assert_eq!(Password::choose("short", email).err(), Some(PasswordError::TooShort));
+        assert!(Password::choose("correct horse battery", email).is_ok());
+        // Signing in is not choosing: an old common password still parses.
+        assert!(Password::parse("123qweasdzxc").is_ok());
     }
 
     #[test]

@@ -14,6 +14,8 @@ pub struct UserRow {
     pub email: String,
     pub password_hash: String,
     pub created_at: NaiveDateTime,
+    pub totp_enabled_at: Option<NaiveDateTime>,
+    pub password_changed_at: Option<NaiveDateTime>,
 }
 
 #[derive(Clone, Debug, Queryable, Selectable)]

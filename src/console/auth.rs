@@ -106,7 +106,8 @@ pub async fn setup(
         });
     }
     let email = Email::parse(&form.email).map_err(|e| errors.email = Some(e.to_string())).ok();
-    let password = Password::parse(&form.password).map_err(|e| errors.password = Some(e.to_string())).ok();
+    let password =
+        Password::choose(&form.password, &form.email).map_err(|e| errors.password = Some(e.to_string())).ok();
     if password.is_some() && form.password != form.password_confirm {
         errors.password_confirm = Some("The two passwords do not match.".into());
     }

@@ -40,6 +40,7 @@ pub enum Section {
     AuditLog,
     Members,
     Workspace,
+    Account,
 }
 
 impl Section {
@@ -48,6 +49,7 @@ impl Section {
             "audit" => Self::AuditLog,
             "members" => Self::Members,
             "workspace" => Self::Workspace,
+            "account" => Self::Account,
             _ => Self::Keys,
         }
     }
@@ -59,6 +61,7 @@ impl Section {
             "/settings/audit-log" => Self::AuditLog,
             "/settings/members" => Self::Members,
             "/settings/workspace" => Self::Workspace,
+            "/settings/account" => Self::Account,
             _ => Self::Keys,
         }
     }
@@ -69,6 +72,7 @@ impl Section {
             Self::AuditLog => "/settings/audit-log",
             Self::Members => "/settings/members",
             Self::Workspace => "/settings/workspace",
+            Self::Account => "/settings/account",
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The admin console: server-rendered pages behind a session cookie and CSRF tokens.
 //! Every page works without JavaScript; `static/app.js` only improves it.
 
+pub mod account;
 pub mod api_keys;
 pub mod assets;
 pub mod audit_log;
@@ -13,6 +14,7 @@ pub mod layout;
 pub mod member;
 pub mod members;
 pub mod pages;
+pub mod password_reset;
 pub mod session;
 pub mod sudo;
 pub mod two_factor;
@@ -40,6 +42,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(api_keys::configure)
         .configure(audit_log::configure);
     cfg.configure(members::routes);
+    cfg.configure(account::routes);
+    cfg.configure(password_reset::routes);
     cfg.configure(workspaces::routes);
     cfg.configure(two_factor::routes);
     cfg.configure(workspace_settings::routes);

@@ -5,6 +5,7 @@
 
 mod helpers;
 
+mod account;
 mod accounts;
 mod admin_cli;
 mod api_keys;

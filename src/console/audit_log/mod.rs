@@ -21,7 +21,7 @@ use crate::state::AppState;
 
 /// Every action the log knows, with the words the page shows for it. The code stays in the
 /// page (`data-action`), the filter's URL and the CSV, where scripts read it.
-pub const ACTIONS: [(&str, &str); 17] = [
+pub const ACTIONS: &[(&str, &str)] = &[
     ("key.created", "Key created"),
     ("key.revealed", "Key revealed"),
     ("key.regenerated", "Key regenerated"),
@@ -30,6 +30,10 @@ pub const ACTIONS: [(&str, &str); 17] = [
     ("key.deleted", "Key deleted"),
     ("user.signed_in", "Signed in"),
     ("user.sign_in_failed", "Sign-in failed"),
+    ("user.password_changed", "Password changed"),
+    ("user.password_reset_started", "Password reset link made"),
+    ("user.password_reset", "Password reset"),
+    ("session.revoked", "Session signed out"),
     ("member.added", "Member added"),
     ("member.role_changed", "Role changed"),
     ("member.removed", "Member removed"),
@@ -262,7 +266,7 @@ pub async fn audit_log(
     render(&AuditLogPage {
         ctx: PageCtx::for_member(&member, &session, "audit"),
         events,
-        actions: &ACTIONS,
+        actions: ACTIONS,
         prev_href: (page > 1).then(|| href("/settings/audit-log", &filter, page - 1)),
         next_href: has_next.then(|| href("/settings/audit-log", &filter, page + 1)),
         csv_href: href("/settings/audit-log.csv", &filter, 1),
