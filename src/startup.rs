@@ -16,6 +16,7 @@ use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use sha2::{Digest, Sha512};
 
 use crate::accounts::SetupCode;
+use crate::accounts::two_factor::SecretCipher;
 use crate::config::{DatabaseUrl, SecretKey, Settings};
 use crate::db::{Db, DbConnection, prepare_sqlite_path, run_migrations};
 use crate::keys::Catalogue;
@@ -121,7 +122,10 @@ impl Application {
             tracing::info!(applied, "database migrations applied");
         }
         db.start_key_feed(settings.key_lease);
-        let key = cookie_key(&settings)?;
+        let secret = instance_secret(&settings)?;
+        let key = cookie_key_for(&secret);
+        let two_factor_cipher = SecretCipher::for_instance(&secret);
+        drop(secret);
         let setup_code = first_run_code(&db, &settings, port).await?;
 
         let settings = Arc::new(settings);
@@ -136,6 +140,7 @@ impl Application {
             setup_code,
             password_work: crate::accounts::password_work::PasswordWork::new(settings.password_work),
             mailer,
+            two_factor_cipher,
         });
         let shared_limits = shared_limiter(&settings).await?;
         let verifier = web::Data::new(Verifier::new(state.db.clone(), settings.rate_limit, shared_limits));
@@ -332,10 +337,11 @@ async fn first_run_code(db: &Db, settings: &Settings, port: u16) -> Result<Optio
     Ok(Some(code))
 }
 
-/// The cookie key, derived from the configured secret or, on SQLite, from the file beside the
-/// database. Never from the database itself: a copy of it would then forge sessions and read
-/// pending reveals. Instances on PostgreSQL must share a secret, so it has to be configured.
-fn cookie_key(settings: &Settings) -> Result<Key, StartError> {
+/// The instance's secret, which the cookie key and the two-factor secrets' key are derived from:
+/// the configured secret or, on SQLite, the file beside the database. Never the database
+/// itself: a copy of it would then forge sessions, read pending reveals and decrypt TOTP
+/// secrets. Instances on PostgreSQL must share a secret, so it has to be configured.
+fn instance_secret(settings: &Settings) -> Result<SecretKey, StartError> {
     let secret = match (&settings.secret_key, &settings.database_url) {
         (Some(secret), _) => secret.clone(),
         (None, DatabaseUrl::Sqlite(path)) => {
@@ -343,7 +349,7 @@ fn cookie_key(settings: &Settings) -> Result<Key, StartError> {
         }
         (None, DatabaseUrl::Postgres(_)) => return Err(StartError::Config(NO_SHARED_SECRET.into())),
     };
-    Ok(cookie_key_for(&secret))
+    Ok(secret)
 }
 
 /// The cookie key a secret gives: SHA-512 of it (signing and encryption halves).

@@ -26,4 +26,6 @@ pub struct AppState {
     /// Outgoing email (`KEYWARD_SMTP_URL`); `None` when not configured, and then links are
     /// only shown to copy.
     pub mailer: Option<crate::mail::Mailer>,
+    /// Encrypts TOTP secrets at rest, with a key derived from the instance's secret key.
+    pub two_factor_cipher: crate::accounts::two_factor::SecretCipher,
 }

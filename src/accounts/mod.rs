@@ -11,6 +11,7 @@ pub mod sessions;
 pub mod setup_code;
 pub mod store;
 pub mod throttle;
+pub mod two_factor;
 pub mod workspace_name;
 
 pub use email::Email;

@@ -167,16 +167,8 @@ pub fn owner_may_reset(conn: &mut DbConnection, owner: i64, member: i64) -> Quer
 /// way back in for someone who lost their authenticator and their codes. Returns whether it
 /// was on.
 pub fn remove_two_factor(conn: &mut DbConnection, user_id: i64) -> QueryResult<bool> {
-    use crate::db::schema::recovery_codes;
     let was_on =
         users::table.find(user_id).select(users::totp_enabled_at.is_not_null()).first::<bool>(conn)?;
-    diesel::update(users::table.find(user_id))
-        .set((
-            users::totp_secret.eq(None::<String>),
-            users::totp_enabled_at.eq(None::<NaiveDateTime>),
-            users::totp_last_step.eq(None::<i64>),
-        ))
-        .execute(conn)?;
-    diesel::delete(recovery_codes::table.filter(recovery_codes::user_id.eq(user_id))).execute(conn)?;
+    super::two_factor::store::disable(conn, user_id)?;
     Ok(was_on)
 }

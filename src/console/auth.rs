@@ -18,6 +18,7 @@ use super::session::TypedSession;
 use crate::accounts::password_work::PasswordWorkError;
 use crate::accounts::store;
 use crate::accounts::throttle::{Refused, describe_wait};
+use crate::accounts::two_factor;
 use crate::accounts::{Email, Password, Role, WorkspaceName};
 use crate::audit::{self, Actor, Event};
 use crate::db::DbError;
@@ -320,13 +321,20 @@ pub async fn login(
     let client = store::SessionClient { ip: ip.clone(), user_agent: user_agent.clone() };
     let signed_in = state
         .db
-        .write(move |conn| -> Result<Option<(i64, String, i64)>, ConsoleError> {
+        .write(move |conn| -> Result<PasswordChecked, ConsoleError> {
             let workspaces = match &user_for_audit {
                 Some(u) => store::memberships_of(conn, u.id)?,
                 None => Vec::new(),
             };
-            let actor = Actor { user_id: user_for_audit.as_ref().map(|u| u.id), label, ip, user_agent };
             let workspace_id = workspaces.first().map(|w| w.workspace_id);
+            // With two-factor on, a right password only opens the second step, which audits
+            // the sign-in's outcome.
+            if let (true, Some(u), Some(_)) = (ok, &user_for_audit, workspace_id)
+                && two_factor::store::is_enabled(conn, u.id)?
+            {
+                return Ok(PasswordChecked::SecondStep { user_id: u.id, email: u.email.clone() });
+            }
+            let actor = Actor { user_id: user_for_audit.as_ref().map(|u| u.id), label, ip, user_agent };
             // A right password with no workspace left to enter is not a sign-in.
             let action = if ok && workspace_id.is_some() { "user.signed_in" } else { "user.sign_in_failed" };
             audit::record(
@@ -336,20 +344,28 @@ pub async fn login(
                 now,
             )?;
             match (ok, &user_for_audit, workspace_id) {
-                (true, Some(u), Some(ws)) => {
-                    Ok(Some((u.id, store::create_session(conn, u.id, &client, now)?, ws)))
-                }
-                _ => Ok(None),
+                (true, Some(u), Some(ws)) => Ok(PasswordChecked::SignedIn {
+                    user_id: u.id,
+                    sid: store::create_session(conn, u.id, &client, now)?,
+                    workspace_id: ws,
+                }),
+                _ => Ok(PasswordChecked::Failed),
             }
         })
         .await?;
     match signed_in {
-        Some((user_id, sid, workspace_id)) => {
+        PasswordChecked::SignedIn { user_id, sid, workspace_id } => {
             state.login_throttle.succeeded(attempt);
             session.sign_in(user_id, &sid, workspace_id).map_err(anyhow::Error::from)?;
             Ok(see_other(&next))
         }
-        None => {
+        PasswordChecked::SecondStep { user_id, email } => {
+            // The password was right: the code has its own count against the same throttle.
+            state.login_throttle.succeeded(attempt);
+            super::two_factor::sign_in::begin(&session, user_id, &email, &next)?;
+            Ok(see_other(super::two_factor::sign_in::PATH))
+        }
+        PasswordChecked::Failed => {
             tracing::warn!(ip = %ip_for_log, "sign-in failed");
             render_status(
                 StatusCode::UNAUTHORIZED,
@@ -362,6 +378,21 @@ pub async fn login(
             )
         }
     }
+}
+
+/// What the password step of a sign-in came to.
+enum PasswordChecked {
+    SignedIn {
+        user_id: i64,
+        sid: String,
+        workspace_id: i64,
+    },
+    /// A right password of an account with two-factor sign-in: the code comes next.
+    SecondStep {
+        user_id: i64,
+        email: String,
+    },
+    Failed,
 }
 
 /// The sign-in page refusing an attempt: 429, `Retry-After`, and when to come back in words.

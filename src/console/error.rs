@@ -15,6 +15,10 @@ pub enum ConsoleError {
     /// No user exists yet: go to first-run setup.
     #[error("setup required")]
     SetupRequired,
+    /// The workspace requires two-factor sign-in and the member has not set it up yet: go to
+    /// the enrolment page (the extractor leaves a flash message saying why).
+    #[error("two-factor sign-in must be set up first")]
+    TwoFactorSetupRequired,
     /// Signed in but the role does not allow it.
     #[error("{0}")]
     Forbidden(&'static str),
@@ -79,7 +83,9 @@ impl From<askama::Error> for ConsoleError {
 impl ResponseError for ConsoleError {
     fn status_code(&self) -> StatusCode {
         match self {
-            Self::SignInRequired { .. } | Self::SetupRequired => StatusCode::SEE_OTHER,
+            Self::SignInRequired { .. } | Self::SetupRequired | Self::TwoFactorSetupRequired => {
+                StatusCode::SEE_OTHER
+            }
             Self::Forbidden(_) | Self::Csrf => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
@@ -104,6 +110,7 @@ impl ResponseError for ConsoleError {
                 return super::see_other(&target);
             }
             Self::SetupRequired => return super::see_other("/setup"),
+            Self::TwoFactorSetupRequired => return super::see_other(super::layout::TWO_FACTOR_PATH),
             Self::Internal(e) => tracing::error!(error = ?e, "internal error"),
             _ => {}
         }

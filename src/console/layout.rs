@@ -10,6 +10,10 @@ use super::assets::ASSET_VERSION;
 use super::flash::Flash;
 use crate::accounts::store::WorkspaceMembership;
 
+/// The user's two-factor page, where a workspace that requires two-factor sends its members
+/// who have not set it up.
+pub const TWO_FACTOR_PATH: &str = "/settings/account/two-factor";
+
 /// The header's navigation for a signed-in member.
 pub struct Nav {
     pub email: String,
@@ -18,7 +22,7 @@ pub struct Nav {
     pub role_label: &'static str,
     pub workspaces: Vec<WorkspaceMembership>,
     pub can_manage_members: bool,
-    /// Which nav entry is the current page: `keys`, `audit`, `members`, `account`.
+    /// Which nav entry is the current page: `keys`, `audit`, `members`, `workspace`, `account`.
     pub active: &'static str,
 }
 
@@ -35,6 +39,7 @@ pub enum Section {
     Keys,
     AuditLog,
     Members,
+    Workspace,
     Account,
 }
 
@@ -43,6 +48,7 @@ impl Section {
         match active {
             "audit" => Self::AuditLog,
             "members" => Self::Members,
+            "workspace" => Self::Workspace,
             "account" => Self::Account,
             _ => Self::Keys,
         }
@@ -54,6 +60,7 @@ impl Section {
         match path {
             "/settings/audit-log" => Self::AuditLog,
             "/settings/members" => Self::Members,
+            "/settings/workspace" => Self::Workspace,
             "/settings/account" => Self::Account,
             _ => Self::Keys,
         }
@@ -64,6 +71,7 @@ impl Section {
             Self::Keys => "/settings/api-keys",
             Self::AuditLog => "/settings/audit-log",
             Self::Members => "/settings/members",
+            Self::Workspace => "/settings/workspace",
             Self::Account => "/settings/account",
         }
     }

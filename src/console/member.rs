@@ -11,6 +11,7 @@ use futures_util::future::LocalBoxFuture;
 
 use super::error::ConsoleError;
 use crate::accounts::store::{self, WorkspaceMembership};
+use crate::accounts::two_factor;
 use crate::accounts::{Capability, Role};
 use crate::audit::Actor;
 use crate::db::DbError;
@@ -29,7 +30,16 @@ pub struct Member {
     pub workspaces: Vec<WorkspaceMembership>,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    /// When this session last proved who the user is (`console::sudo`).
+    pub confirmed_at: Option<NaiveDateTime>,
+    /// The current workspace requires two-factor sign-in and the user has not set it up:
+    /// [`Member`] refuses every page; only [`SignedIn`] pages (enrolment, switching) go on.
+    pub two_factor_due: bool,
 }
+
+/// The signed-in member, even while their workspace waits for them to set up two-factor
+/// sign-in: for the few pages they still need then (the enrolment page, switching workspace).
+pub struct SignedIn(pub Member);
 
 impl Member {
     pub fn can(&self, cap: Capability) -> bool {
@@ -85,84 +95,106 @@ impl FromRequest for Member {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
         Box::pin(async move {
-            let state = req.app_data::<web::Data<AppState>>().expect("AppState is registered").clone();
-            let session = req.get_session();
-            let next = match req.query_string() {
-                "" => req.path().to_owned(),
-                q => format!("{}?{q}", req.path()),
-            };
-            let user_id: Option<i64> = session.get("uid").ok().flatten();
-            let sid: Option<String> = session.get("sid").ok().flatten();
-            let ws: Option<i64> = session.get("ws").ok().flatten();
-            let (Some(user_id), Some(sid)) = (user_id, sid) else {
-                return Err(if has_users(&state).await? {
-                    ConsoleError::SignInRequired { next }
-                } else {
-                    ConsoleError::SetupRequired
-                });
-            };
-            let (ip, user_agent) = client_of(&req);
-            let ip = ip.map(|c| c.to_string());
-            let settings = state.settings.clone();
-            let now = Utc::now().naive_utc();
-            let loaded = state
-                .db
-                .run(move |conn| -> Result<Loaded, DbError> {
-                    let Some(row) = store::find_session(conn, &sid)? else { return Ok(Loaded::NoSession) };
-                    let idle =
-                        TimeDelta::from_std(settings.session_idle_timeout).unwrap_or(TimeDelta::hours(12));
-                    let absolute =
-                        TimeDelta::from_std(settings.session_absolute_timeout).unwrap_or(TimeDelta::days(7));
-                    if row.user_id != user_id
-                        || row.revoked_at.is_some()
-                        || expired(&row, now, idle, absolute)
-                    {
-                        return Ok(Loaded::NoSession);
-                    }
-                    let Some(user) = store::find_user(conn, user_id)? else { return Ok(Loaded::NoSession) };
-                    let workspaces = store::memberships_of(conn, user_id)?;
-                    let Some(current) = workspaces
-                        .iter()
-                        .find(|m| Some(m.workspace_id) == ws)
-                        .or_else(|| workspaces.first())
-                        .cloned()
-                    else {
-                        return Ok(Loaded::NoSession);
-                    };
-                    if now - row.last_seen_at > TOUCH_EVERY {
-                        store::touch_session(conn, &sid, now)?;
-                    }
-                    let switched = Some(current.workspace_id) != ws;
-                    Ok(Loaded::Member(
-                        Box::new(Member {
-                            user_id,
-                            email: user.email,
-                            session_id: sid,
-                            workspace_id: current.workspace_id,
-                            workspace_name: current.workspace_name,
-                            role: current.role,
-                            workspaces,
-                            ip,
-                            user_agent,
-                        }),
-                        switched,
-                    ))
-                })
-                .await?;
-            match loaded {
-                Loaded::NoSession => {
-                    session.purge();
-                    Err(ConsoleError::SignInRequired { next })
-                }
-                Loaded::Member(m, switched) => {
-                    if switched {
-                        // The remembered workspace is gone (membership removed): fall back.
-                        let _ = session.insert("ws", m.workspace_id);
-                    }
-                    Ok(*m)
-                }
+            let member = load(&req).await?;
+            if member.two_factor_due {
+                let message = format!(
+                    "{} requires two-factor sign-in. Set it up to continue working there.",
+                    member.workspace_name
+                );
+                super::flash::push(&req.get_session(), super::flash::Level::Error, message);
+                return Err(ConsoleError::TwoFactorSetupRequired);
             }
+            Ok(member)
         })
+    }
+}
+
+impl FromRequest for SignedIn {
+    type Error = ConsoleError;
+    type Future = LocalBoxFuture<'static, Result<Self, ConsoleError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move { load(&req).await.map(SignedIn) })
+    }
+}
+
+async fn load(req: &HttpRequest) -> Result<Member, ConsoleError> {
+    let state = req.app_data::<web::Data<AppState>>().expect("AppState is registered").clone();
+    let session = req.get_session();
+    let next = match req.query_string() {
+        "" => req.path().to_owned(),
+        q => format!("{}?{q}", req.path()),
+    };
+    let user_id: Option<i64> = session.get("uid").ok().flatten();
+    let sid: Option<String> = session.get("sid").ok().flatten();
+    let ws: Option<i64> = session.get("ws").ok().flatten();
+    let (Some(user_id), Some(sid)) = (user_id, sid) else {
+        return Err(if has_users(&state).await? {
+            ConsoleError::SignInRequired { next }
+        } else {
+            ConsoleError::SetupRequired
+        });
+    };
+    let (ip, user_agent) = client_of(req);
+    let ip = ip.map(|c| c.to_string());
+    let settings = state.settings.clone();
+    let now = Utc::now().naive_utc();
+    let loaded = state
+        .db
+        .run(move |conn| -> Result<Loaded, DbError> {
+            let Some(row) = store::find_session(conn, &sid)? else { return Ok(Loaded::NoSession) };
+            let idle = TimeDelta::from_std(settings.session_idle_timeout).unwrap_or(TimeDelta::hours(12));
+            let absolute =
+                TimeDelta::from_std(settings.session_absolute_timeout).unwrap_or(TimeDelta::days(7));
+            if row.user_id != user_id || row.revoked_at.is_some() || expired(&row, now, idle, absolute) {
+                return Ok(Loaded::NoSession);
+            }
+            let Some(user) = store::find_user(conn, user_id)? else { return Ok(Loaded::NoSession) };
+            let workspaces = store::memberships_of(conn, user_id)?;
+            let Some(current) = workspaces
+                .iter()
+                .find(|m| Some(m.workspace_id) == ws)
+                .or_else(|| workspaces.first())
+                .cloned()
+            else {
+                return Ok(Loaded::NoSession);
+            };
+            if now - row.last_seen_at > TOUCH_EVERY {
+                store::touch_session(conn, &sid, now)?;
+            }
+            let two_factor_due = two_factor::store::enrolment_due(conn, user_id, current.workspace_id)?;
+            let switched = Some(current.workspace_id) != ws;
+            Ok(Loaded::Member(
+                Box::new(Member {
+                    user_id,
+                    email: user.email,
+                    session_id: sid,
+                    workspace_id: current.workspace_id,
+                    workspace_name: current.workspace_name,
+                    role: current.role,
+                    workspaces,
+                    ip,
+                    user_agent,
+                    confirmed_at: row.confirmed_at,
+                    two_factor_due,
+                }),
+                switched,
+            ))
+        })
+        .await?;
+    match loaded {
+        Loaded::NoSession => {
+            session.purge();
+            Err(ConsoleError::SignInRequired { next })
+        }
+        Loaded::Member(m, switched) => {
+            if switched {
+                // The remembered workspace is gone (membership removed): fall back.
+                let _ = session.insert("ws", m.workspace_id);
+            }
+            Ok(*m)
+        }
     }
 }
 

@@ -18,6 +18,7 @@ use super::member::Member;
 use super::pages::{PageCtx, render, render_status};
 use super::see_other;
 use super::session::TypedSession;
+use super::sudo::{self, SudoField};
 use crate::accounts::invitations::{self, Invitation};
 use crate::accounts::members::{self, MemberRow};
 use crate::accounts::{Capability, Role};
@@ -214,12 +215,15 @@ pub struct RolePage {
     pub last_owner: bool,
     pub roles: Vec<RoleChoice>,
     pub error: Option<String>,
+    pub sudo: SudoField,
 }
 
 #[derive(Default, Deserialize)]
 pub struct RoleFormData {
     #[serde(default)]
     pub role: String,
+    #[serde(default)]
+    pub confirm_identity: String,
 }
 
 /// The target member and whether they are the workspace's only owner.
@@ -246,6 +250,7 @@ fn role_page(
     last_owner: bool,
     selected: &str,
     error: Option<String>,
+    sudo: SudoField,
 ) -> RolePage {
     RolePage {
         ctx: PageCtx::for_member(member, session, "members"),
@@ -257,6 +262,7 @@ fn role_page(
         last_owner,
         roles: role_choices(selected),
         error,
+        sudo,
     }
 }
 
@@ -268,7 +274,8 @@ pub async fn member_role_form(
 ) -> Result<HttpResponse, ConsoleError> {
     member.require(Capability::ManageMembers)?;
     let (target, last_owner) = load_target(&state, &member, parse_user_id(&path)?).await?;
-    render(&role_page(&member, &session, &target, last_owner, target.role.as_str(), None))
+    let sudo = SudoField::for_member(&member);
+    render(&role_page(&member, &session, &target, last_owner, target.role.as_str(), None, sudo))
 }
 
 enum RoleOutcome {
@@ -298,9 +305,23 @@ pub async fn member_role_change(
         let (target, last_owner) = load_target(&state, &member, user_id).await?;
         return render_status(
             StatusCode::UNPROCESSABLE_ENTITY,
-            &role_page(&member, &session, &target, last_owner, "", Some("Choose a role.".into())),
+            &role_page(
+                &member,
+                &session,
+                &target,
+                last_owner,
+                "",
+                Some("Choose a role.".into()),
+                SudoField::for_member(&member),
+            ),
         );
     };
+    if let Err(field) = sudo::guard(&state, &member, &form.confirm_identity).await? {
+        let (target, last_owner) = load_target(&state, &member, user_id).await?;
+        let (code, wait) = (field.status(), field.retry_after);
+        let page = role_page(&member, &session, &target, last_owner, role.as_str(), None, field);
+        return Ok(sudo::with_wait(render_status(code, &page)?, wait));
+    }
     let ws = member.workspace_id;
     let actor = member.actor();
     let now = Utc::now().naive_utc();
@@ -331,7 +352,15 @@ pub async fn member_role_change(
             let message = last_owner_message(&target.email, &member.workspace_name);
             render_status(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                &role_page(&member, &session, &target, true, role.as_str(), Some(message)),
+                &role_page(
+                    &member,
+                    &session,
+                    &target,
+                    true,
+                    role.as_str(),
+                    Some(message),
+                    SudoField::for_member(&member),
+                ),
             )
         }
         RoleOutcome::Unchanged { email } => {
@@ -364,6 +393,7 @@ pub struct RemovePage {
     pub is_self: bool,
     pub last_owner: bool,
     pub error: Option<String>,
+    pub sudo: SudoField,
 }
 
 fn remove_page(
@@ -372,6 +402,7 @@ fn remove_page(
     target: &MemberRow,
     last_owner: bool,
     error: Option<String>,
+    sudo: SudoField,
 ) -> RemovePage {
     RemovePage {
         ctx: PageCtx::for_member(member, session, "members"),
@@ -382,6 +413,7 @@ fn remove_page(
         is_self: target.user_id == member.user_id,
         last_owner,
         error,
+        sudo,
     }
 }
 
@@ -393,11 +425,14 @@ pub async fn member_remove_form(
 ) -> Result<HttpResponse, ConsoleError> {
     member.require(Capability::ManageMembers)?;
     let (target, last_owner) = load_target(&state, &member, parse_user_id(&path)?).await?;
-    render(&remove_page(&member, &session, &target, last_owner, None))
+    render(&remove_page(&member, &session, &target, last_owner, None, SudoField::for_member(&member)))
 }
 
-#[derive(Deserialize)]
-pub struct RemoveFormData {}
+#[derive(Default, Deserialize)]
+pub struct RemoveFormData {
+    #[serde(default)]
+    pub confirm_identity: String,
+}
 
 enum RemoveOutcome {
     Removed { email: String },
@@ -409,10 +444,16 @@ pub async fn member_remove(
     member: Member,
     session: TypedSession,
     path: web::Path<String>,
-    CsrfForm(_): CsrfForm<RemoveFormData>,
+    CsrfForm(form): CsrfForm<RemoveFormData>,
 ) -> Result<HttpResponse, ConsoleError> {
     member.require(Capability::ManageMembers)?;
     let user_id = parse_user_id(&path)?;
+    if let Err(field) = sudo::guard(&state, &member, &form.confirm_identity).await? {
+        let (target, last_owner) = load_target(&state, &member, user_id).await?;
+        let (code, wait) = (field.status(), field.retry_after);
+        let page = remove_page(&member, &session, &target, last_owner, None, field);
+        return Ok(sudo::with_wait(render_status(code, &page)?, wait));
+    }
     let ws = member.workspace_id;
     let actor = member.actor();
     let now = Utc::now().naive_utc();
@@ -438,7 +479,11 @@ pub async fn member_remove(
     match outcome {
         RemoveOutcome::LastOwner(target) => {
             let message = last_owner_message(&target.email, &member.workspace_name);
-            render_status(StatusCode::CONFLICT, &remove_page(&member, &session, &target, true, Some(message)))
+            let sudo = SudoField::for_member(&member);
+            render_status(
+                StatusCode::CONFLICT,
+                &remove_page(&member, &session, &target, true, Some(message), sudo),
+            )
         }
         RemoveOutcome::Removed { email } => {
             let message = format!("Removed {email} from {}.", member.workspace_name);

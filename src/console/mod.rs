@@ -17,6 +17,9 @@ pub mod members;
 pub mod pages;
 pub mod password_reset;
 pub mod session;
+pub mod sudo;
+pub mod two_factor;
+pub mod workspace_settings;
 pub mod workspaces;
 
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -44,6 +47,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.configure(password_reset::routes);
     cfg.configure(invitations::routes);
     cfg.configure(workspaces::routes);
+    cfg.configure(two_factor::routes);
+    cfg.configure(workspace_settings::routes);
 }
 
 /// The console's front door: the key table.

@@ -10,7 +10,7 @@ use super::csrf::CsrfForm;
 use super::error::ConsoleError;
 use super::flash::{self, Level};
 use super::layout::Section;
-use super::member::Member;
+use super::member::{Member, SignedIn};
 use super::pages::{PageCtx, render, render_status};
 use super::see_other;
 use super::session::TypedSession;
@@ -37,9 +37,10 @@ pub struct SwitchFormData {
 
 /// Makes another of the user's workspaces the current one and returns to the same section
 /// there (the key table when their role there cannot see it). A workspace they do not belong
-/// to is a 404, exactly like one that does not exist.
+/// to is a 404, exactly like one that does not exist. Open to a member their workspace holds
+/// back until they set up two-factor sign-in ([`SignedIn`]): they may go to another one.
 pub async fn workspace_switch(
-    member: Member,
+    SignedIn(member): SignedIn,
     session: TypedSession,
     CsrfForm(form): CsrfForm<SwitchFormData>,
 ) -> Result<HttpResponse, ConsoleError> {
@@ -51,7 +52,7 @@ pub async fn workspace_switch(
         flash::push(session.inner(), Level::Success, message);
     }
     let section = match Section::parse(&form.return_to) {
-        Section::Members if !target.role.can(Capability::ManageMembers) => Section::Keys,
+        Section::Members | Section::Workspace if !target.role.can(Capability::ManageMembers) => Section::Keys,
         section => section,
     };
     Ok(see_other(section.path()))

@@ -28,4 +28,6 @@ mod secrets_at_rest;
 mod secrets_scan;
 mod shared_limits;
 mod sign_in_security;
+mod sudo;
+mod two_factor;
 mod verifier;

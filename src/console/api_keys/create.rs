@@ -17,6 +17,7 @@ use crate::console::error::ConsoleError;
 use crate::console::member::Member;
 use crate::console::pages::{PageCtx, render, render_status};
 use crate::console::session::TypedSession;
+use crate::console::sudo::{self, SudoField};
 use crate::keys::expiry::{AllowedDays, DEFAULT_DAYS, PRESET_DAYS};
 use crate::keys::{
     self, Burst, Catalogue, Expiry, KeyError, KeyName, NewKeyRequest, PermissionSet, RateLimit,
@@ -42,6 +43,10 @@ pub struct CreateKeyFormData {
     /// A preset button (`read-only`): fills the boxes and shows the form again, creating nothing.
     #[serde(default)]
     pub preset: String,
+    /// Password or code, asked for a full-access or never-expiring key (`console::sudo`).
+    /// Never shown back.
+    #[serde(default)]
+    pub confirm_identity: String,
 }
 
 #[derive(Debug, Default)]
@@ -105,6 +110,8 @@ pub struct NewKeyPage {
     pub grid: Option<Grid>,
     /// The scopes of the "Read only" preset; empty when the catalogue has none.
     pub read_only: Vec<String>,
+    /// Re-authentication, for a full-access or never-expiring key when the proof is stale.
+    pub sudo: SudoField,
 }
 
 impl NewKeyPage {
@@ -113,6 +120,7 @@ impl NewKeyPage {
         state: &AppState,
         form: CreateKeyFormData,
         errors: CreateKeyErrors,
+        sudo: SudoField,
         now: NaiveDateTime,
     ) -> Self {
         let presets = PRESET_DAYS
@@ -140,7 +148,18 @@ impl NewKeyPage {
             default_burst: state.settings.rate_limit.burst_per_second,
             grid: Grid::of(&state.catalogue),
             read_only: picker::read_only(&state.catalogue),
+            sudo: SudoField { only_for: Some(SUDO_ONLY_FOR), ..sudo },
         }
+    }
+
+    /// Whether the error summary is shown: a field's error or the confirmation's.
+    pub fn has_errors(&self) -> bool {
+        self.errors.any() || self.sudo.error.is_some()
+    }
+
+    /// How many lines the error summary has.
+    pub fn error_count(&self) -> usize {
+        self.errors.summary().count() + usize::from(self.sudo.error.is_some())
     }
 
     /// The read-only scopes as one attribute value, for the script that fills the boxes.
@@ -179,7 +198,8 @@ pub async fn key_create_form(
     member.require(Capability::ManageKeys)?;
     let now = Utc::now().naive_utc();
     let ctx = PageCtx::for_member(&member, &session, "keys");
-    render(&NewKeyPage::new(ctx, &state, CreateKeyFormData::default(), CreateKeyErrors::default(), now))
+    let sudo = SudoField::for_member(&member);
+    render(&NewKeyPage::new(ctx, &state, CreateKeyFormData::default(), CreateKeyErrors::default(), sudo, now))
 }
 
 impl CreateKeyFormData {
@@ -224,21 +244,56 @@ pub async fn key_create(
             ..form
         };
         let ctx = PageCtx::for_member(&member, &session, "keys");
-        return render(&NewKeyPage::new(ctx, &state, form, CreateKeyErrors::default(), now)).map(no_store);
+        let sudo = SudoField::for_member(&member);
+        return render(&NewKeyPage::new(ctx, &state, form, CreateKeyErrors::default(), sudo, now))
+            .map(no_store);
     }
+    let sudo = SudoField::for_member(&member);
     let errors = match form.parse(&state.catalogue, now) {
-        Ok(request) => {
-            match keys::ops::create(&state.db, &member.actor(), member.workspace_id, request).await {
-                Ok(issued) => return reveal_next(&session, issued),
-                Err(taken @ KeyError::NameTaken { .. }) => {
-                    CreateKeyErrors { name: Some(taken.to_string()), ..Default::default() }
+        Ok(request) if needs_confirmation(&request) && !sudo::fresh(&member) => {
+            match sudo::guard(&state, &member, &form.confirm_identity).await? {
+                Ok(()) => return create(&state, &member, &session, form, request, now).await,
+                Err(field) => {
+                    let errors = CreateKeyErrors::default();
+                    let (code, wait) = (field.status(), field.retry_after);
+                    let ctx = PageCtx::for_member(&member, &session, "keys");
+                    let page = NewKeyPage::new(ctx, &state, form, errors, field, now);
+                    return Ok(sudo::with_wait(render_status(code, &page).map(no_store)?, wait));
                 }
-                Err(e) => return Err(e.into()),
             }
         }
+        Ok(request) => return create(&state, &member, &session, form, request, now).await,
         Err(errors) => errors,
     };
     let ctx = PageCtx::for_member(&member, &session, "keys");
-    let page = NewKeyPage::new(ctx, &state, form, errors, now);
+    let page = NewKeyPage::new(ctx, &state, form, errors, sudo, now);
+    render_status(StatusCode::UNPROCESSABLE_ENTITY, &page).map(no_store)
+}
+
+/// Keys that hand out the most power ask the user to prove who they are when that was long ago.
+fn needs_confirmation(request: &NewKeyRequest) -> bool {
+    matches!(request.permissions, PermissionSet::Full) || matches!(request.expiry, Expiry::Never)
+}
+
+const SUDO_ONLY_FOR: &str = "Needed only for a key with full access or without an expiration date.";
+
+/// Creates the key and leads to its reveal, or shows the form again when the name is taken.
+async fn create(
+    state: &AppState,
+    member: &Member,
+    session: &TypedSession,
+    form: CreateKeyFormData,
+    request: NewKeyRequest,
+    now: NaiveDateTime,
+) -> Result<HttpResponse, ConsoleError> {
+    let errors = match keys::ops::create(&state.db, &member.actor(), member.workspace_id, request).await {
+        Ok(issued) => return reveal_next(session, issued),
+        Err(taken @ KeyError::NameTaken { .. }) => {
+            CreateKeyErrors { name: Some(taken.to_string()), ..Default::default() }
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let ctx = PageCtx::for_member(member, session, "keys");
+    let page = NewKeyPage::new(ctx, state, form, errors, SudoField::for_member(member), now);
     render_status(StatusCode::UNPROCESSABLE_ENTITY, &page).map(no_store)
 }

@@ -41,6 +41,11 @@ pub const ACTIONS: &[(&str, &str)] = &[
     ("member.role_changed", "Role changed"),
     ("member.removed", "Member removed"),
     ("workspace.created", "Workspace created"),
+    ("user.two_factor_enabled", "Two-factor sign-in turned on"),
+    ("user.two_factor_disabled", "Two-factor sign-in turned off"),
+    ("user.recovery_codes_regenerated", "Recovery codes regenerated"),
+    ("workspace.two_factor_required", "Two-factor sign-in required"),
+    ("workspace.two_factor_optional", "Two-factor sign-in made optional"),
 ];
 
 /// The words for an action code; an unknown code (from a later version) shows as itself.

@@ -187,7 +187,7 @@ impl Client {
 
     /// POSTs a form as-is (the caller supplies any CSRF token).
     pub async fn post_form_raw(&self, path: &str, form: &[(&str, &str)]) -> Response {
-        if matches!(path.split('?').next(), Some("/login" | "/setup" | "/logout")) {
+        if matches!(path.split('?').next(), Some("/login" | "/login/two-factor" | "/setup" | "/logout")) {
             // A new session, with a new token, or none.
             self.forget_csrf();
         }

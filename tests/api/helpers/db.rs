@@ -8,7 +8,7 @@ use keyward::accounts::password::hash_password;
 use keyward::accounts::{Password, Role, store as accounts};
 use keyward::audit::{self, Actor, Event};
 use keyward::db::schema::{
-    api_keys, audit_events, invitations, key_usage_daily, memberships, users, workspaces,
+    api_keys, audit_events, invitations, key_usage_daily, memberships, user_sessions, users, workspaces,
 };
 use keyward::db::{Db, DbConnection, DbError};
 use keyward::keys::ApiKey;
@@ -368,6 +368,78 @@ pub async fn record_audit_events(
                 audit::record(conn, &actor, event, at)?;
             }
             Ok(())
+        })
+        .await
+        .unwrap()
+}
+
+// ---------------------------------------------------------------- two-factor and re-authentication
+
+/// Moves every session's last proof of identity of the user `minutes` into the past, as if
+/// they had signed in that long ago.
+pub async fn age_confirmation(app: &TestApp, email: &str, minutes: i64) {
+    let user = user_id(app, email).await;
+    app.state
+        .db
+        .write(move |conn| -> Result<(), DbError> {
+            let at = Utc::now().naive_utc() - chrono::TimeDelta::minutes(minutes);
+            diesel::update(user_sessions::table.filter(user_sessions::user_id.eq(user)))
+                .set(user_sessions::confirmed_at.eq(at))
+                .execute(conn)?;
+            Ok(())
+        })
+        .await
+        .unwrap()
+}
+
+/// The user's stored (encrypted) TOTP secret, when there is one.
+pub async fn stored_totp_secret(app: &TestApp, email: &str) -> Option<String> {
+    let user = user_id(app, email).await;
+    app.state
+        .db
+        .run(move |conn| -> Result<Option<String>, DbError> {
+            Ok(users::table.find(user).select(users::totp_secret).first(conn)?)
+        })
+        .await
+        .unwrap()
+}
+
+/// How many sign-in sessions the user has (ended or not).
+pub async fn session_count(app: &TestApp, email: &str) -> i64 {
+    let user = user_id(app, email).await;
+    app.state
+        .db
+        .run(move |conn| -> Result<i64, DbError> {
+            Ok(user_sessions::table.filter(user_sessions::user_id.eq(user)).count().get_result(conn)?)
+        })
+        .await
+        .unwrap()
+}
+
+/// Whether the workspace requires two-factor sign-in.
+pub async fn two_factor_required(app: &TestApp, workspace_id: i64) -> bool {
+    app.state
+        .db
+        .run(move |conn| -> Result<Option<NaiveDateTime>, DbError> {
+            Ok(workspaces::table.find(workspace_id).select(workspaces::two_factor_required_at).first(conn)?)
+        })
+        .await
+        .unwrap()
+        .is_some()
+}
+
+/// The user's role in a workspace, if a member.
+pub async fn role_of(app: &TestApp, email: &str, workspace_id: i64) -> Option<String> {
+    let user = user_id(app, email).await;
+    app.state
+        .db
+        .run(move |conn| -> Result<Option<String>, DbError> {
+            Ok(memberships::table
+                .filter(memberships::user_id.eq(user))
+                .filter(memberships::workspace_id.eq(workspace_id))
+                .select(memberships::role)
+                .first(conn)
+                .optional()?)
         })
         .await
         .unwrap()
