@@ -22,8 +22,9 @@ import {
   typeInto,
 } from '../lib/console.js';
 import { expireKey } from '../lib/db.js';
-import { addViewer } from '../lib/members.js';
+import { addViewer, invite } from '../lib/members.js';
 import { startKeyward } from '../lib/server.js';
+import { freshStep, totp } from '../lib/totp.js';
 
 const SIZES = [
   ['1440', DESKTOP],
@@ -203,6 +204,46 @@ describe('every console page at 1440 and 375 px', () => {
     });
     assert.match(link, /\/password-reset\/[A-Za-z0-9_-]{43}$/);
     await both(anon, 'password-reset', (p) => p.goto(link));
+  });
+
+  it('invitations, two-factor sign-in and workspace settings', async () => {
+    let link;
+    await both(owner, 'invitation-link', async (p, label) => {
+      link = await invite(owner, `new-${label}@example.com`, 'admin');
+    });
+    await both(owner, 'members-invitations', (p) => p.goto(owner.url('/settings/members')));
+    await both(anon, 'invitation-accept', (p) => p.goto(link));
+    await both(owner, 'workspace-settings', (p) => p.goto(owner.url('/settings/workspace')));
+    await both(owner, 'two-factor-off', (p) => p.goto(owner.url('/settings/account/two-factor')));
+    await both(owner, 'two-factor-setup', async (p) => {
+      await p.goto(owner.url('/settings/account/two-factor'));
+      // Set up once; at the second size the pending set-up is still showing.
+      const start = p.getByRole('button', { name: 'Set up two-factor sign-in' });
+      if (await start.count()) await Promise.all([p.waitForLoadState('load'), start.click()]);
+      await p.locator('#totp-secret').waitFor();
+    });
+    // The code step of a sign-in, for the viewer once they have two-factor.
+    const viewer = await openSession(browser, server);
+    try {
+      await signIn(viewer, 'viewer@example.com', 'viewer password 2026');
+      const { page } = viewer;
+      await page.goto(viewer.url('/settings/account/two-factor'));
+      await Promise.all([page.waitForLoadState('load'), page.getByRole('button', { name: 'Set up two-factor sign-in' }).click()]);
+      const secret = (await page.locator('#totp-secret').textContent()).replace(/\s/g, '');
+      await freshStep();
+      await typeInto(page, 'Code from the app', totp(secret));
+      await Promise.all([page.waitForLoadState('load'), page.getByRole('button', { name: 'Turn on two-factor sign-in' }).click()]);
+      await page.locator('#recovery-codes').waitFor();
+      await capture(page, 'recovery-codes', '1440');
+      await Promise.all([page.waitForURL('**/signed-out'), page.getByRole('button', { name: 'Sign out' }).click()]);
+      await page.goto(viewer.url('/login'));
+      await typeInto(page, 'Email', 'viewer@example.com');
+      await typeInto(page, 'Password', 'viewer password 2026');
+      await Promise.all([page.waitForURL('**/login/two-factor'), page.keyboard.press('Enter')]);
+      await both(viewer, 'sign-in-two-factor', (p) => p.goto(viewer.url('/login/two-factor')));
+    } finally {
+      await viewer.close();
+    }
   });
 
   it('signed out, and a page that does not exist', async () => {
