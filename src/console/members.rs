@@ -154,7 +154,7 @@ pub struct MembersPage {
 /// The default role for someone new: the least that is useful.
 const DEFAULT_ROLE: &str = "viewer";
 
-fn parse_user_id(raw: &str) -> Result<i64, ConsoleError> {
+pub(super) fn parse_user_id(raw: &str) -> Result<i64, ConsoleError> {
     raw.parse::<i64>().map_err(|_| ConsoleError::NotFound)
 }
 

@@ -14,9 +14,11 @@ use super::dates::Moment;
 use super::error::ConsoleError;
 use super::flash::{self, Level};
 use super::member::Member;
+use super::members::parse_user_id;
 use super::pages::{PageCtx, render, render_status, with_retry_after};
 use super::see_other;
 use super::session::{Delivery, TypedSession};
+use super::sudo::{self, SudoField};
 use crate::accounts::members::{self, MemberRow};
 use crate::accounts::password_reset::{self, ResetProblem, ResetTarget};
 use crate::accounts::password_work::PasswordWorkError;
@@ -51,6 +53,7 @@ pub struct StartPage {
     pub workspace_name: String,
     /// Why this owner may not reset this member's password, if they may not.
     pub refused: Option<String>,
+    pub sudo: SudoField,
 }
 
 #[derive(Template)]
@@ -88,10 +91,6 @@ async fn load(state: &AppState, member: &Member, user_id: i64) -> Result<(Member
         .await
 }
 
-fn parse_user_id(raw: &str) -> Result<i64, ConsoleError> {
-    raw.parse::<i64>().map_err(|_| ConsoleError::NotFound)
-}
-
 pub async fn start_form(
     state: web::Data<AppState>,
     member: Member,
@@ -106,11 +105,16 @@ pub async fn start_form(
         refused: (!allowed).then(|| refusal(&member, &target)),
         email: target.email,
         workspace_name: member.workspace_name.clone(),
+        sudo: SudoField::for_member(&member),
     })
 }
 
-#[derive(Deserialize)]
-pub struct StartForm {}
+#[derive(Default, Deserialize)]
+pub struct StartForm {
+    /// The password or a TOTP code, when the session's last proof is stale ([`sudo`]).
+    #[serde(default)]
+    pub confirm_identity: String,
+}
 
 pub async fn start(
     state: web::Data<AppState>,
@@ -118,10 +122,24 @@ pub async fn start(
     session: TypedSession,
     req: HttpRequest,
     path: web::Path<String>,
-    CsrfForm(_): CsrfForm<StartForm>,
+    CsrfForm(form): CsrfForm<StartForm>,
 ) -> Result<HttpResponse, ConsoleError> {
     member.require(Capability::ManageMembers)?;
     let user_id = parse_user_id(&path)?;
+    // Whoever holds the link chooses the member's password: as sensitive as a role change.
+    if let Err(field) = sudo::guard(&state, &member, &form.confirm_identity).await? {
+        let (target, allowed) = load(&state, &member, user_id).await?;
+        let (code, wait) = (field.status(), field.retry_after);
+        let page = StartPage {
+            ctx: PageCtx::for_member(&member, &session, "members"),
+            user_id: target.user_id,
+            refused: (!allowed).then(|| refusal(&member, &target)),
+            email: target.email,
+            workspace_name: member.workspace_name.clone(),
+            sudo: field,
+        };
+        return Ok(sudo::with_wait(render_status(code, &page)?, wait));
+    }
     let ws = member.workspace_id;
     let me = member.user_id;
     let actor = member.actor();
@@ -155,6 +173,7 @@ pub async fn start(
                 refused: Some(refusal(&member, &target)),
                 email: target.email,
                 workspace_name: member.workspace_name.clone(),
+                sudo: SudoField::default(),
             };
             return render_status(StatusCode::FORBIDDEN, &page);
         }

@@ -23,6 +23,7 @@ both_backends! {
     an_owner_cannot_reset_a_password_that_opens_workspaces_they_do_not_own,
     the_operator_resets_a_password_and_can_remove_two_factor,
     a_reset_link_is_emailed_to_the_member_when_smtp_is_configured,
+    making_a_reset_link_asks_for_the_password_when_the_sign_in_is_old,
 }
 
 async fn owner_app(backend: Backend) -> TestApp {
@@ -424,4 +425,35 @@ async fn a_reset_link_is_emailed_to_the_member_when_smtp_is_configured(backend: 
     let res = app.new_client().post_form(path, path, &[("password", new), ("password_confirm", new)]).await;
     assert_is_redirect_to(&res, "/login");
     assert_eq!(app.new_client().sign_in("dev@example.com", new).await.status(), 303);
+}
+
+async fn making_a_reset_link_asks_for_the_password_when_the_sign_in_is_old(backend: Backend) {
+    let app = owner_app(backend).await;
+    let ws = first_workspace(&app).await;
+    let member_id = insert_member(&app, "dev@example.com", ws, Role::Viewer).await;
+    crate::helpers::db::age_confirmation(&app, OWNER_EMAIL, 11).await;
+    let page = format!("/settings/members/{member_id}/reset-password");
+    let form = app.client().get_text(&page).await;
+    assert!(form.contains(r#"name="confirm_identity""#), "the form asks at once: {form}");
+
+    let none = app.client().post_form(&page, &page, &[]).await;
+    assert_eq!(none.status(), 422);
+    assert!(none.text().await.unwrap().contains("Confirm it\u{2019}s you"));
+    let wrong = app.client().post_form(&page, &page, &[("confirm_identity", "not my password")]).await;
+    assert_eq!(wrong.status(), 422);
+    assert!(wrong.text().await.unwrap().contains("That is not your password"));
+    let count = |app: &TestApp| {
+        let db = app.state.db.clone();
+        async move {
+            db.run(|conn| -> Result<i64, DbError> { Ok(password_resets::table.count().get_result(conn)?) })
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(count(&app).await, 0, "no link without the confirmation");
+
+    let right = app.client().post_form(&page, &page, &[("confirm_identity", OWNER_PASSWORD)]).await;
+    assert_eq!(right.status(), 200);
+    assert!(input_value(&right.text().await.unwrap(), "reset-link").is_some());
+    assert_eq!(count(&app).await, 1);
 }
