@@ -184,7 +184,7 @@ pub async fn setup(
         return Err(ConsoleError::NotFound);
     };
     state.has_users.store(true, std::sync::atomic::Ordering::Relaxed);
-    session.sign_in(user_id, &sid, workspace_id).map_err(anyhow::Error::from)?;
+    session.sign_in(user_id, &sid, Some(workspace_id)).map_err(anyhow::Error::from)?;
     flash::push(
         session.inner(),
         Level::Success,
@@ -329,25 +329,26 @@ pub async fn login(
             let workspace_id = workspaces.first().map(|w| w.workspace_id);
             // With two-factor on, a right password only opens the second step, which audits
             // the sign-in's outcome.
-            if let (true, Some(u), Some(_)) = (ok, &user_for_audit, workspace_id)
+            if let (true, Some(u)) = (ok, &user_for_audit)
                 && two_factor::store::is_enabled(conn, u.id)?
             {
                 return Ok(PasswordChecked::SecondStep { user_id: u.id, email: u.email.clone() });
             }
             let actor = Actor { user_id: user_for_audit.as_ref().map(|u| u.id), label, ip, user_agent };
-            // A right password with no workspace left to enter is not a sign-in.
-            let action = if ok && workspace_id.is_some() { "user.signed_in" } else { "user.sign_in_failed" };
+            // A right password signs in even with no workspace left: such an account can still
+            // accept an invitation (and sees a page saying so everywhere else).
+            let action = if ok { "user.signed_in" } else { "user.sign_in_failed" };
             audit::record(
                 conn,
                 &actor,
                 Event { workspace_id, action, key: None, details: String::new() },
                 now,
             )?;
-            match (ok, &user_for_audit, workspace_id) {
-                (true, Some(u), Some(ws)) => Ok(PasswordChecked::SignedIn {
+            match (ok, &user_for_audit) {
+                (true, Some(u)) => Ok(PasswordChecked::SignedIn {
                     user_id: u.id,
                     sid: store::create_session(conn, u.id, &client, now)?,
-                    workspace_id: ws,
+                    workspace_id,
                 }),
                 _ => Ok(PasswordChecked::Failed),
             }
@@ -385,7 +386,8 @@ enum PasswordChecked {
     SignedIn {
         user_id: i64,
         sid: String,
-        workspace_id: i64,
+        /// The first workspace, if the account still has one.
+        workspace_id: Option<i64>,
     },
     /// A right password of an account with two-factor sign-in: the code comes next.
     SecondStep {

@@ -19,6 +19,9 @@ pub enum ConsoleError {
     /// the enrolment page (the extractor leaves a flash message saying why).
     #[error("two-factor sign-in must be set up first")]
     TwoFactorSetupRequired,
+    /// Signed in, but the account belongs to no workspace (every membership was removed).
+    #[error("no workspace")]
+    NoWorkspace,
     /// Signed in but the role does not allow it.
     #[error("{0}")]
     Forbidden(&'static str),
@@ -86,7 +89,7 @@ impl ResponseError for ConsoleError {
             Self::SignInRequired { .. } | Self::SetupRequired | Self::TwoFactorSetupRequired => {
                 StatusCode::SEE_OTHER
             }
-            Self::Forbidden(_) | Self::Csrf => StatusCode::FORBIDDEN,
+            Self::Forbidden(_) | Self::Csrf | Self::NoWorkspace => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::BadForm(_) => StatusCode::BAD_REQUEST,
@@ -116,6 +119,12 @@ impl ResponseError for ConsoleError {
         }
         let (title, message) = match self {
             Self::Forbidden(why) => ("Not allowed", (*why).to_owned()),
+            Self::NoWorkspace => (
+                "You belong to no workspace",
+                "You are signed in, but your account is no longer a member of any workspace, so there \
+                 is nothing to show. To join one, open the invitation link a workspace owner gives you."
+                    .to_owned(),
+            ),
             Self::Csrf => (
                 "Form expired",
                 "This form has expired or did not come from this site. Go back, reload the page and try again.".to_owned(),

@@ -41,6 +41,28 @@ pub struct Member {
 /// sign-in: for the few pages they still need then (the enrolment page, switching workspace).
 pub struct SignedIn(pub Member);
 
+/// A signed-in account, whether or not it still belongs to a workspace: one whose every
+/// membership was removed can still sign in, and do one thing, accept an invitation.
+#[derive(Clone, Debug)]
+pub struct Account {
+    pub user_id: i64,
+    pub email: String,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl Account {
+    /// The audit log's view of this account.
+    pub fn actor(&self) -> Actor {
+        Actor {
+            user_id: Some(self.user_id),
+            label: self.email.clone(),
+            ip: self.ip.clone(),
+            user_agent: self.user_agent.clone(),
+        }
+    }
+}
+
 impl Member {
     pub fn can(&self, cap: Capability) -> bool {
         self.role.can(cap)
@@ -58,6 +80,16 @@ impl Member {
                 Capability::ManageMembers => "Only owners of this workspace can manage members.",
                 Capability::ViewKeys => "You cannot view this workspace.",
             }))
+        }
+    }
+
+    /// The account behind the membership.
+    pub fn account(&self) -> Account {
+        Account {
+            user_id: self.user_id,
+            email: self.email.clone(),
+            ip: self.ip.clone(),
+            user_agent: self.user_agent.clone(),
         }
     }
 
@@ -86,6 +118,8 @@ const TOUCH_EVERY: TimeDelta = TimeDelta::seconds(60);
 enum Loaded {
     NoSession,
     Member(Box<Member>, bool),
+    /// A valid session of an account that belongs to no workspace.
+    NoWorkspace(Account),
 }
 
 impl FromRequest for Member {
@@ -95,7 +129,7 @@ impl FromRequest for Member {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
         Box::pin(async move {
-            let member = load(&req).await?;
+            let member = load(&req).await?.map_err(|_| ConsoleError::NoWorkspace)?;
             if member.two_factor_due {
                 let message = format!(
                     "{} requires two-factor sign-in. Set it up to continue working there.",
@@ -115,11 +149,57 @@ impl FromRequest for SignedIn {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
-        Box::pin(async move { load(&req).await.map(SignedIn) })
+        Box::pin(async move { Ok(SignedIn(load(&req).await?.map_err(|_| ConsoleError::NoWorkspace)?)) })
     }
 }
 
-async fn load(req: &HttpRequest) -> Result<Member, ConsoleError> {
+/// Whoever is signed in: a member of a workspace, or an account that belongs to none.
+pub enum Visitor {
+    Member(Box<Member>),
+    Account(Account),
+}
+
+impl Visitor {
+    /// The member, when the account belongs to a workspace.
+    pub fn member(&self) -> Option<&Member> {
+        match self {
+            Self::Member(m) => Some(m),
+            Self::Account(_) => None,
+        }
+    }
+
+    pub fn account(&self) -> Account {
+        match self {
+            Self::Member(m) => m.account(),
+            Self::Account(a) => a.clone(),
+        }
+    }
+
+    pub fn email(&self) -> &str {
+        match self {
+            Self::Member(m) => &m.email,
+            Self::Account(a) => &a.email,
+        }
+    }
+}
+
+impl FromRequest for Visitor {
+    type Error = ConsoleError;
+    type Future = LocalBoxFuture<'static, Result<Self, ConsoleError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            Ok(match load(&req).await? {
+                Ok(member) => Self::Member(Box::new(member)),
+                Err(account) => Self::Account(account),
+            })
+        })
+    }
+}
+
+/// The session's member, or the account alone when it belongs to no workspace.
+async fn load(req: &HttpRequest) -> Result<Result<Member, Account>, ConsoleError> {
     let state = req.app_data::<web::Data<AppState>>().expect("AppState is registered").clone();
     let session = req.get_session();
     let next = match req.query_string() {
@@ -151,6 +231,9 @@ async fn load(req: &HttpRequest) -> Result<Member, ConsoleError> {
                 return Ok(Loaded::NoSession);
             }
             let Some(user) = store::find_user(conn, user_id)? else { return Ok(Loaded::NoSession) };
+            if now - row.last_seen_at > TOUCH_EVERY {
+                store::touch_session(conn, &sid, now)?;
+            }
             let workspaces = store::memberships_of(conn, user_id)?;
             let Some(current) = workspaces
                 .iter()
@@ -158,11 +241,8 @@ async fn load(req: &HttpRequest) -> Result<Member, ConsoleError> {
                 .or_else(|| workspaces.first())
                 .cloned()
             else {
-                return Ok(Loaded::NoSession);
+                return Ok(Loaded::NoWorkspace(Account { user_id, email: user.email, ip, user_agent }));
             };
-            if now - row.last_seen_at > TOUCH_EVERY {
-                store::touch_session(conn, &sid, now)?;
-            }
             let two_factor_due = two_factor::store::enrolment_due(conn, user_id, current.workspace_id)?;
             let switched = Some(current.workspace_id) != ws;
             Ok(Loaded::Member(
@@ -193,8 +273,9 @@ async fn load(req: &HttpRequest) -> Result<Member, ConsoleError> {
                 // The remembered workspace is gone (membership removed): fall back.
                 let _ = session.insert("ws", m.workspace_id);
             }
-            Ok(*m)
+            Ok(Ok(*m))
         }
+        Loaded::NoWorkspace(account) => Ok(Err(account)),
     }
 }
 

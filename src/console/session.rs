@@ -56,13 +56,16 @@ impl TypedSession {
         &self,
         user_id: i64,
         session_id: &str,
-        workspace_id: i64,
+        workspace_id: Option<i64>,
     ) -> Result<(), SessionInsertError> {
         self.0.renew();
         self.0.clear();
         self.0.insert(USER_ID, user_id)?;
         self.0.insert(SESSION_ID, session_id)?;
-        self.0.insert(WORKSPACE_ID, workspace_id)?;
+        // None: an account with no workspace left, which may still accept an invitation.
+        if let Some(workspace_id) = workspace_id {
+            self.0.insert(WORKSPACE_ID, workspace_id)?;
+        }
         self.0.insert(CSRF, crate::text::random_token())?;
         Ok(())
     }

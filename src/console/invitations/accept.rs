@@ -26,7 +26,7 @@ use crate::console::csrf::CsrfForm;
 use crate::console::dates::Moment;
 use crate::console::error::ConsoleError;
 use crate::console::flash::{self, Level};
-use crate::console::member::{Member, client_of};
+use crate::console::member::{Visitor, client_of};
 use crate::console::pages::{PageCtx, render_status, with_retry_after};
 use crate::console::see_other;
 use crate::console::session::TypedSession;
@@ -89,8 +89,8 @@ pub struct AcceptFormData {
     pub password_confirm: String,
 }
 
-fn ctx(member: Option<&Member>, session: &TypedSession) -> PageCtx {
-    match member {
+fn ctx(member: Option<&Visitor>, session: &TypedSession) -> PageCtx {
+    match member.and_then(Visitor::member) {
         Some(m) => PageCtx::for_member(m, session, ""),
         None => PageCtx::anonymous(session),
     }
@@ -111,7 +111,7 @@ async fn load(state: &AppState, token: &str) -> Result<Option<(Invitation, bool)
 
 /// The page for a link that cannot be used: 404 when unknown, 410 when it once worked.
 fn gone(
-    member: Option<&Member>,
+    member: Option<&Visitor>,
     session: &TypedSession,
     why: Unusable,
     invitation: Option<&Invitation>,
@@ -163,10 +163,10 @@ fn gone(
     render_status(status, &page).map(no_store)
 }
 
-fn offer_for(has_account: bool, invitation: &Invitation, member: Option<&Member>) -> Offer {
+fn offer_for(has_account: bool, invitation: &Invitation, member: Option<&Visitor>) -> Offer {
     match (has_account, member) {
         (false, _) => Offer::NewAccount,
-        (true, Some(m)) if m.email == invitation.email => Offer::Accept,
+        (true, Some(v)) if v.email() == invitation.email => Offer::Accept,
         (true, Some(_)) => Offer::OtherAccount,
         (true, None) => Offer::SignIn,
     }
@@ -175,7 +175,7 @@ fn offer_for(has_account: bool, invitation: &Invitation, member: Option<&Member>
 #[expect(clippy::too_many_arguments, reason = "one page, its inputs as the handlers hold them")]
 fn page(
     status: StatusCode,
-    member: Option<&Member>,
+    member: Option<&Visitor>,
     session: &TypedSession,
     token: &str,
     invitation: &Invitation,
@@ -193,7 +193,7 @@ fn page(
         invited_by: invitation.invited_by.clone().unwrap_or_else(|| "An owner".into()),
         expires: Moment::new(invitation.expires_at, now),
         offer,
-        signed_in_as: member.map(|m| m.email.clone()),
+        signed_in_as: member.map(|v| v.email().to_owned()),
         errors,
     };
     // The page's address is the link itself: never kept by the browser or a cache.
@@ -203,7 +203,7 @@ fn page(
 pub async fn invitation_show(
     state: web::Data<AppState>,
     session: TypedSession,
-    member: Option<Member>,
+    member: Option<Visitor>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ConsoleError> {
     let token = path.into_inner();
@@ -221,7 +221,7 @@ pub async fn invitation_show(
 pub async fn invitation_accept(
     state: web::Data<AppState>,
     session: TypedSession,
-    member: Option<Member>,
+    member: Option<Visitor>,
     req: HttpRequest,
     path: web::Path<String>,
     CsrfForm(form): CsrfForm<AcceptFormData>,
@@ -260,12 +260,12 @@ pub async fn invitation_accept(
 async fn accept_existing(
     state: &AppState,
     session: &TypedSession,
-    member: &Member,
+    member: &Visitor,
     token: &str,
     invitation: &Invitation,
     now: NaiveDateTime,
 ) -> Result<HttpResponse, ConsoleError> {
-    let actor = member.actor();
+    let actor = member.account().actor();
     let t = token.to_owned();
     let outcome = state
         .db
@@ -300,7 +300,7 @@ async fn accept_existing(
 async fn accept_new(
     state: &AppState,
     session: &TypedSession,
-    member: Option<&Member>,
+    member: Option<&Visitor>,
     req: &HttpRequest,
     token: &str,
     invitation: &Invitation,
@@ -355,7 +355,7 @@ async fn accept_new(
     match outcome {
         Acceptance::Joined(joined) => {
             let sid = joined.session_id.ok_or_else(|| anyhow::anyhow!("a new account without a session"))?;
-            session.sign_in(joined.user_id, &sid, joined.workspace_id).map_err(anyhow::Error::from)?;
+            session.sign_in(joined.user_id, &sid, Some(joined.workspace_id)).map_err(anyhow::Error::from)?;
             let message = format!(
                 "Welcome to keyward. You are now {} in {}: you can sign in with {} and the password you \
                  chose.",

@@ -86,8 +86,6 @@ const EXPIRED: &str = "Your sign-in took too long. Enter your email and password
 const TOO_MANY_WRONG: &str =
     "Too many wrong codes. For your security, sign-in starts again: enter your email and password.";
 
-const NO_WORKSPACE: &str = "This account belongs to no workspace any more, so there is nothing to sign in to. Ask an owner to add you again.";
-
 #[derive(Default, Deserialize)]
 pub struct MethodQuery {
     #[serde(default)]
@@ -127,12 +125,11 @@ pub struct CodeFormData {
 enum Checked {
     SignedIn {
         sid: String,
-        workspace_id: i64,
+        /// The first workspace, if the account still has one.
+        workspace_id: Option<i64>,
         recovery_left: Option<i64>,
     },
     Wrong(&'static str),
-    /// A right password and code, but no workspace left to enter.
-    NoWorkspace,
 }
 
 pub async fn code_check(
@@ -216,12 +213,12 @@ pub async fn code_check(
                 }
                 (None, None) => (false, "two-factor code", "wrong two-factor code"),
             };
-            let Some(workspace_id) = workspace_id.filter(|_| ok) else {
-                let details = if ok { "no workspace left".to_owned() } else { wrong.to_owned() };
+            if !ok {
+                let details = wrong.to_owned();
                 let event = Event { workspace_id, action: "user.sign_in_failed", key: None, details };
                 audit::record(conn, &actor, event, now)?;
-                return Ok(if ok { Checked::NoWorkspace } else { Checked::Wrong(wrong) });
-            };
+                return Ok(Checked::Wrong(wrong));
+            }
             let recovery_left = match recovery_hash {
                 Some(_) => Some(two_factor::store::recovery_codes_left(conn, user_id)?),
                 None => None,
@@ -230,8 +227,7 @@ pub async fn code_check(
                 Some(left) => format!("With a {how} ({left} left)"),
                 None => format!("With a {how}"),
             };
-            let event =
-                Event { workspace_id: Some(workspace_id), action: "user.signed_in", key: None, details };
+            let event = Event { workspace_id, action: "user.signed_in", key: None, details };
             audit::record(conn, &actor, event, now)?;
             let sid = store::create_session(conn, user_id, &client_row, now)?;
             Ok(Checked::SignedIn { sid, workspace_id, recovery_left })
@@ -255,7 +251,6 @@ pub async fn code_check(
             }
             Ok(see_other(&p.next))
         }
-        Checked::NoWorkspace => Ok(restart(&session, NO_WORKSPACE)),
         Checked::Wrong(why) => {
             tracing::warn!(ip = %client.map_or_else(|| "-".to_owned(), |c| c.to_string()), why, "sign-in failed");
             p.wrong += 1;
