@@ -246,7 +246,7 @@ pub fn reset_password(db: &Db, settings: &Settings, args: &ResetPasswordArgs) ->
         let (token, expires_at) = crate::accounts::password_reset::start(conn, user.id, None, now)?;
         let details = "The operator made a password reset link (valid for 1 hour)";
         store::record_account_event(conn, &actor, user.id, "user.password_reset_started", details, now)?;
-        if remove_two_factor && crate::accounts::password_reset::remove_two_factor(conn, user.id)? {
+        if remove_two_factor && crate::accounts::two_factor::store::disable(conn, user.id)? {
             let details =
                 "The operator turned off two-factor sign-in (lost authenticator and recovery codes)";
             store::record_account_event(conn, &actor, user.id, "user.two_factor_disabled", details, now)?;

@@ -14,6 +14,34 @@ use crate::config::SmtpSettings;
 /// exchange, so this bounds how long a page that sends mail can hang on a stuck server.
 const STEP_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// What became of a message a page reports: the page says it was emailed, could not be, or
+/// that this server sends no email (and the link must be passed on by hand).
+#[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
+pub enum Delivery {
+    /// No SMTP server is configured.
+    NotConfigured,
+    Sent,
+    Failed,
+}
+
+/// Sends `message` when a mail server is configured. Callers run this after their transaction
+/// has committed; a failure is logged (as `what`, never with the body, which may carry a link)
+/// and reported, and costs nothing but the email.
+pub async fn deliver(
+    mailer: Option<&Mailer>,
+    what: &'static str,
+    message: impl FnOnce() -> Message,
+) -> Delivery {
+    let Some(mailer) = mailer else { return Delivery::NotConfigured };
+    match mailer.send(message()).await {
+        Ok(()) => Delivery::Sent,
+        Err(error) => {
+            tracing::warn!(%error, what, "an email was not sent");
+            Delivery::Failed
+        }
+    }
+}
+
 /// A plain-text email to one person.
 pub struct Message {
     /// The recipient's address.

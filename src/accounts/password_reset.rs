@@ -162,13 +162,3 @@ pub fn owner_may_reset(conn: &mut DbConnection, owner: i64, member: i64) -> Quer
         .load(conn)?;
     Ok(!theirs.is_empty() && theirs.iter().all(|w| owned.contains(w)))
 }
-
-/// Turns off two-factor sign-in for an account and forgets its recovery codes: the operator's
-/// way back in for someone who lost their authenticator and their codes. Returns whether it
-/// was on.
-pub fn remove_two_factor(conn: &mut DbConnection, user_id: i64) -> QueryResult<bool> {
-    let was_on =
-        users::table.find(user_id).select(users::totp_enabled_at.is_not_null()).first::<bool>(conn)?;
-    super::two_factor::store::disable(conn, user_id)?;
-    Ok(was_on)
-}

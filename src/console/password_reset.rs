@@ -178,20 +178,14 @@ pub async fn start(
             return render_status(StatusCode::FORBIDDEN, &page);
         }
     };
-    let site =
-        SiteOrigin::for_links(&req, &state.settings.trusted_proxies, state.settings.public_url.as_ref());
-    let link = format!("{}://{}/password-reset/{token}", site.scheme, site.authority);
+    let link =
+        SiteOrigin::for_links(&req, &state.settings.trusted_proxies, state.settings.public_url.as_ref())
+            .url(&format!("/password-reset/{token}"));
     // After the commit: a mail server that is down costs the email, not the link.
-    let delivery = match &state.mailer {
-        None => Delivery::NotConfigured,
-        Some(mailer) => match mailer.send(reset_email(&member, &email, &link, expires_at)).await {
-            Ok(()) => Delivery::Sent,
-            Err(error) => {
-                tracing::warn!(%error, "the password reset email was not sent");
-                Delivery::Failed
-            }
-        },
-    };
+    let delivery = crate::mail::deliver(state.mailer.as_ref(), "password reset", || {
+        reset_email(&member, &email, &link, expires_at)
+    })
+    .await;
     render(&LinkPage {
         ctx: PageCtx::for_member(&member, &session, "members"),
         email,

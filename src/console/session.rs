@@ -37,14 +37,7 @@ pub struct PendingInvitationLink {
     pub replaced: bool,
 }
 
-/// Whether an invitation was emailed.
-#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
-pub enum Delivery {
-    /// No SMTP server is configured.
-    NotConfigured,
-    Sent,
-    Failed,
-}
+pub use crate::mail::Delivery;
 
 impl TypedSession {
     pub fn inner(&self) -> &Session {

@@ -66,6 +66,11 @@ impl SiteOrigin {
         }
     }
 
+    /// An absolute URL on this site for `path` (which starts with `/`).
+    pub fn url(&self, path: &str) -> String {
+        format!("{}://{}{path}", self.scheme, self.authority)
+    }
+
     /// The base URL to print in pages: the public URL when configured, else the request's.
     pub fn for_links(req: &HttpRequest, trusted: &TrustedProxies, public_url: Option<&url::Url>) -> Self {
         public_url.and_then(Self::of_public_url).unwrap_or_else(|| Self::of_request(req, trusted))

@@ -66,8 +66,11 @@ pub fn enable(
     Ok(n == 1)
 }
 
-/// Turns two-factor off: the secret, its last step and every recovery code go.
-pub fn disable(conn: &mut DbConnection, user_id: i64) -> QueryResult<()> {
+/// Turns two-factor off: the secret, its last step and every recovery code go. Returns whether
+/// it was on.
+pub fn disable(conn: &mut DbConnection, user_id: i64) -> QueryResult<bool> {
+    let was_on =
+        users::table.find(user_id).select(users::totp_enabled_at.is_not_null()).first::<bool>(conn)?;
     diesel::update(users::table.find(user_id))
         .set((
             users::totp_secret.eq(None::<String>),
@@ -76,7 +79,7 @@ pub fn disable(conn: &mut DbConnection, user_id: i64) -> QueryResult<()> {
         ))
         .execute(conn)?;
     diesel::delete(recovery_codes::table.filter(recovery_codes::user_id.eq(user_id))).execute(conn)?;
-    Ok(())
+    Ok(was_on)
 }
 
 /// Accepts a code of `step`: true only when no code of this step or a later one was accepted

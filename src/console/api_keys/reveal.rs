@@ -46,9 +46,9 @@ pub async fn key_reveal(
         _ => None,
     };
     let now = Utc::now().naive_utc();
-    let site =
-        SiteOrigin::for_links(&req, &state.settings.trusted_proxies, state.settings.public_url.as_ref());
-    let whoami_url = format!("{}://{}/api/v1/whoami", site.scheme, site.authority);
+    let whoami_url =
+        SiteOrigin::for_links(&req, &state.settings.trusted_proxies, state.settings.public_url.as_ref())
+            .url("/api/v1/whoami");
     let page = RevealPage {
         ctx: PageCtx::for_member(&member, &session, "keys"),
         id,

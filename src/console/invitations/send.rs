@@ -60,23 +60,14 @@ pub async fn invitation_send(
         return members_page(&state, &member, &session, status, form.email.clone(), role.as_str(), errors)
             .await;
     };
-    let site =
-        SiteOrigin::for_links(&req, &state.settings.trusted_proxies, state.settings.public_url.as_ref());
-    let link = format!("{}://{}/invitations/{token}", site.scheme, site.authority);
+    let link =
+        SiteOrigin::for_links(&req, &state.settings.trusted_proxies, state.settings.public_url.as_ref())
+            .url(&format!("/invitations/{token}"));
     // After the commit: a mail server that is down or slow costs the email, not the invitation.
-    let delivery = match &state.mailer {
-        None => Delivery::NotConfigured,
-        Some(mailer) => {
-            let message = invitation_email(&member, &email, role, &link, expires_at);
-            match mailer.send(message).await {
-                Ok(()) => Delivery::Sent,
-                Err(e) => {
-                    tracing::warn!(error = %e, invitation = id, "the invitation email was not sent");
-                    Delivery::Failed
-                }
-            }
-        }
-    };
+    let delivery = mail::deliver(state.mailer.as_ref(), "invitation", || {
+        invitation_email(&member, &email, role, &link, expires_at)
+    })
+    .await;
     let pending = PendingInvitationLink { invitation_id: id, link, delivery, replaced };
     session.set_pending_invitation_link(&pending).map_err(anyhow::Error::from)?;
     Ok(no_store(see_other(&format!("/settings/invitations/{id}/link"))))
