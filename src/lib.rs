@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod console;
 pub mod db;
+pub mod events;
 pub mod keys;
 pub mod mail;
 pub mod memory;

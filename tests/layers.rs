@@ -15,8 +15,11 @@ const LAYERS: &[&str] = &[
     "mail",      // outgoing email over SMTP
     "db",        // connections, schema, migrations
     "audit",     // the append-only log
+    "events",    // the webhook outbox, written in the transaction of each change
     "accounts",  // users, workspaces, roles, sessions
     "keys",      // the key domain: operations, queries, pure types
+    "webhooks",  // endpoints, signing, and delivering the outbox
+    "lifecycle", // scheduled rules: expiry reminders, unused keys
     "state",     // what console handlers share
     "web",       // HTTP pieces shared by the console and the verifier
     "verifier",  // the machine side

@@ -149,6 +149,50 @@ fn available_cores() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get())
 }
 
+/// Webhook delivery (`webhooks::dispatch`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WebhookSettings {
+    /// `KEYWARD_WEBHOOK_ALLOW_PRIVATE`: let endpoints be private, loopback or link-local
+    /// addresses (and plain `http://`). Off by default: a webhook URL is otherwise a way to
+    /// make the server send requests into its own network (server-side request forgery).
+    pub allow_private: bool,
+    /// How long one delivery may take, connecting included.
+    pub timeout: Duration,
+    /// The wait before the first retry; each later wait is longer (exponential backoff).
+    pub retry_base: Duration,
+    /// How long a delivery is retried, and how long an endpoint may fail before it is
+    /// disabled.
+    pub give_up_after: Duration,
+    /// How often the dispatcher looks for due deliveries when nothing wakes it sooner.
+    pub poll_interval: Duration,
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        Self {
+            allow_private: false,
+            timeout: Duration::from_secs(10),
+            retry_base: Duration::from_secs(5),
+            give_up_after: Duration::from_secs(24 * 3600),
+            poll_interval: Duration::from_secs(1),
+        }
+    }
+}
+
+/// The scheduled key rules (`lifecycle`): expiry reminders, unused-key warnings and revocations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LifecycleSettings {
+    /// How often the rules run. Each rule is idempotent and each notice is sent once whatever
+    /// the number of instances, so running often only makes notices punctual.
+    pub interval: Duration,
+}
+
+impl Default for LifecycleSettings {
+    fn default() -> Self {
+        Self { interval: Duration::from_secs(300) }
+    }
+}
+
 /// Everything the server needs to start.
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -171,6 +215,8 @@ pub struct Settings {
     /// Where invitations are emailed from. `None`: nothing is emailed, and every link is shown
     /// to copy by hand (as it is anyway).
     pub smtp: Option<SmtpSettings>,
+    pub webhooks: WebhookSettings,
+    pub lifecycle: LifecycleSettings,
     pub session_idle_timeout: Duration,
     pub session_absolute_timeout: Duration,
     /// Sign-in throttling (in memory, per instance).
@@ -206,6 +252,8 @@ impl Settings {
             rate_limit: RateLimitSettings::default(),
             redis_url: None,
             smtp: None,
+            webhooks: WebhookSettings::default(),
+            lifecycle: LifecycleSettings::default(),
             session_idle_timeout: Duration::from_secs(12 * 3600),
             session_absolute_timeout: Duration::from_secs(7 * 24 * 3600),
             login_throttle: LoginThrottleSettings::default(),

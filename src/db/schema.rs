@@ -29,6 +29,12 @@ diesel::table! {
         search_name -> Text,
         revealed_at -> Nullable<Timestamp>,
         rate_limit_burst -> Nullable<Integer>,
+        description -> Text,
+        disabled_at -> Nullable<Timestamp>,
+        disabled_by -> Nullable<BigInt>,
+        previous_key_hash -> Nullable<Text>,
+        previous_last4 -> Nullable<Text>,
+        previous_expires_at -> Nullable<Timestamp>,
     }
 }
 
@@ -77,6 +83,15 @@ diesel::table! {
     key_changes (id) {
         id -> BigInt,
         seq -> BigInt,
+    }
+}
+
+diesel::table! {
+    key_notices (key_id, kind, about) {
+        key_id -> BigInt,
+        kind -> Text,
+        about -> Timestamp,
+        sent_at -> Timestamp,
     }
 }
 
@@ -152,22 +167,75 @@ diesel::table! {
 }
 
 diesel::table! {
+    webhook_deliveries (id) {
+        id -> BigInt,
+        event_id -> BigInt,
+        endpoint_id -> BigInt,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Nullable<Timestamp>,
+        last_attempt_at -> Nullable<Timestamp>,
+        response_status -> Nullable<Integer>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    webhook_endpoints (id) {
+        id -> BigInt,
+        workspace_id -> BigInt,
+        url -> Text,
+        description -> Text,
+        events -> Text,
+        secret -> Text,
+        created_by -> Nullable<BigInt>,
+        created_at -> Timestamp,
+        disabled_at -> Nullable<Timestamp>,
+        disabled_reason -> Nullable<Text>,
+        failing_since -> Nullable<Timestamp>,
+        busy_until -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    webhook_events (id) {
+        id -> BigInt,
+        workspace_id -> BigInt,
+        message_id -> Text,
+        event_type -> Text,
+        payload -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     workspaces (id) {
         id -> BigInt,
         name -> Text,
         created_at -> Timestamp,
         two_factor_required_at -> Nullable<Timestamp>,
+        key_max_lifetime_days -> Nullable<Integer>,
+        key_expiry_required_at -> Nullable<Timestamp>,
+        key_unused_revoke_days -> Nullable<Integer>,
+        full_access_keys_by -> Text,
     }
 }
 
 diesel::joinable!(api_keys -> workspaces (workspace_id));
 diesel::joinable!(audit_events -> workspaces (workspace_id));
 diesel::joinable!(invitations -> workspaces (workspace_id));
+diesel::joinable!(key_notices -> api_keys (key_id));
 diesel::joinable!(key_usage_daily -> api_keys (key_id));
 diesel::joinable!(memberships -> users (user_id));
 diesel::joinable!(memberships -> workspaces (workspace_id));
 diesel::joinable!(recovery_codes -> users (user_id));
 diesel::joinable!(user_sessions -> users (user_id));
+diesel::joinable!(webhook_deliveries -> webhook_endpoints (endpoint_id));
+diesel::joinable!(webhook_deliveries -> webhook_events (event_id));
+diesel::joinable!(webhook_endpoints -> users (created_by));
+diesel::joinable!(webhook_endpoints -> workspaces (workspace_id));
+diesel::joinable!(webhook_events -> workspaces (workspace_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     api_keys,
@@ -175,6 +243,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     instance_settings,
     invitations,
     key_changes,
+    key_notices,
     key_usage_daily,
     memberships,
     password_resets,
@@ -182,5 +251,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     user_sessions,
     users,
     verifier_leases,
+    webhook_deliveries,
+    webhook_endpoints,
+    webhook_events,
     workspaces,
 );
