@@ -132,6 +132,18 @@ pub struct Opts {
     /// answering: e.g. 2s, 500ms.
     #[arg(long, env = "KEYWARD_KEY_LEASE", default_value = "2s", global = true)]
     pub key_lease: String,
+    /// Let webhook endpoints be private, loopback or link-local addresses, and plain http://
+    /// (receivers on this host or network). Off by default: otherwise a webhook URL could make
+    /// the server send requests into its own network.
+    #[arg(
+        long,
+        env = "KEYWARD_WEBHOOK_ALLOW_PRIVATE",
+        default_value_t = false,
+        action = clap::ArgAction::Set,
+        value_parser = clap::builder::BoolishValueParser::new(),
+        global = true
+    )]
+    pub webhook_allow_private: bool,
 }
 
 impl Opts {
@@ -181,6 +193,7 @@ impl Opts {
             timeout("KEYWARD_PASSWORD_QUEUE_TIMEOUT", &self.password_queue_timeout, Duration::ZERO)?;
         s.body_read_timeout = timeout("KEYWARD_BODY_TIMEOUT", &self.body_timeout, Duration::from_secs(1))?;
         s.key_lease = timeout("KEYWARD_KEY_LEASE", &self.key_lease, Duration::from_millis(200))?;
+        s.webhooks.allow_private = self.webhook_allow_private;
         Ok(s)
     }
 

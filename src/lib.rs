@@ -17,3 +17,4 @@ pub mod telemetry;
 pub mod text;
 pub mod verifier;
 pub mod web;
+pub mod webhooks;

@@ -52,6 +52,8 @@ pub struct Application {
     state: web::Data<AppState>,
     verifier: web::Data<Verifier>,
     usage_flusher: tokio::task::JoinHandle<()>,
+    /// Delivers the webhook outbox (see [`crate::webhooks::dispatch`]).
+    webhook_dispatcher: crate::webhooks::Dispatcher,
     /// Hands freed heap pages back to the system now and then (see [`crate::memory`]).
     trimmer: tokio::task::JoinHandle<()>,
     /// Waits for SIGINT/SIGTERM (not in tests, which stop the server through its handle).
@@ -125,6 +127,7 @@ impl Application {
         let secret = instance_secret(&settings)?;
         let key = cookie_key_for(&secret);
         let two_factor_cipher = SecretCipher::for_instance(&secret);
+        let webhooks = crate::webhooks::Webhooks::for_instance(&secret);
         drop(secret);
         let setup_code = first_run_code(&db, &settings, port).await?;
 
@@ -141,6 +144,7 @@ impl Application {
             password_work: crate::accounts::password_work::PasswordWork::new(settings.password_work),
             mailer,
             two_factor_cipher,
+            webhooks,
         });
         let shared_limits = shared_limiter(&settings).await?;
         let verifier = web::Data::new(Verifier::new(state.db.clone(), settings.rate_limit, shared_limits));
@@ -149,6 +153,12 @@ impl Application {
         let usage_flusher =
             crate::verifier::spawn_flusher(verifier.clone().into_inner(), settings.usage_flush_interval);
         let trimmer = crate::memory::spawn_trimmer();
+        let webhook_dispatcher = crate::webhooks::Dispatcher::start(
+            state.db.clone(),
+            settings.webhooks,
+            &state.webhooks,
+            state.mailer.clone(),
+        );
 
         let (app_state, app_verifier) = (state.clone(), verifier.clone());
         let app_settings = web::Data::from(settings.clone());
@@ -214,7 +224,7 @@ impl Application {
             .map_err(|e| StartError::Bind { addr: bind, reason: e.to_string() })?
             .run();
         let signals = if handle_signals { Some(stop_on_signal(server.handle())?) } else { None };
-        Ok(Self { port, server, state, verifier, usage_flusher, trimmer, signals })
+        Ok(Self { port, server, state, verifier, usage_flusher, webhook_dispatcher, trimmer, signals })
     }
 
     pub fn port(&self) -> u16 {
@@ -242,6 +252,7 @@ impl Application {
         }
         // No request can count anything any more: write what is left, then stop.
         self.usage_flusher.abort();
+        self.webhook_dispatcher.stop();
         self.trimmer.abort();
         self.verifier.clone().into_inner().flush_now().await;
         result?;
