@@ -19,6 +19,7 @@ pub mod password_reset;
 pub mod session;
 pub mod sudo;
 pub mod two_factor;
+pub mod webhooks;
 pub mod workspace_settings;
 pub mod workspaces;
 
@@ -49,6 +50,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.configure(workspaces::routes);
     cfg.configure(two_factor::routes);
     cfg.configure(workspace_settings::routes);
+    cfg.configure(webhooks::routes);
 }
 
 /// The console's front door: the key table.

@@ -46,6 +46,12 @@ pub const ACTIONS: &[(&str, &str)] = &[
     ("user.recovery_codes_regenerated", "Recovery codes regenerated"),
     ("workspace.two_factor_required", "Two-factor sign-in required"),
     ("workspace.two_factor_optional", "Two-factor sign-in made optional"),
+    ("webhook.created", "Webhook endpoint added"),
+    ("webhook.updated", "Webhook endpoint changed"),
+    ("webhook.deleted", "Webhook endpoint deleted"),
+    ("webhook.disabled", "Webhook endpoint disabled"),
+    ("webhook.enabled", "Webhook endpoint enabled"),
+    ("webhook.secret_rotated", "Webhook signing secret replaced"),
 ];
 
 /// The words for an action code; an unknown code (from a later version) shows as itself.
