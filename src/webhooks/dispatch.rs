@@ -105,18 +105,23 @@ async fn run(
     let ctx = Arc::new(Ctx { db, settings, cipher, client, mailer });
     let mut running: JoinSet<()> = JoinSet::new();
     let mut last_cleanup = Instant::now();
+    // While the database is out the poll fails every time: said once, and once when it is back.
+    let mut unreadable = false;
     loop {
         while running.try_join_next().is_some() {}
         while running.len() < MAX_IN_FLIGHT {
-            match claim_next(&ctx).await {
+            let claimed = claim_next(&ctx).await;
+            match (&claimed, unreadable) {
+                (Err(error), false) => tracing::warn!(%error, "webhook deliveries cannot be read; retrying"),
+                (Ok(_), true) => tracing::info!("webhook deliveries can be read again"),
+                _ => {}
+            }
+            unreadable = claimed.is_err();
+            match claimed {
                 Ok(Some(job)) => {
                     running.spawn(deliver(ctx.clone(), job));
                 }
-                Ok(None) => break,
-                Err(error) => {
-                    tracing::warn!(%error, "webhook deliveries could not be read");
-                    break;
-                }
+                Ok(None) | Err(_) => break,
             }
         }
         if last_cleanup.elapsed() >= CLEANUP_EVERY {

@@ -19,6 +19,7 @@ use keyward::config::Settings;
 
 both_backends! {
     a_receiver_verifies_every_delivery_and_sees_retries_after_answering_500,
+    key_changes_arrive_as_signed_events_that_hold_no_secret,
     a_receiver_with_another_secret_refuses_the_signature,
     private_loopback_and_plain_http_addresses_are_refused_beside_the_field,
     a_name_that_resolves_to_a_private_address_is_not_called,
@@ -87,13 +88,14 @@ async fn wait_deliveries(
     }
 }
 
-fn no_secrets(hits: &[Hit]) {
+/// No body holds a signing secret or any of `keys` (full API keys; the masked form, which
+/// starts with the same prefix, is expected).
+fn no_secrets(hits: &[Hit], keys: &[&str]) {
     for h in hits {
-        assert!(
-            !h.body.contains("whsec_") && !h.body.contains("kw_live_"),
-            "a payload holds a secret: {}",
-            h.body
-        );
+        assert!(!h.body.contains("whsec_"), "a payload holds a signing secret: {}", h.body);
+        for key in keys {
+            assert!(!h.body.contains(key), "a payload holds an API key: {}", h.body);
+        }
     }
 }
 
@@ -140,9 +142,35 @@ async fn a_receiver_verifies_every_delivery_and_sees_retries_after_answering_500
     let hits = receiver.wait_for(WAIT, |h| h.len() >= 4).await;
     assert_eq!(hits.len(), 4);
     assert!(hits[3].verified && hits[3].id.as_deref() == Some(&first) && hits[3].status == 204);
-    no_secrets(&hits);
+    no_secrets(&hits, &[]);
     let actions: Vec<String> = db::audit_actions(&app).await.into_iter().map(|(a, _)| a).collect();
     assert!(actions.contains(&"webhook.created".to_owned()), "{actions:?}");
+}
+
+async fn key_changes_arrive_as_signed_events_that_hold_no_secret(backend: Backend) {
+    let Some(receiver) = Receiver::start(Behaviour::default()) else { return };
+    let app = spawn_app_with(backend, fast).await;
+    app.setup_owner().await;
+    let owner = app.client();
+    let (_, secret) = add_endpoint(owner, &receiver.url("/hook"), &["all"]).await;
+    receiver.set_secret(&secret);
+    let created = owner.create_key("Deploy bot", &["records:read"], "30").await;
+    let regenerated = owner.regenerate(created.id).await;
+    owner.revoke(created.id).await;
+    owner.delete(created.id).await;
+    let hits = receiver.wait_for(WAIT, |h| h.len() >= 4).await;
+    let mut types: Vec<String> = hits.iter().filter_map(|h| h.event_type.clone()).collect();
+    types.sort();
+    assert_eq!(types, ["key.created", "key.deleted", "key.regenerated", "key.revoked"], "{hits:#?}");
+    assert!(hits.iter().all(|h| h.verified), "{hits:#?}");
+    let ids: std::collections::HashSet<_> = hits.iter().map(|h| h.id.clone()).collect();
+    assert_eq!(ids.len(), 4, "one webhook-id per event");
+    for h in &hits {
+        let body: serde_json::Value = serde_json::from_str(&h.body).unwrap();
+        assert_eq!(body["data"]["key"]["name"], "Deploy bot", "{body}");
+        assert!(body["data"]["key"]["masked"].as_str().is_some_and(|m| m.contains('…')), "{body}");
+    }
+    no_secrets(&hits, &[&created.secret, &regenerated.secret]);
 }
 
 async fn a_receiver_with_another_secret_refuses_the_signature(backend: Backend) {
