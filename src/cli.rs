@@ -331,4 +331,12 @@ mod tests {
             settings_from(&["--smtp-url", "imap://u:hunter2@h", "--smtp-from", "k@example.com"]).unwrap_err();
         assert!(bad.contains("KEYWARD_SMTP_URL") && !bad.contains("hunter2"), "{bad}");
     }
+
+    #[test]
+    fn private_webhook_addresses_are_refused_unless_allowed() {
+        assert!(!settings_from(&[]).unwrap().webhooks.allow_private);
+        assert!(settings_from(&["--webhook-allow-private", "true"]).unwrap().webhooks.allow_private);
+        assert!(!settings_from(&["--webhook-allow-private", "false"]).unwrap().webhooks.allow_private);
+        assert!(settings_from(&["--webhook-allow-private", "maybe"]).is_err());
+    }
 }
