@@ -453,6 +453,7 @@ fn record(
                     webhook_endpoints::disabled_reason.eq(Some(&reason)),
                 ))
                 .execute(conn)?;
+            super::endpoints::drop_pending(conn, endpoint_id)?;
             let system = Actor { label: "system".into(), ..Actor::default() };
             let event = Event {
                 workspace_id: Some(workspace_id),

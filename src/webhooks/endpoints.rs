@@ -326,11 +326,30 @@ pub fn set_enabled(
                 webhook_endpoints::disabled_reason.eq(Some(format!("Disabled by {}", actor.label))),
             ))
             .execute(conn)?;
+        drop_pending(conn, id)?;
     }
     let (action, verb) =
         if enabled { ("webhook.enabled", "enabled") } else { ("webhook.disabled", "disabled") };
     audit_event(conn, actor, workspace_id, action, format!("Webhook endpoint {} {verb}", endpoint.url), now)?;
     Ok(Some(true))
+}
+
+/// Marks the endpoint's waiting deliveries failed: a disabled endpoint is sent nothing, and its
+/// page should not promise retries. Each can still be redelivered once it is enabled again.
+pub fn drop_pending(conn: &mut DbConnection, endpoint_id: i64) -> QueryResult<usize> {
+    let pending = webhook_deliveries::table
+        .filter(webhook_deliveries::endpoint_id.eq(endpoint_id))
+        .filter(webhook_deliveries::status.eq("pending"));
+    // Those never tried say why; the others keep their last attempt's error.
+    diesel::update(pending.filter(webhook_deliveries::last_error.is_null()))
+        .set(webhook_deliveries::last_error.eq(Some("Not sent: the endpoint was disabled.")))
+        .execute(conn)?;
+    diesel::update(pending)
+        .set((
+            webhook_deliveries::status.eq("failed"),
+            webhook_deliveries::next_attempt_at.eq(None::<NaiveDateTime>),
+        ))
+        .execute(conn)
 }
 
 /// Deletes an endpoint with its deliveries. Answers its URL; `None`: no such endpoint.

@@ -314,6 +314,10 @@ async fn an_endpoint_failing_too_long_is_disabled_and_its_owners_are_told(backen
     }
     let reason = db::webhook_disabled(&app, id).await.unwrap();
     assert!(reason.contains("503"), "{reason}");
+    // Nothing waits for a disabled endpoint; the failed delivery keeps its answer.
+    let rows = db::webhook_deliveries(&app, id).await;
+    assert!(rows.iter().all(|d| d.0 == "failed"), "{rows:?}");
+    assert!(rows[0].2 == Some(503) && rows[0].3.as_deref().is_some_and(|e| e.contains("503")), "{rows:?}");
     let html = app.client().get_text(&format!("/settings/webhooks/{id}")).await;
     assert!(html.contains("Disabled") && html.contains("data-disabled-reason"), "{html}");
     let actions = db::audit_actions(&app).await;
