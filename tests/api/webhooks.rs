@@ -273,7 +273,7 @@ async fn redirects_are_not_followed(backend: Backend) {
 }
 
 async fn a_receiver_slower_than_the_timeout_counts_as_a_failure(backend: Backend) {
-    let Some(receiver) = Receiver::start(Behaviour { sleep: 3.0, ..Behaviour::default() }) else { return };
+    let Some(receiver) = Receiver::start(Behaviour { sleep: 5.0, ..Behaviour::default() }) else { return };
     let app = spawn_app_with(backend, |s| {
         fast(s);
         s.webhooks.timeout = Duration::from_millis(700);
@@ -285,7 +285,7 @@ async fn a_receiver_slower_than_the_timeout_counts_as_a_failure(backend: Backend
     let started = std::time::Instant::now();
     press(app.client(), id, "test").await;
     let rows = wait_deliveries(&app, id, |r| r.first().is_some_and(|d| d.1 >= 1)).await;
-    assert!(started.elapsed() < Duration::from_millis(2500), "the attempt ended at the timeout");
+    assert!(started.elapsed() < Duration::from_secs(4), "the attempt ended at the timeout, not the answer");
     assert_eq!(rows[0].0, "pending");
     assert_eq!(rows[0].2, None);
     assert!(rows[0].3.as_deref().unwrap_or_default().contains("No answer within 700ms"), "{rows:?}");
