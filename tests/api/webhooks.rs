@@ -376,6 +376,20 @@ async fn only_owners_see_webhooks_and_other_workspaces_endpoints_are_not_found(b
         ] {
             assert_eq!(member.get(&path).await.status(), 403, "{role} {path}");
         }
+        for action in ["delete", "disable", "test", "edit"] {
+            let res = member
+                .post_form(
+                    "/settings/api-keys",
+                    &format!("/settings/webhooks/{id}/{action}"),
+                    &[("url", "https://x.example")],
+                )
+                .await;
+            assert_eq!(res.status(), 403, "{role} {action}");
+        }
+        let res = member
+            .post_form("/settings/api-keys", "/settings/webhooks", &[("url", "https://x.example")])
+            .await;
+        assert_eq!(res.status(), 403, "{role} adds nothing");
         let keys = member.get_text("/settings/api-keys").await;
         assert!(!keys.contains("href=\"/settings/webhooks\""), "no link for {role}");
     }
