@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 
 import { expectAccessible } from '../lib/axe.js';
 import { launchBrowser, openSession } from '../lib/browser.js';
-import { setupOwner, typeIntoLabelled } from '../lib/console.js';
+import { OWNER, setupOwner, signIn, typeIntoLabelled } from '../lib/console.js';
 import { startKeyward } from '../lib/server.js';
 
 /** A receiver on 127.0.0.1 that checks the Standard Webhooks signature and answers 204. */
@@ -121,5 +121,35 @@ describe('webhooks', () => {
     assert.match(await listed.innerText(), /Audit pipeline[\s\S]*All events[\s\S]*Active/);
     await expectAccessible(page, 'the webhooks list');
     await owner.expectNoProblems();
+  });
+
+  it('without JavaScript: add an endpoint, read its secret, send a test event, disable and delete it', async () => {
+    const plain = await openSession(browser, server, { javaScriptEnabled: false });
+    try {
+      await signIn(plain, OWNER.email, OWNER.password);
+      const { page } = plain;
+      await page.goto(plain.url('/settings/webhooks/new'));
+      await typeIntoLabelled(page, 'url', receiver.url.replace('/hook', '/plain'));
+      await page.locator('label[for="events-all"]').click();
+      await page.locator('label[for="event-key.revoked"]').click();
+      await Promise.all([page.waitForURL(/\/secret$/), page.getByRole('button', { name: 'Add endpoint' }).click()]);
+      const secret = await page.locator('#signing-secret').inputValue();
+      assert.match(secret, /^whsec_/);
+      receiver.setSecret(secret);
+      const before = receiver.hits.length;
+      await Promise.all([page.waitForURL(/\/settings\/webhooks\/\d+$/), page.getByRole('link', { name: /go to the endpoint/i }).click()]);
+      assert.match(await page.locator('main').innerText(), /key\.revoked/);
+      await Promise.all([page.waitForLoadState(), page.getByRole('button', { name: 'Send test event' }).click()]);
+      for (let i = 0; i < 100 && receiver.hits.length === before; i++) await new Promise((r) => setTimeout(r, 100));
+      assert.ok(receiver.hits[before]?.verified, 'the test event arrived, signed');
+      await Promise.all([page.waitForLoadState(), page.getByRole('button', { name: 'Disable' }).click()]);
+      assert.match(await page.locator('[data-endpoint-status]').innerText(), /Disabled/);
+      await Promise.all([page.waitForURL(/\/delete$/), page.getByRole('link', { name: 'Delete' }).click()]);
+      await Promise.all([page.waitForURL('**/settings/webhooks'), page.getByRole('button', { name: 'Delete endpoint' }).click()]);
+      assert.ok(await page.getByText(/Deleted the endpoint/).count() > 0);
+      await plain.expectNoProblems();
+    } finally {
+      await plain.close();
+    }
   });
 });
