@@ -300,9 +300,16 @@ pub async fn webhook_edit_form(
         Some(endpoint.id),
         &form,
         InputErrors::default(),
-        SudoField::default(),
+        edit_sudo(&member),
     );
     render(&page)
+}
+
+/// Pointing an endpoint elsewhere sends the workspace's events there: asked like adding one.
+const URL_CHANGE_ONLY: &str = "Asked only when the URL changes.";
+
+fn edit_sudo(member: &Member) -> SudoField {
+    SudoField { only_for: Some(URL_CHANGE_ONLY), ..SudoField::for_member(member) }
 }
 
 pub async fn webhook_edit(
@@ -319,10 +326,19 @@ pub async fn webhook_edit(
         Ok(input) => input,
         Err(errors) => {
             find(&state, &member, id).await?;
-            let page = form_page(&state, &member, &session, Some(id), &form, errors, SudoField::default());
+            let page = form_page(&state, &member, &session, Some(id), &form, errors, edit_sudo(&member));
             return render_status(StatusCode::UNPROCESSABLE_ENTITY, &page);
         }
     };
+    let current = find(&state, &member, id).await?;
+    if current.url != input.url.as_str()
+        && let Err(field) = sudo::guard(&state, &member, &form.confirm_identity).await?
+    {
+        let (code, wait) = (field.status(), field.retry_after);
+        let field = SudoField { only_for: Some(URL_CHANGE_ONLY), ..field };
+        let page = form_page(&state, &member, &session, Some(id), &form, InputErrors::default(), field);
+        return Ok(sudo::with_wait(render_status(code, &page)?, wait));
+    }
     let (actor, ws, now) = (member.actor(), member.workspace_id, Utc::now().naive_utc());
     state
         .db

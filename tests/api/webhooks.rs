@@ -13,7 +13,8 @@ use crate::helpers::client::input_value;
 use crate::helpers::pages::{no_store, select, text_of};
 use crate::helpers::webhook_receiver::{Behaviour, Hit, Receiver};
 use crate::helpers::{
-    Backend, Client, OWNER_EMAIL, SmtpServer, TestApp, db, spawn_another, spawn_app, spawn_app_with,
+    Backend, Client, OWNER_EMAIL, OWNER_PASSWORD, SmtpServer, TestApp, db, spawn_another, spawn_app,
+    spawn_app_with,
 };
 use keyward::config::Settings;
 
@@ -29,6 +30,7 @@ both_backends! {
     two_instances_never_send_to_one_endpoint_at_once_and_deliver_each_event_once,
     only_owners_see_webhooks_and_other_workspaces_endpoints_are_not_found,
     endpoints_are_edited_disabled_enabled_and_deleted,
+    adding_an_endpoint_or_pointing_it_elsewhere_asks_who_you_are_once_the_proof_is_stale,
 }
 
 /// Private addresses allowed (the receiver is on 127.0.0.1), quick retries and polls.
@@ -452,4 +454,45 @@ async fn endpoints_are_edited_disabled_enabled_and_deleted(backend: Backend) {
     ] {
         assert!(actions.contains(&a.to_owned()), "{a} in {actions:?}");
     }
+}
+
+async fn adding_an_endpoint_or_pointing_it_elsewhere_asks_who_you_are_once_the_proof_is_stale(
+    backend: Backend,
+) {
+    let app = spawn_app_with(backend, |s| s.webhooks.allow_private = true).await;
+    app.setup_owner().await;
+    let owner = app.client();
+    let (id, _) = add_endpoint(owner, "https://hooks.example.com/a", &["all"]).await;
+    db::age_confirmation(&app, OWNER_EMAIL, 11).await;
+
+    let form = [("url", "https://hooks.example.com/b"), ("events", "all")];
+    let res = owner.post_form("/settings/webhooks/new", "/settings/webhooks", &form).await;
+    assert_eq!(res.status(), 422);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("id=\"confirm_identity-error\""), "{html}");
+    assert_eq!(
+        input_value(&html, "url").as_deref(),
+        Some("https://hooks.example.com/b"),
+        "the input is kept"
+    );
+
+    // A new description alone needs no proof; a new URL does.
+    let edit = format!("/settings/webhooks/{id}/edit");
+    let same = [("url", "https://hooks.example.com/a"), ("description", "renamed"), ("events", "all")];
+    assert_eq!(owner.post_form(&edit, &edit, &same).await.status(), 303);
+    let elsewhere = [("url", "https://attacker.example/"), ("events", "all")];
+    let res = owner.post_form(&edit, &edit, &elsewhere).await;
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.unwrap().contains("Asked only when the URL changes"));
+    let rotate = format!("/settings/webhooks/{id}/rotate-secret");
+    assert_eq!(owner.post_form(&rotate, &rotate, &[]).await.status(), 422);
+    let page = owner.get_text(&format!("/settings/webhooks/{id}")).await;
+    assert!(page.contains("https://hooks.example.com/a") && !page.contains("attacker"), "nothing changed");
+
+    let confirmed =
+        [("url", "https://hooks.example.com/c"), ("events", "all"), ("confirm_identity", OWNER_PASSWORD)];
+    assert_eq!(owner.post_form(&edit, &edit, &confirmed).await.status(), 303);
+    assert!(
+        owner.get_text(&format!("/settings/webhooks/{id}")).await.contains("https://hooks.example.com/c")
+    );
 }
