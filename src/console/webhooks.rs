@@ -1,8 +1,8 @@
 //! *Settings → Webhooks* (owners): the workspace's endpoints, adding one (its signing secret
 //! shown once), an endpoint's page with its recent deliveries, "Send test event" and
 //! "Redeliver", editing, disabling and enabling, a new signing secret, and deleting. Adding an
-//! endpoint and replacing its secret ask for re-authentication (`console::sudo`): both hand out
-//! a secret that proves messages come from this workspace.
+//! endpoint, pointing one at a new URL and replacing its secret ask for re-authentication
+//! (`console::sudo`): each decides where the workspace's events go, or who can sign for them.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
