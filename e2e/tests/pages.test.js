@@ -269,6 +269,15 @@ describe('every console page at 1440 and 375 px', () => {
     await both(owner, 'webhooks', (p) => p.goto(owner.url('/settings/webhooks')));
     await both(owner, 'webhook-endpoint', (p) => p.goto(owner.url(`/settings/webhooks/${id}`)));
     await both(owner, 'webhook-edit', (p) => p.goto(owner.url(`/settings/webhooks/${id}/edit`)));
+    // A delivery that could not be made (the name does not resolve): its row with the reason.
+    await owner.page.goto(owner.url(`/settings/webhooks/${id}`));
+    await Promise.all([owner.page.waitForLoadState(), owner.page.getByRole('button', { name: 'Send test event' }).click()]);
+    for (let i = 0; i < 100; i++) {
+      await owner.page.goto(owner.url(`/settings/webhooks/${id}`));
+      if ((await owner.page.locator('table.deliveries-table td[data-label="Attempts"]').first().innerText()).trim() !== '0') break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await both(owner, 'webhook-deliveries', (p) => p.goto(owner.url(`/settings/webhooks/${id}`)));
     for (const action of ['delete', 'rotate-secret']) {
       await both(owner, `webhook-${action}`, (p) => p.goto(owner.url(`/settings/webhooks/${id}/${action}`)));
     }
