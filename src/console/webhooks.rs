@@ -391,6 +391,8 @@ pub struct DeliveryView {
     pub status_class: &'static str,
     pub attempts: i32,
     pub response: String,
+    /// Every attempt's answer, oldest first, when there was more than one: "500 → 500 → 204".
+    pub history: Option<String>,
     pub last_error: Option<String>,
     pub last_attempt: Option<Moment>,
     pub next_attempt: Option<Moment>,
@@ -414,6 +416,14 @@ impl DeliveryView {
             status: d.status,
             attempts: d.attempts,
             response: d.response_status.map_or_else(|| "—".to_owned(), |c| c.to_string()),
+            history: (d.answers.len() > 1).then(|| {
+                let each: Vec<String> = d
+                    .answers
+                    .iter()
+                    .map(|a| a.map_or_else(|| "no answer".to_owned(), |c| c.to_string()))
+                    .collect();
+                each.join(" → ")
+            }),
             last_error: d.last_error,
             last_attempt: d.last_attempt_at.map(|t| Moment::new(t, now)),
             next_attempt: d.next_attempt_at.filter(|_| d.attempts > 0).map(|t| Moment::new(t, now)),

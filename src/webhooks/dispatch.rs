@@ -31,7 +31,9 @@ use crate::accounts::two_factor::SecretCipher;
 use crate::accounts::{Role, members};
 use crate::audit::{self, Actor, Event};
 use crate::config::WebhookSettings;
-use crate::db::schema::{webhook_deliveries, webhook_endpoints, webhook_events, workspaces};
+use crate::db::schema::{
+    webhook_attempts, webhook_deliveries, webhook_endpoints, webhook_events, workspaces,
+};
 use crate::db::{Db, DbConnection, DbError};
 use crate::mail::{self, Mailer};
 
@@ -376,14 +378,29 @@ fn record(
     now: NaiveDateTime,
 ) -> Result<Option<DisabledNotice>, DbError> {
     let give_up_after = TimeDelta::from_std(settings.give_up_after).unwrap_or(TimeDelta::MAX);
-    let attempts: i32 = webhook_deliveries::table
-        .find(delivery_id)
-        .select(webhook_deliveries::attempts)
-        .first::<i32>(conn)
-        .optional()?
-        .map_or(1, |a| a + 1);
     let delivery = webhook_deliveries::table.find(delivery_id);
     let endpoint = webhook_endpoints::table.find(endpoint_id);
+    let previous: Option<i32> = delivery.select(webhook_deliveries::attempts).first(conn).optional()?;
+    let Some(previous) = previous else {
+        // Deleted meanwhile, with its endpoint: nothing left to record.
+        diesel::update(endpoint)
+            .set(webhook_endpoints::busy_until.eq(None::<NaiveDateTime>))
+            .execute(conn)?;
+        return Ok(None);
+    };
+    let attempts = previous + 1;
+    let (status, error) = match outcome {
+        Outcome::Succeeded(code) => (Some(*code), None),
+        Outcome::Failed { status, error } => (*status, Some(truncate(error))),
+    };
+    diesel::insert_into(webhook_attempts::table)
+        .values((
+            webhook_attempts::delivery_id.eq(delivery_id),
+            webhook_attempts::attempted_at.eq(now),
+            webhook_attempts::response_status.eq(status),
+            webhook_attempts::error.eq(error),
+        ))
+        .execute(conn)?;
     match outcome {
         Outcome::Succeeded(code) => {
             diesel::update(delivery)

@@ -11,7 +11,7 @@ use super::url::{UrlError, WebhookUrl};
 use crate::accounts::two_factor::SecretCipher;
 use crate::audit::{self, Actor, Event};
 use crate::db::DbConnection;
-use crate::db::schema::{webhook_deliveries, webhook_endpoints, webhook_events};
+use crate::db::schema::{webhook_attempts, webhook_deliveries, webhook_endpoints, webhook_events};
 use crate::events::{self, EventType};
 
 /// A description longer than this is refused.
@@ -173,6 +173,8 @@ pub struct DeliveryRow {
     pub last_attempt_at: Option<NaiveDateTime>,
     pub next_attempt_at: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
+    /// Each attempt's answer, oldest first (`None`: no answer).
+    pub answers: Vec<Option<i32>>,
 }
 
 type DeliveryTuple = (
@@ -213,9 +215,16 @@ pub fn recent_deliveries(
             webhook_deliveries::created_at,
         ))
         .load(conn)?;
+    let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
+    let attempts: Vec<(i64, Option<i32>)> = webhook_attempts::table
+        .filter(webhook_attempts::delivery_id.eq_any(&ids))
+        .order((webhook_attempts::delivery_id.asc(), webhook_attempts::id.asc()))
+        .select((webhook_attempts::delivery_id, webhook_attempts::response_status))
+        .load(conn)?;
     Ok(rows
         .into_iter()
         .map(|r| DeliveryRow {
+            answers: attempts.iter().filter(|(d, _)| *d == r.0).map(|(_, s)| *s).collect(),
             id: r.0,
             message_id: r.1,
             event_type: r.2,

@@ -135,6 +135,7 @@ async fn a_receiver_verifies_every_delivery_and_sees_retries_after_answering_500
     let row: Vec<String> = select(&doc, "table.deliveries-table tbody tr td").iter().map(text_of).collect();
     assert!(row[0].contains("webhook.test") && row[0].contains(&first), "{row:?}");
     assert!(row[1].contains("Succeeded") && row[2] == "3" && row[3].contains("204"), "{row:?}");
+    assert!(row[3].contains("Attempts: 500 → 500 → 204"), "each attempt's answer: {row:?}");
 
     // Redelivery: a new delivery of the same event, with the same webhook-id.
     let delivery: i64 =
