@@ -11,6 +11,7 @@
 pub mod expiry;
 pub mod name;
 pub mod ops;
+pub mod policy;
 pub mod rate_limit;
 pub mod scopes;
 pub mod secret;
