@@ -122,8 +122,11 @@ pub fn emit(
         .filter(webhook_endpoints::disabled_at.is_null())
         .select((webhook_endpoints::id, webhook_endpoints::events))
         .load(conn)?;
-    let targets: Vec<i64> =
-        endpoints.into_iter().filter(|(_, events)| subscribes(events, event_type)).map(|(id, _)| id).collect();
+    let targets: Vec<i64> = endpoints
+        .into_iter()
+        .filter(|(_, events)| subscribes(events, event_type))
+        .map(|(id, _)| id)
+        .collect();
     if targets.is_empty() {
         return Ok(None);
     }

@@ -98,6 +98,24 @@
   });
 })();
 
+// The key table's bulk selection: a "select every key on this page" box in the header (shown
+// only with script; without it, rows are ticked one by one or "all matching" is chosen).
+(function () {
+  "use strict";
+  var all = document.querySelector("input[data-select-all]");
+  if (!all) return;
+  var rows = function () { return Array.prototype.slice.call(document.querySelectorAll("input[data-select-row]")); };
+  all.hidden = false;
+  all.addEventListener("change", function () { rows().forEach(function (r) { r.checked = all.checked; }); });
+  document.addEventListener("change", function (e) {
+    if (!e.target.matches || !e.target.matches("input[data-select-row]")) return;
+    var boxes = rows();
+    var ticked = boxes.filter(function (r) { return r.checked; }).length;
+    all.checked = ticked === boxes.length;
+    all.indeterminate = ticked > 0 && ticked < boxes.length;
+  });
+})();
+
 // The create form: the date field and the no-expiry warning show only for their choice, a
 // typed date chooses "Custom date…", and the Read only preset ticks the boxes in place.
 (function () {

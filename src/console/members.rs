@@ -24,6 +24,8 @@ use crate::accounts::members::{self, MemberRow};
 use crate::accounts::{Capability, Role};
 use crate::audit::{self, Event};
 use crate::db::DbError;
+use crate::keys::store::{self as key_store, KeyRow};
+use crate::keys::{self, BulkAction};
 use crate::state::AppState;
 
 /// Registers the members pages.
@@ -394,6 +396,28 @@ pub struct RemovePage {
     pub last_owner: bool,
     pub error: Option<String>,
     pub sudo: SudoField,
+    /// The live keys this member created, which the removal offers to revoke.
+    pub keys: Vec<CreatedKey>,
+    pub revoke_keys: bool,
+}
+
+/// A key on the removal page: what revoking it would stop.
+pub struct CreatedKey {
+    pub name: String,
+    pub masked: String,
+    pub last_used: Option<Moment>,
+}
+
+/// The live keys `user_id` created in the workspace.
+async fn keys_created_by(state: &AppState, ws: i64, user_id: i64) -> Result<Vec<KeyRow>, ConsoleError> {
+    let now = Utc::now().naive_utc();
+    let keys = state
+        .db
+        .run(move |conn| -> Result<_, DbError> {
+            Ok(key_store::live_keys_created_by(conn, ws, user_id, now)?)
+        })
+        .await?;
+    Ok(keys)
 }
 
 fn remove_page(
@@ -403,8 +427,20 @@ fn remove_page(
     last_owner: bool,
     error: Option<String>,
     sudo: SudoField,
+    (keys, revoke_keys): (&[KeyRow], bool),
 ) -> RemovePage {
+    let now = Utc::now().naive_utc();
+    let keys = keys
+        .iter()
+        .map(|k| CreatedKey {
+            name: k.name.clone(),
+            masked: k.masked(),
+            last_used: k.last_used_at.map(|t| Moment::new(t, now)),
+        })
+        .collect();
     RemovePage {
+        keys,
+        revoke_keys,
         ctx: PageCtx::for_member(member, session, "members"),
         user_id: target.user_id,
         email: target.email.clone(),
@@ -425,13 +461,18 @@ pub async fn member_remove_form(
 ) -> Result<HttpResponse, ConsoleError> {
     member.require(Capability::ManageMembers)?;
     let (target, last_owner) = load_target(&state, &member, parse_user_id(&path)?).await?;
-    render(&remove_page(&member, &session, &target, last_owner, None, SudoField::for_member(&member)))
+    let keys = keys_created_by(&state, member.workspace_id, target.user_id).await?;
+    let sudo = SudoField::for_member(&member);
+    render(&remove_page(&member, &session, &target, last_owner, None, sudo, (&keys, false)))
 }
 
 #[derive(Default, Deserialize)]
 pub struct RemoveFormData {
     #[serde(default)]
     pub confirm_identity: String,
+    /// A checkbox: also revoke the live keys the member created.
+    #[serde(default)]
+    pub revoke_keys: Option<String>,
 }
 
 enum RemoveOutcome {
@@ -448,10 +489,12 @@ pub async fn member_remove(
 ) -> Result<HttpResponse, ConsoleError> {
     member.require(Capability::ManageMembers)?;
     let user_id = parse_user_id(&path)?;
+    let revoke_keys = form.revoke_keys.is_some();
     if let Err(field) = sudo::guard(&state, &member, &form.confirm_identity).await? {
         let (target, last_owner) = load_target(&state, &member, user_id).await?;
+        let keys = keys_created_by(&state, member.workspace_id, user_id).await?;
         let (code, wait) = (field.status(), field.retry_after);
-        let page = remove_page(&member, &session, &target, last_owner, None, field);
+        let page = remove_page(&member, &session, &target, last_owner, None, field, (&keys, revoke_keys));
         return Ok(sudo::with_wait(render_status(code, &page)?, wait));
     }
     let ws = member.workspace_id;
@@ -480,13 +523,29 @@ pub async fn member_remove(
         RemoveOutcome::LastOwner(target) => {
             let message = last_owner_message(&target.email, &member.workspace_name);
             let sudo = SudoField::for_member(&member);
-            render_status(
-                StatusCode::CONFLICT,
-                &remove_page(&member, &session, &target, true, Some(message), sudo),
-            )
+            let keys = keys_created_by(&state, member.workspace_id, user_id).await?;
+            let page =
+                remove_page(&member, &session, &target, true, Some(message), sudo, (&keys, revoke_keys));
+            render_status(StatusCode::CONFLICT, &page)
         }
         RemoveOutcome::Removed { email } => {
-            let message = format!("Removed {email} from {}.", member.workspace_name);
+            let mut message = format!("Removed {email} from {}.", member.workspace_name);
+            if revoke_keys {
+                let ids = keys_created_by(&state, member.workspace_id, user_id)
+                    .await?
+                    .iter()
+                    .map(|k| k.id)
+                    .collect();
+                let revoked =
+                    keys::ops::bulk(&state.db, &member.actor(), member.workspace_id, ids, BulkAction::Revoke)
+                        .await?
+                        .changed;
+                if !revoked.is_empty() {
+                    let names: Vec<String> =
+                        revoked.iter().map(|k| format!("\u{201c}{}\u{201d}", k.name)).collect();
+                    message.push_str(&format!(" Revoked the keys they created: {}.", names.join(", ")));
+                }
+            }
             flash::push(session.inner(), Level::Success, message);
             let back = if user_id == member.user_id { "/settings/api-keys" } else { "/settings/members" };
             Ok(see_other(back))

@@ -1,7 +1,8 @@
 //! API keys: the domain layer every entry point shares.
 //!
-//! - [`ops`]: every change to a key (create, regenerate, revoke, delete, the one-time reveal),
-//!   each one transaction with its audit event, answering a typed [`KeyError`].
+//! - [`ops`]: every change to a key (create, regenerate with a grace period, edit, disable and
+//!   enable, revoke, delete, bulk revoke and disable, the one-time reveal), each one
+//!   transaction with its audit event and webhook event, answering a typed [`KeyError`].
 //! - `store` and `usage`: the key queries. Everything else is pure and unit-tested in place:
 //!   the secret's format and hash, names, expiry rules, rate limits and permissions.
 //!
@@ -9,6 +10,7 @@
 //! operation and render its answer.
 
 pub mod expiry;
+pub mod grace;
 pub mod name;
 pub mod ops;
 pub mod policy;
@@ -20,8 +22,9 @@ pub mod usage;
 
 pub use crate::text::search_form;
 pub use expiry::Expiry;
-pub use name::KeyName;
-pub use ops::{Gone, Issued, KeyError, NewKeyRequest};
+pub use grace::Grace;
+pub use name::{KeyDescription, KeyName};
+pub use ops::{Bulk, BulkAction, Gone, Issued, KeyChanges, KeyError, NewKeyRequest};
 pub use rate_limit::{Burst, RateLimit};
 pub use scopes::{Catalogue, PermissionSet};
 pub use secret::{ApiKey, KeyHash, MalformedKey};

@@ -52,9 +52,51 @@ impl fmt::Debug for KeyName {
     }
 }
 
+/// Longest accepted description, in characters.
+pub const MAX_DESCRIPTION_CHARS: usize = 500;
+
+/// A note on where a key is used: trimmed, possibly empty, at most 500 characters; line
+/// breaks and tabs are kept, other control characters refused.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct KeyDescription(String);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyDescriptionError {
+    #[error("Use at most 500 characters (this description has {0}).")]
+    TooLong(usize),
+    #[error("The description cannot contain control characters.")]
+    ControlCharacter,
+}
+
+impl KeyDescription {
+    pub fn parse(raw: &str) -> Result<Self, KeyDescriptionError> {
+        // Browsers send line breaks as CRLF; store them as LF.
+        let text = raw.trim().replace("\r\n", "\n");
+        if text.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+            return Err(KeyDescriptionError::ControlCharacter);
+        }
+        match text.chars().count() {
+            n if n > MAX_DESCRIPTION_CHARS => Err(KeyDescriptionError::TooLong(n)),
+            _ => Ok(Self(text)),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn descriptions_keep_line_breaks_and_refuse_the_rest() {
+        assert_eq!(KeyDescription::parse("  web-1\r\nweb-2 ").unwrap().as_str(), "web-1\nweb-2");
+        assert_eq!(KeyDescription::parse("").unwrap().as_str(), "");
+        assert_eq!(KeyDescription::parse("a\u{7}"), Err(KeyDescriptionError::ControlCharacter));
+        assert_eq!(KeyDescription::parse(&"x".repeat(501)), Err(KeyDescriptionError::TooLong(501)));
+    }
 
     #[test]
     fn names_are_trimmed_and_kept_exactly_otherwise() {

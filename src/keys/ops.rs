@@ -1,19 +1,23 @@
-//! Every change to a key, one function each: create, regenerate, revoke, delete, and the
+//! Every change to a key, one function each: create, regenerate (with a grace period for the
+//! old secret), edit, disable and enable, revoke, delete, the bulk revoke and disable, and the
 //! one-time reveal of a new secret. The console calls these, and so will any other entry point
 //! (a JSON API, the command line, lifecycle rules), so a key's rules live here once.
 //!
 //! Each operation takes typed input (already validated at the edge), runs the whole change in
 //! one transaction (the name check under the workspace lock, the write, the audit event) and
-//! answers a typed result or a [`KeyError`]. Every one is scoped to a workspace: a key id from
+//! answers a typed result or a [`KeyError`]. Each change that other systems hear about also
+//! writes its webhook event ([`events::emit`]) in that transaction. Every one is scoped to a workspace: a key id from
 //! another workspace is [`KeyError::NotFound`], exactly like a missing one.
 
 use chrono::{NaiveDateTime, Utc};
+use serde_json::{Value, json};
 
 use super::secret::LIVE_PREFIX;
-use super::store::{self, KeyRow, NewKey, Status};
-use super::{ApiKey, Burst, Expiry, KeyHash, KeyName, PermissionSet, RateLimit};
+use super::store::{self, KeyEdit, KeyRow, NewKey, Status};
+use super::{ApiKey, Burst, Expiry, Grace, KeyDescription, KeyHash, KeyName, PermissionSet, RateLimit};
 use crate::audit::{self, Actor, Event, KeyRef};
-use crate::db::{Db, DbError};
+use crate::db::{Db, DbConnection, DbError};
+use crate::events::{self, EventType};
 use crate::text::exact_utc;
 
 /// Why a key operation did not happen. Each message is written for the person who asked.
@@ -36,6 +40,12 @@ pub enum KeyError {
     AlreadyRevoked { name: String },
     #[error("\u{201c}{name}\u{201d} is revoked, so it cannot be regenerated. Create a new key instead.")]
     RevokedCannotRegenerate { name: String },
+    #[error("\u{201c}{name}\u{201d} is revoked, so it cannot be changed.")]
+    RevokedCannotChange { name: String },
+    #[error("\u{201c}{name}\u{201d} is already disabled.")]
+    AlreadyDisabled { name: String },
+    #[error("\u{201c}{name}\u{201d} is not disabled.")]
+    NotDisabled { name: String },
     /// The key's expiry rule is a fixed date that has passed: a new secret would be born expired.
     #[error(
         "\u{201c}{name}\u{201d} was set to expire on a fixed date ({}) that has passed. Create a new key with a new date instead.",
@@ -59,7 +69,9 @@ impl KeyError {
             Self::NotFound => "key_not_found",
             Self::NameTaken { .. } | Self::NameTakenSince { .. } => "name_taken",
             Self::AlreadyRevoked { .. } => "already_revoked",
-            Self::RevokedCannotRegenerate { .. } => "key_revoked",
+            Self::RevokedCannotRegenerate { .. } | Self::RevokedCannotChange { .. } => "key_revoked",
+            Self::AlreadyDisabled { .. } => "already_disabled",
+            Self::NotDisabled { .. } => "not_disabled",
             Self::FixedDatePassed { .. } => "expiry_date_passed",
             Self::Db(DbError::Unavailable(_)) => "unavailable",
             Self::Db(_) => "internal_error",
@@ -71,6 +83,7 @@ impl KeyError {
 #[derive(Clone, Debug)]
 pub struct NewKeyRequest {
     pub name: KeyName,
+    pub description: KeyDescription,
     pub permissions: PermissionSet,
     pub expiry: Expiry,
     /// `None`: the server's default limit.
@@ -84,6 +97,26 @@ pub struct NewKeyRequest {
 pub struct Issued {
     pub id: i64,
     pub secret: ApiKey,
+    /// After a regeneration with a grace period: until when the replaced secret still works.
+    pub old_secret_until: Option<NaiveDateTime>,
+}
+
+/// What an edit sets: every field of the edit form.
+#[derive(Clone, Debug)]
+pub struct KeyChanges {
+    pub name: KeyName,
+    pub description: KeyDescription,
+    pub permissions: PermissionSet,
+    pub rate_limit: Option<RateLimit>,
+    pub burst: Option<Burst>,
+}
+
+/// What a bulk action did: the keys it changed, and those it left as they were (already
+/// revoked, or already disabled), each by name and masked key.
+#[derive(Clone, Debug, Default)]
+pub struct Bulk {
+    pub changed: Vec<Gone>,
+    pub skipped: Vec<Gone>,
 }
 
 /// A key as it was when it was revoked or deleted, for the message that says so.
@@ -99,6 +132,53 @@ fn now() -> NaiveDateTime {
 
 fn never_or(t: Option<NaiveDateTime>) -> String {
     t.map_or_else(|| "never".to_owned(), exact_utc)
+}
+
+fn rfc3339(t: NaiveDateTime) -> String {
+    t.and_utc().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// A key as webhook receivers see it: what its table row shows, never its secret or hash.
+pub fn event_data(key: &KeyRow, now: NaiveDateTime) -> Value {
+    json!({
+        "key": {
+            "id": key.id,
+            "name": key.name,
+            "description": key.description,
+            "masked": key.masked(),
+            "permissions": PermissionSet::from_stored(&key.permissions).to_list(),
+            "status": key.status(now).label().to_lowercase(),
+            "created_at": rfc3339(key.created_at),
+            "expires_at": key.expires_at.map(rfc3339),
+            "disabled_at": key.disabled_at.map(rfc3339),
+            "revoked_at": key.revoked_at.map(rfc3339),
+            "rate_limit_per_minute": key.rate_limit_per_minute,
+            "rate_limit_burst": key.rate_limit_burst,
+        },
+        "workspace_id": key.workspace_id,
+    })
+}
+
+/// Writes the webhook event about `key` as it now stands, with `extra` fields merged into the
+/// data (`changes`, `old_secret_expires_at`, …). In the change's transaction.
+fn emit_key_event(
+    conn: &mut DbConnection,
+    key: &KeyRow,
+    event_type: EventType,
+    extra: Value,
+    now: NaiveDateTime,
+) -> Result<(), KeyError> {
+    let mut data = event_data(key, now);
+    if let (Some(data), Value::Object(extra)) = (data.as_object_mut(), extra) {
+        data.extend(extra);
+    }
+    events::emit(conn, key.workspace_id, event_type, data, now)?;
+    Ok(())
+}
+
+/// Key `id` as stored now, inside a transaction that just changed it.
+fn reread(conn: &mut DbConnection, workspace_id: i64, id: i64) -> Result<KeyRow, KeyError> {
+    store::find(conn, workspace_id, id)?.ok_or(KeyError::NotFound)
 }
 
 /// A key of the workspace, or [`KeyError::NotFound`].
@@ -134,6 +214,7 @@ pub async fn create(
                 &NewKey {
                     workspace_id,
                     name,
+                    description: request.description.as_str(),
                     prefix: LIVE_PREFIX,
                     last4: &last4,
                     key_hash: hash.as_str(),
@@ -157,10 +238,12 @@ pub async fn create(
             let event =
                 Event { workspace_id: Some(workspace_id), action: "key.created", key: key_ref, details };
             audit::record(conn, &actor, event, now)?;
+            let key = reread(conn, workspace_id, id)?;
+            emit_key_event(conn, &key, EventType::KeyCreated, Value::Null, now)?;
             Ok(id)
         })
         .await?;
-    Ok(Issued { id, secret })
+    Ok(Issued { id, secret, old_secret_until: None })
 }
 
 /// Why `key` cannot be given a new secret now, if it cannot (the confirmation page shows the
@@ -177,66 +260,222 @@ pub fn regenerate_refusal(key: &KeyRow, now: NaiveDateTime) -> Option<KeyError> 
     }
 }
 
-/// Gives a key a new secret with the same name, permissions and expiry rule. The old hash is
-/// overwritten in the same statement, so the old secret stops working at once.
-pub async fn regenerate(db: &Db, actor: &Actor, workspace_id: i64, id: i64) -> Result<Issued, KeyError> {
-    let secret = ApiKey::generate();
-    let (new_secret, new_masked) = (secret.clone(), secret.masked());
-    let actor = actor.clone();
-    db.write(move |conn| -> Result<(), KeyError> {
-        let now = now();
-        let key = store::find(conn, workspace_id, id)?.ok_or(KeyError::NotFound)?;
-        if let Some(refusal) = regenerate_refusal(&key, now) {
-            return Err(refusal);
-        }
-        // An expired key's name may have been taken by a newer active key since.
-        if let Some(existing) = store::active_name_clash(conn, workspace_id, &key.name, now, Some(id))? {
-            return Err(KeyError::NameTakenSince { existing });
-        }
-        let expires_at = Expiry::from_rule(&key.expiry_rule).expires_at(now);
-        if store::regenerate(conn, workspace_id, id, &new_secret, expires_at, now)? == 0 {
-            return Err(KeyError::NotFound);
-        }
-        let details = format!("Replaced secret {}; new expiry: {}", key.masked(), never_or(expires_at));
-        let key_ref = Some(KeyRef { id, name: key.name, masked: new_masked });
-        let event =
-            Event { workspace_id: Some(workspace_id), action: "key.regenerated", key: key_ref, details };
-        audit::record(conn, &actor, event, now)?;
-        Ok(())
-    })
-    .await?;
-    Ok(Issued { id, secret })
-}
-
-/// Replaces a key's permissions. Like every key change, it is in force on every instance by
-/// the time this returns (see `db::key_changes`).
-pub async fn set_permissions(
+/// Gives a key a new secret with the same name, permissions and expiry rule. With no grace the
+/// old secret stops working at once; with one it keeps working until `now + grace` (never past
+/// the key's expiry at the time), answered with a deprecation header. A secret still in the
+/// grace period of an earlier regeneration stops now either way.
+pub async fn regenerate(
     db: &Db,
     actor: &Actor,
     workspace_id: i64,
     id: i64,
-    permissions: PermissionSet,
-) -> Result<(), KeyError> {
+    grace: Grace,
+) -> Result<Issued, KeyError> {
+    let secret = ApiKey::generate();
+    let (new_secret, new_masked) = (secret.clone(), secret.masked());
     let actor = actor.clone();
-    db.write(move |conn| -> Result<(), KeyError> {
+    let old_secret_until = db
+        .write(move |conn| -> Result<Option<NaiveDateTime>, KeyError> {
+            let now = now();
+            let key = store::find(conn, workspace_id, id)?.ok_or(KeyError::NotFound)?;
+            if let Some(refusal) = regenerate_refusal(&key, now) {
+                return Err(refusal);
+            }
+            // An expired key's name may have been taken by a newer active key since.
+            if let Some(existing) = store::active_name_clash(conn, workspace_id, &key.name, now, Some(id))? {
+                return Err(KeyError::NameTakenSince { existing });
+            }
+            let expires_at = Expiry::from_rule(&key.expiry_rule).expires_at(now);
+            let old_until = grace.old_secret_until(now, key.expires_at);
+            if store::regenerate(conn, workspace_id, id, &new_secret, expires_at, old_until, now)? == 0 {
+                return Err(KeyError::NotFound);
+            }
+            let old = match old_until {
+                Some(until) => format!("{} works until {}", key.masked(), exact_utc(until)),
+                None => format!("{} stopped working at once", key.masked()),
+            };
+            let details = format!("Replaced secret {old}; new expiry: {}", never_or(expires_at));
+            let key_ref = Some(KeyRef { id, name: key.name, masked: new_masked });
+            let event =
+                Event { workspace_id: Some(workspace_id), action: "key.regenerated", key: key_ref, details };
+            audit::record(conn, &actor, event, now)?;
+            let key = reread(conn, workspace_id, id)?;
+            let extra = json!({ "old_secret_expires_at": old_until.map(rfc3339) });
+            emit_key_event(conn, &key, EventType::KeyRegenerated, extra, now)?;
+            Ok(old_until)
+        })
+        .await?;
+    Ok(Issued { id, secret, old_secret_until })
+}
+
+/// Changes a key's name, description, permissions and rate limit (each validated at the edge
+/// like a new key's; the name checked against the workspace's other active keys). A permission
+/// change is in force on every instance by the time this returns (see `db::key_changes`).
+/// Answers whether anything changed; an edit that changes nothing records nothing.
+pub async fn edit(
+    db: &Db,
+    actor: &Actor,
+    workspace_id: i64,
+    id: i64,
+    changes: KeyChanges,
+) -> Result<bool, KeyError> {
+    let actor = actor.clone();
+    db.write(move |conn| -> Result<bool, KeyError> {
         let now = now();
         let key = store::find(conn, workspace_id, id)?.ok_or(KeyError::NotFound)?;
         if key.status(now) == Status::Revoked {
-            return Err(KeyError::AlreadyRevoked { name: key.name });
+            return Err(KeyError::RevokedCannotChange { name: key.name });
         }
-        store::set_permissions(conn, workspace_id, id, &permissions)?;
-        let before = PermissionSet::from_stored(&key.permissions).describe();
-        let details = format!("Permissions: {} (were: {before})", permissions.describe());
+        let name = changes.name.as_str();
+        if name != key.name
+            && let Some(existing) = store::active_name_clash(conn, workspace_id, name, now, Some(id))?
+        {
+            return Err(KeyError::NameTaken { existing });
+        }
+        let permissions = changes.permissions.to_stored();
+        let rate_limit = changes.rate_limit.map(RateLimit::per_minute);
+        let burst = changes.burst.map(Burst::requests);
+        let (details, changed) = describe_edit(&key, &changes, rate_limit, burst);
+        if changed.is_empty() {
+            return Ok(false);
+        }
+        let edit = KeyEdit {
+            name,
+            description: changes.description.as_str(),
+            permissions: &permissions,
+            rate_limit_per_minute: rate_limit,
+            rate_limit_burst: burst,
+        };
+        if store::edit(conn, workspace_id, id, &edit)? == 0 {
+            return Err(KeyError::NotFound);
+        }
+        let after = reread(conn, workspace_id, id)?;
         let event = Event {
             workspace_id: Some(workspace_id),
-            action: "key.permissions_changed",
-            key: Some(key.key_ref()),
+            action: "key.updated",
+            key: Some(after.key_ref()),
             details,
         };
         audit::record(conn, &actor, event, now)?;
-        Ok(())
+        emit_key_event(conn, &after, EventType::KeyUpdated, json!({ "changes": changed }), now)?;
+        Ok(true)
     })
     .await
+}
+
+/// An edit's audit details ("Name: “a” → “b”; permissions: …", only what changed) and the
+/// webhook event's `changes` (field → `{from, to}`; empty when nothing changed).
+fn describe_edit(
+    key: &KeyRow,
+    changes: &KeyChanges,
+    rate_limit: Option<i32>,
+    burst: Option<i32>,
+) -> (String, serde_json::Map<String, Value>) {
+    let quoted = |s: &str| format!("\u{201c}{s}\u{201d}");
+    let limit_text = |rate: Option<i32>, burst: Option<i32>| {
+        let rate = rate.map_or_else(|| "default".to_owned(), |r| format!("{r}/min"));
+        let burst = burst.map_or_else(|| "default".to_owned(), |b| b.to_string());
+        format!("{rate} (burst {burst})")
+    };
+    let before = PermissionSet::from_stored(&key.permissions);
+    let (name, description) = (changes.name.as_str(), changes.description.as_str());
+    let mut diff: Vec<String> = Vec::new();
+    let mut changed = serde_json::Map::new();
+    if name != key.name {
+        diff.push(format!("name: {} \u{2192} {}", quoted(&key.name), quoted(name)));
+        changed.insert("name".into(), json!({ "from": key.name, "to": name }));
+    }
+    if description != key.description {
+        diff.push(format!("description: {} \u{2192} {}", quoted(&key.description), quoted(description)));
+        changed.insert("description".into(), json!({ "from": key.description, "to": description }));
+    }
+    if changes.permissions.to_stored() != before.to_stored() {
+        diff.push(format!("permissions: {} \u{2192} {}", before.describe(), changes.permissions.describe()));
+        let (from, to) = (before.to_list(), changes.permissions.to_list());
+        changed.insert("permissions".into(), json!({ "from": from, "to": to }));
+    }
+    if (rate_limit, burst) != (key.rate_limit_per_minute, key.rate_limit_burst) {
+        diff.push(format!(
+            "rate limit: {} \u{2192} {}",
+            limit_text(key.rate_limit_per_minute, key.rate_limit_burst),
+            limit_text(rate_limit, burst)
+        ));
+        changed.insert(
+            "rate_limit".into(),
+            json!({
+                "from": { "per_minute": key.rate_limit_per_minute, "burst": key.rate_limit_burst },
+                "to": { "per_minute": rate_limit, "burst": burst },
+            }),
+        );
+    }
+    let mut details = diff.join("; ");
+    if let Some(first) = details.get_mut(0..1) {
+        first.make_ascii_uppercase();
+    }
+    (details, changed)
+}
+
+/// Stops a key until it is enabled again: it answers 401 `disabled_key` meanwhile. Unlike
+/// revocation this can be undone, and the key keeps its secret.
+pub async fn disable(db: &Db, actor: &Actor, workspace_id: i64, id: i64) -> Result<Gone, KeyError> {
+    set_disabled(db, actor, workspace_id, id, true).await
+}
+
+/// Lets a disabled key work again (unless it has expired meanwhile).
+pub async fn enable(db: &Db, actor: &Actor, workspace_id: i64, id: i64) -> Result<Gone, KeyError> {
+    set_disabled(db, actor, workspace_id, id, false).await
+}
+
+async fn set_disabled(
+    db: &Db,
+    actor: &Actor,
+    workspace_id: i64,
+    id: i64,
+    disable: bool,
+) -> Result<Gone, KeyError> {
+    let actor = actor.clone();
+    db.write(move |conn| -> Result<Gone, KeyError> {
+        let now = now();
+        let key = store::find(conn, workspace_id, id)?.ok_or(KeyError::NotFound)?;
+        disable_one(conn, &actor, &key, disable, now)?;
+        Ok(Gone { masked: key.masked(), name: key.name })
+    })
+    .await
+}
+
+/// Disables or enables one key in the caller's transaction, with its audit entry and event.
+fn disable_one(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    key: &KeyRow,
+    disable: bool,
+    now: NaiveDateTime,
+) -> Result<(), KeyError> {
+    if key.revoked_at.is_some() {
+        return Err(KeyError::RevokedCannotChange { name: key.name.clone() });
+    }
+    let state = disable.then_some((actor.user_id, now));
+    if store::set_disabled(conn, key.workspace_id, key.id, state)? == 0 {
+        return Err(if disable {
+            KeyError::AlreadyDisabled { name: key.name.clone() }
+        } else {
+            KeyError::NotDisabled { name: key.name.clone() }
+        });
+    }
+    let (action, event_type) = if disable {
+        ("key.disabled", EventType::KeyDisabled)
+    } else {
+        ("key.enabled", EventType::KeyEnabled)
+    };
+    let event = Event {
+        workspace_id: Some(key.workspace_id),
+        action,
+        key: Some(key.key_ref()),
+        details: String::new(),
+    };
+    audit::record(conn, actor, event, now)?;
+    let after = reread(conn, key.workspace_id, key.id)?;
+    emit_key_event(conn, &after, event_type, Value::Null, now)
 }
 
 /// Why `key` cannot be revoked now, if it cannot (shown on the confirmation page; [`revoke`]
@@ -245,24 +484,96 @@ pub fn revoke_refusal(key: &KeyRow, now: NaiveDateTime) -> Option<KeyError> {
     (key.status(now) == Status::Revoked).then(|| KeyError::AlreadyRevoked { name: key.name.clone() })
 }
 
-/// Revokes a key: it stops working at once and stays listed, with when and by whom.
+/// Revokes a key: it stops working at once (a replaced secret in its grace period too) and
+/// stays listed, with when and by whom.
 pub async fn revoke(db: &Db, actor: &Actor, workspace_id: i64, id: i64) -> Result<Gone, KeyError> {
+    revoke_with_reason(db, actor, workspace_id, id, String::new()).await
+}
+
+/// [`revoke`], with a reason for the audit log (a lifecycle rule says why it acted).
+pub async fn revoke_with_reason(
+    db: &Db,
+    actor: &Actor,
+    workspace_id: i64,
+    id: i64,
+    reason: String,
+) -> Result<Gone, KeyError> {
     let actor = actor.clone();
     db.write(move |conn| -> Result<Gone, KeyError> {
         let now = now();
         let key = store::find(conn, workspace_id, id)?.ok_or(KeyError::NotFound)?;
-        let by = actor.user_id;
-        if store::revoke(conn, workspace_id, id, by, now)? == 0 {
-            return Err(KeyError::AlreadyRevoked { name: key.name });
-        }
-        let event = Event {
-            workspace_id: Some(workspace_id),
-            action: "key.revoked",
-            key: Some(key.key_ref()),
-            details: String::new(),
-        };
-        audit::record(conn, &actor, event, now)?;
+        revoke_one(conn, &actor, &key, reason, now)?;
         Ok(Gone { masked: key.masked(), name: key.name })
+    })
+    .await
+}
+
+/// Revokes one key in the caller's transaction, with its audit entry and event.
+fn revoke_one(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    key: &KeyRow,
+    details: String,
+    now: NaiveDateTime,
+) -> Result<(), KeyError> {
+    if store::revoke(conn, key.workspace_id, key.id, actor.user_id, now)? == 0 {
+        return Err(KeyError::AlreadyRevoked { name: key.name.clone() });
+    }
+    let event = Event {
+        workspace_id: Some(key.workspace_id),
+        action: "key.revoked",
+        key: Some(key.key_ref()),
+        details,
+    };
+    audit::record(conn, actor, event, now)?;
+    let after = reread(conn, key.workspace_id, key.id)?;
+    emit_key_event(conn, &after, EventType::KeyRevoked, Value::Null, now)
+}
+
+/// What a bulk action does to each key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BulkAction {
+    Revoke,
+    Disable,
+}
+
+/// The most keys one bulk action takes (a "select all matching" beyond it is refused at the
+/// edge, so one transaction stays short).
+pub const BULK_MAX: usize = 1000;
+
+/// Revokes or disables many keys of the workspace in one transaction (so on several instances
+/// one wait covers them all). Keys already in that state (or revoked, for disabling) are
+/// skipped and listed; ids of other workspaces are ignored.
+pub async fn bulk(
+    db: &Db,
+    actor: &Actor,
+    workspace_id: i64,
+    ids: Vec<i64>,
+    action: BulkAction,
+) -> Result<Bulk, KeyError> {
+    let actor = actor.clone();
+    db.write(move |conn| -> Result<Bulk, KeyError> {
+        let now = now();
+        let mut done = Bulk::default();
+        for key in store::find_many(conn, workspace_id, &ids)? {
+            let gone = Gone { masked: key.masked(), name: key.name.clone() };
+            let outcome = match action {
+                BulkAction::Revoke => {
+                    revoke_one(conn, &actor, &key, "Revoked together with other keys".into(), now)
+                }
+                BulkAction::Disable => disable_one(conn, &actor, &key, true, now),
+            };
+            match outcome {
+                Ok(()) => done.changed.push(gone),
+                Err(
+                    KeyError::AlreadyRevoked { .. }
+                    | KeyError::AlreadyDisabled { .. }
+                    | KeyError::RevokedCannotChange { .. },
+                ) => done.skipped.push(gone),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(done)
     })
     .await
 }
@@ -280,6 +591,7 @@ pub async fn delete(db: &Db, actor: &Actor, workspace_id: i64, id: i64) -> Resul
             details: format!("Status when deleted: {}", key.status(now).label()),
         };
         audit::record(conn, &actor, event, now)?;
+        emit_key_event(conn, &key, EventType::KeyDeleted, Value::Null, now)?;
         store::delete(conn, workspace_id, id)?;
         Ok(Gone { masked: key.masked(), name: key.name })
     })

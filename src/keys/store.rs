@@ -45,12 +45,19 @@ pub struct KeyRow {
     pub rate_limit_per_minute: Option<i32>,
     pub regenerated_at: Option<NaiveDateTime>,
     pub rate_limit_burst: Option<i32>,
+    pub description: String,
+    pub disabled_at: Option<NaiveDateTime>,
+    pub disabled_by: Option<i64>,
+    pub previous_last4: Option<String>,
+    pub previous_expires_at: Option<NaiveDateTime>,
 }
 
-/// Where a key stands, derived from its times.
+/// Where a key stands, derived from its times. Revoked and expired are final for the secret;
+/// disabled is a stop its owners can lift.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Status {
     Active,
+    Disabled,
     Expired,
     Revoked,
 }
@@ -59,6 +66,7 @@ impl Status {
     pub fn label(self) -> &'static str {
         match self {
             Self::Active => "Active",
+            Self::Disabled => "Disabled",
             Self::Expired => "Expired",
             Self::Revoked => "Revoked",
         }
@@ -71,9 +79,19 @@ impl KeyRow {
             Status::Revoked
         } else if self.expires_at.is_some_and(|e| e <= now) {
             Status::Expired
+        } else if self.disabled_at.is_some() {
+            Status::Disabled
         } else {
             Status::Active
         }
+    }
+
+    /// The replaced secret that still verifies, as `(masked, until)`, while its grace period
+    /// runs and the key is neither revoked nor disabled.
+    pub fn previous_secret(&self, now: NaiveDateTime) -> Option<(String, NaiveDateTime)> {
+        let until = self.previous_expires_at.filter(|until| *until > now)?;
+        let last4 = self.previous_last4.as_deref()?;
+        (self.status(now) == Status::Active).then(|| (super::secret::masked(&self.prefix, last4), until))
     }
 
     pub fn masked(&self) -> String {
@@ -91,17 +109,20 @@ pub enum StatusFilter {
     #[default]
     All,
     Active,
+    Disabled,
     Expired,
     Revoked,
 }
 
 impl StatusFilter {
-    pub const ALL: [StatusFilter; 4] = [Self::All, Self::Active, Self::Expired, Self::Revoked];
+    pub const ALL: [StatusFilter; 5] =
+        [Self::All, Self::Active, Self::Disabled, Self::Expired, Self::Revoked];
 
     /// Unknown values read as `All`, so a mangled link still shows the table.
     pub fn parse(s: &str) -> Self {
         match s {
             "active" => Self::Active,
+            "disabled" => Self::Disabled,
             "expired" => Self::Expired,
             "revoked" => Self::Revoked,
             _ => Self::All,
@@ -112,6 +133,7 @@ impl StatusFilter {
         match self {
             Self::All => "all",
             Self::Active => "active",
+            Self::Disabled => "disabled",
             Self::Expired => "expired",
             Self::Revoked => "revoked",
         }
@@ -121,6 +143,7 @@ impl StatusFilter {
         match self {
             Self::All => "All",
             Self::Active => "Active",
+            Self::Disabled => "Disabled",
             Self::Expired => "Expired",
             Self::Revoked => "Revoked",
         }
@@ -169,45 +192,20 @@ pub fn list(
     q: &ListQuery,
     now: NaiveDateTime,
 ) -> QueryResult<KeyPage> {
-    let mut query = api_keys::table
-        .filter(api_keys::workspace_id.eq(workspace_id))
-        .select(KeyRow::as_select())
-        .into_boxed();
-    query = match q.status {
-        StatusFilter::All => query,
-        StatusFilter::Active => query
-            .filter(api_keys::revoked_at.is_null())
-            .filter(api_keys::expires_at.is_null().or(api_keys::expires_at.gt(now))),
-        StatusFilter::Expired => {
-            query.filter(api_keys::revoked_at.is_null()).filter(api_keys::expires_at.le(now))
-        }
-        StatusFilter::Revoked => query.filter(api_keys::revoked_at.is_not_null()),
-    };
-    let search = search_form(q.search.trim());
-    // Names never hold control characters (`KeyName` refuses them), so such a search matches
-    // nothing; and PostgreSQL would refuse a NUL in a text parameter with an error (a 500).
-    if search.chars().any(char::is_control) {
+    let Some(query) = matching(conn, workspace_id, q, now) else {
         return Ok(KeyPage { keys: Vec::new(), emails: HashMap::new(), has_next: false });
-    }
-    if !search.is_empty() {
-        query = match conn {
-            DbConnection::Sqlite(_) if search.chars().count() >= MIN_TRIGRAM_CHARS => {
-                query.filter(sqlite_fts_contains(&search))
-            }
-            // PostgreSQL's pg_trgm index serves this LIKE itself; on SQLite a 1–2 character
-            // search walks the (workspace_id, id, search_name) index.
-            _ => query.filter(api_keys::search_name.like(like_pattern(&search)).escape('\\')),
-        };
-    }
+    };
     let page = q.page.max(1);
     let mut keys: Vec<KeyRow> = query
+        .select(KeyRow::as_select())
         .order(api_keys::id.desc())
         .limit(PAGE_SIZE + 1)
         .offset((page - 1).saturating_mul(PAGE_SIZE))
         .load(conn)?;
     let has_next = keys.len() as i64 > PAGE_SIZE;
     keys.truncate(PAGE_SIZE as usize);
-    let mut ids: Vec<i64> = keys.iter().flat_map(|k| [k.created_by, k.revoked_by]).flatten().collect();
+    let mut ids: Vec<i64> =
+        keys.iter().flat_map(|k| [k.created_by, k.revoked_by, k.disabled_by]).flatten().collect();
     ids.sort_unstable();
     ids.dedup();
     let emails = if ids.is_empty() {
@@ -221,6 +219,120 @@ pub fn list(
             .collect()
     };
     Ok(KeyPage { keys, emails, has_next })
+}
+
+/// The workspace's keys a table query matches (status tab and name search), unordered and
+/// unpaged: the table pages it, and a bulk action over "every key matching" takes its ids.
+/// `None` when nothing can match.
+fn matching<'a>(
+    conn: &DbConnection,
+    workspace_id: i64,
+    q: &ListQuery,
+    now: NaiveDateTime,
+) -> Option<api_keys::BoxedQuery<'a, Backend>> {
+    let mut query = api_keys::table.filter(api_keys::workspace_id.eq(workspace_id)).into_boxed();
+    let unexpired = api_keys::expires_at.is_null().or(api_keys::expires_at.gt(now));
+    query = match q.status {
+        StatusFilter::All => query,
+        StatusFilter::Active => query
+            .filter(api_keys::revoked_at.is_null())
+            .filter(api_keys::disabled_at.is_null())
+            .filter(unexpired),
+        StatusFilter::Disabled => query
+            .filter(api_keys::revoked_at.is_null())
+            .filter(api_keys::disabled_at.is_not_null())
+            .filter(unexpired),
+        StatusFilter::Expired => {
+            query.filter(api_keys::revoked_at.is_null()).filter(api_keys::expires_at.le(now))
+        }
+        StatusFilter::Revoked => query.filter(api_keys::revoked_at.is_not_null()),
+    };
+    let search = search_form(q.search.trim());
+    // Names never hold control characters (`KeyName` refuses them), so such a search matches
+    // nothing; and PostgreSQL would refuse a NUL in a text parameter with an error (a 500).
+    if search.chars().any(char::is_control) {
+        return None;
+    }
+    if !search.is_empty() {
+        query = match conn {
+            DbConnection::Sqlite(_) if search.chars().count() >= MIN_TRIGRAM_CHARS => {
+                query.filter(sqlite_fts_contains(&search))
+            }
+            // PostgreSQL's pg_trgm index serves this LIKE itself; on SQLite a 1–2 character
+            // search walks the (workspace_id, id, search_name) index.
+            _ => query.filter(api_keys::search_name.like(like_pattern(&search)).escape('\\')),
+        };
+    }
+    Some(query)
+}
+
+/// Every key a table query matches (all pages), newest first, at most `limit`: the keys a bulk
+/// action on "all N matching" applies to.
+pub fn matching_keys(
+    conn: &mut DbConnection,
+    workspace_id: i64,
+    q: &ListQuery,
+    now: NaiveDateTime,
+    limit: i64,
+) -> QueryResult<Vec<KeyRow>> {
+    let Some(query) = matching(conn, workspace_id, q, now) else { return Ok(Vec::new()) };
+    query.select(KeyRow::as_select()).order(api_keys::id.desc()).limit(limit).load(conn)
+}
+
+/// How many keys a table query matches, over all pages.
+pub fn count_matching(
+    conn: &mut DbConnection,
+    workspace_id: i64,
+    q: &ListQuery,
+    now: NaiveDateTime,
+) -> QueryResult<i64> {
+    let Some(query) = matching(conn, workspace_id, q, now) else { return Ok(0) };
+    query.count().get_result(conn)
+}
+
+/// Keys of the workspace, by id (ids of other workspaces are left out), newest first.
+pub fn find_many(conn: &mut DbConnection, workspace_id: i64, ids: &[i64]) -> QueryResult<Vec<KeyRow>> {
+    api_keys::table
+        .filter(api_keys::workspace_id.eq(workspace_id))
+        .filter(api_keys::id.eq_any(ids))
+        .select(KeyRow::as_select())
+        .order(api_keys::id.desc())
+        .load(conn)
+}
+
+/// Active or disabled keys of the workspace that expire after `now` and no later than `until`:
+/// the console's "3 keys expire this week".
+pub fn expiring_between(
+    conn: &mut DbConnection,
+    workspace_id: i64,
+    now: NaiveDateTime,
+    until: NaiveDateTime,
+) -> QueryResult<i64> {
+    api_keys::table
+        .filter(api_keys::workspace_id.eq(workspace_id))
+        .filter(api_keys::revoked_at.is_null())
+        .filter(api_keys::expires_at.gt(now))
+        .filter(api_keys::expires_at.le(until))
+        .count()
+        .get_result(conn)
+}
+
+/// Active keys of the workspace created by this user: what removing them from the workspace
+/// offers to revoke.
+pub fn live_keys_created_by(
+    conn: &mut DbConnection,
+    workspace_id: i64,
+    user_id: i64,
+    now: NaiveDateTime,
+) -> QueryResult<Vec<KeyRow>> {
+    api_keys::table
+        .filter(api_keys::workspace_id.eq(workspace_id))
+        .filter(api_keys::created_by.eq(user_id))
+        .filter(api_keys::revoked_at.is_null())
+        .filter(api_keys::expires_at.is_null().or(api_keys::expires_at.gt(now)))
+        .select(KeyRow::as_select())
+        .order(api_keys::id.desc())
+        .load(conn)
 }
 
 /// SQLite only: the key's `search_name` contains `folded` (3 or more characters), looked up in
@@ -258,8 +370,12 @@ pub struct KeyRecord {
     pub permissions: PermissionSet,
     pub expires_at: Option<NaiveDateTime>,
     pub revoked_at: Option<NaiveDateTime>,
+    pub disabled_at: Option<NaiveDateTime>,
     pub rate_limit_per_minute: Option<i32>,
     pub rate_limit_burst: Option<i32>,
+    /// Set when the hash was the key's replaced secret: it verifies until then (the rotation's
+    /// grace period), and the answer says so.
+    pub replaced_until: Option<NaiveDateTime>,
 }
 
 impl KeyRecord {
@@ -269,9 +385,10 @@ impl KeyRecord {
 }
 
 /// The key whose secret has this hash, from any workspace: one lookup by the unique index on
-/// `api_keys.key_hash`.
+/// `api_keys.key_hash`, and only when that finds nothing, one by the unique index on
+/// `previous_key_hash` (a secret replaced with a grace period).
 pub fn find_by_hash(conn: &mut DbConnection, hash: &KeyHash) -> QueryResult<Option<KeyRecord>> {
-    Ok(api_keys::table
+    let current = api_keys::table
         .inner_join(workspaces::table)
         .filter(api_keys::key_hash.eq(hash.as_str()))
         .select((
@@ -284,12 +401,37 @@ pub fn find_by_hash(conn: &mut DbConnection, hash: &KeyHash) -> QueryResult<Opti
             api_keys::permissions,
             api_keys::expires_at,
             api_keys::revoked_at,
+            api_keys::disabled_at,
             api_keys::rate_limit_per_minute,
             api_keys::rate_limit_burst,
+            None::<NaiveDateTime>.into_sql::<diesel::sql_types::Nullable<diesel::sql_types::Timestamp>>(),
         ))
         // No `.first()`: its bound `LIMIT ?` makes SQLite re-plan the cached statement on every
         // execution (a bound LIMIT expires the statement), which profiling showed to be a third
         // of the request's CPU. `key_hash` is unique, so there is at most one row anyway.
+        .load::<KeyRecord>(conn)?
+        .pop();
+    if current.is_some() {
+        return Ok(current);
+    }
+    Ok(api_keys::table
+        .inner_join(workspaces::table)
+        .filter(api_keys::previous_key_hash.eq(hash.as_str()))
+        .select((
+            api_keys::id,
+            api_keys::workspace_id,
+            workspaces::name,
+            api_keys::name,
+            api_keys::prefix,
+            api_keys::previous_last4.assume_not_null(),
+            api_keys::permissions,
+            api_keys::expires_at,
+            api_keys::revoked_at,
+            api_keys::disabled_at,
+            api_keys::rate_limit_per_minute,
+            api_keys::rate_limit_burst,
+            api_keys::previous_expires_at,
+        ))
         .load::<KeyRecord>(conn)?
         .pop())
 }
@@ -362,6 +504,7 @@ pub fn active_name_clash(
 pub struct NewKey<'a> {
     pub workspace_id: i64,
     pub name: &'a str,
+    pub description: &'a str,
     pub prefix: &'a str,
     pub last4: &'a str,
     pub key_hash: &'a str,
@@ -409,16 +552,39 @@ fn live_key(workspace_id: i64, id: i64) -> _ {
         .filter(api_keys::revoked_at.is_null())
 }
 
-/// Replaces a key's secret: the old hash is overwritten, so the old secret stops at once.
-/// Refuses (returns 0 rows) for revoked keys.
+/// Replaces a key's secret. With `old_until`, the old secret moves to `previous_key_hash` and
+/// keeps verifying until then (a secret already in its grace period is dropped); without, the
+/// old hash is overwritten and the old secret stops at once. Refuses (returns 0 rows) for
+/// revoked keys.
 pub fn regenerate(
     conn: &mut DbConnection,
     workspace_id: i64,
     id: i64,
     secret: &super::ApiKey,
     expires_at: Option<NaiveDateTime>,
+    old_until: Option<NaiveDateTime>,
     now: NaiveDateTime,
 ) -> QueryResult<usize> {
+    let target = live_key(workspace_id, id);
+    let moved = match old_until {
+        Some(until) => diesel::update(target)
+            .set((
+                api_keys::previous_key_hash.eq(api_keys::key_hash.nullable()),
+                api_keys::previous_last4.eq(api_keys::last4.nullable()),
+                api_keys::previous_expires_at.eq(Some(until)),
+            ))
+            .execute(conn)?,
+        None => diesel::update(target)
+            .set((
+                api_keys::previous_key_hash.eq(None::<String>),
+                api_keys::previous_last4.eq(None::<String>),
+                api_keys::previous_expires_at.eq(None::<NaiveDateTime>),
+            ))
+            .execute(conn)?,
+    };
+    if moved == 0 {
+        return Ok(0);
+    }
     diesel::update(live_key(workspace_id, id))
         .set((
             api_keys::key_hash.eq(secret.hash().as_str()),
@@ -432,20 +598,52 @@ pub fn regenerate(
         .execute(conn)
 }
 
-/// Replaces an active key's permissions; 0 rows when it is missing or revoked.
-pub fn set_permissions(
-    conn: &mut DbConnection,
-    workspace_id: i64,
-    id: i64,
-    permissions: &PermissionSet,
-) -> QueryResult<usize> {
+/// What an edit sets on a key (every field, as the edit form submits them all).
+pub struct KeyEdit<'a> {
+    pub name: &'a str,
+    pub description: &'a str,
+    pub permissions: &'a str,
+    pub rate_limit_per_minute: Option<i32>,
+    pub rate_limit_burst: Option<i32>,
+}
+
+/// Edits a live key's name, description, permissions and limits; 0 rows when it is missing or
+/// revoked.
+pub fn edit(conn: &mut DbConnection, workspace_id: i64, id: i64, e: &KeyEdit<'_>) -> QueryResult<usize> {
     diesel::update(live_key(workspace_id, id))
-        .set(api_keys::permissions.eq(permissions.to_stored()))
+        .set((
+            api_keys::name.eq(e.name),
+            api_keys::search_name.eq(search_form(e.name)),
+            api_keys::description.eq(e.description),
+            api_keys::permissions.eq(e.permissions),
+            api_keys::rate_limit_per_minute.eq(e.rate_limit_per_minute),
+            api_keys::rate_limit_burst.eq(e.rate_limit_burst),
+        ))
         .execute(conn)
 }
 
+/// Disables (`Some((by, now))`) or enables (`None`) a live key; 0 rows when it is missing,
+/// revoked or already in that state.
+pub fn set_disabled(
+    conn: &mut DbConnection,
+    workspace_id: i64,
+    id: i64,
+    disabled: Option<(Option<i64>, NaiveDateTime)>,
+) -> QueryResult<usize> {
+    let target = live_key(workspace_id, id);
+    match disabled {
+        Some((by, now)) => diesel::update(target.filter(api_keys::disabled_at.is_null()))
+            .set((api_keys::disabled_at.eq(Some(now)), api_keys::disabled_by.eq(by)))
+            .execute(conn),
+        None => diesel::update(target.filter(api_keys::disabled_at.is_not_null()))
+            .set((api_keys::disabled_at.eq(None::<NaiveDateTime>), api_keys::disabled_by.eq(None::<i64>)))
+            .execute(conn),
+    }
+}
+
 /// Marks a key revoked by `by` (a user, or `None` for the system) at `now`; a key already
-/// revoked keeps its first revocation.
+/// revoked keeps its first revocation. A replaced secret still in its grace period stops with
+/// it: the verifier finds it on the same row, revoked.
 pub fn revoke(
     conn: &mut DbConnection,
     workspace_id: i64,

@@ -136,8 +136,10 @@ mod tests {
             permissions: PermissionSet::from_stored("*"),
             expires_at: None,
             revoked_at: None,
+            disabled_at: None,
             rate_limit_per_minute: None,
             rate_limit_burst: None,
+            replaced_until: None,
         })
     }
 

@@ -22,6 +22,8 @@ pub enum Denial {
     UnknownKey,
     RevokedKey,
     ExpiredKey,
+    /// Disabled by a workspace admin: stopped until it is enabled again.
+    DisabledKey,
     InsufficientPermission(Vec<String>),
     RateLimited {
         retry_after: u64,
@@ -42,7 +44,8 @@ impl Denial {
             | Self::MalformedKey
             | Self::UnknownKey
             | Self::RevokedKey
-            | Self::ExpiredKey => StatusCode::UNAUTHORIZED,
+            | Self::ExpiredKey
+            | Self::DisabledKey => StatusCode::UNAUTHORIZED,
             Self::InsufficientPermission(_) => StatusCode::FORBIDDEN,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -61,6 +64,7 @@ impl Denial {
             Self::UnknownKey => "unknown_key",
             Self::RevokedKey => "revoked_key",
             Self::ExpiredKey => "expired_key",
+            Self::DisabledKey => "disabled_key",
             Self::InsufficientPermission(_) => "insufficient_permission",
             Self::RateLimited { .. } => "rate_limited",
             Self::Unavailable => "unavailable",
@@ -104,6 +108,10 @@ impl Denial {
             Self::RevokedKey => "This API key has been revoked. Ask a workspace admin for a new key.".into(),
             Self::ExpiredKey => {
                 "This API key has expired. Ask a workspace admin for a new key or a longer-lived one.".into()
+            }
+            Self::DisabledKey => {
+                "This API key has been disabled by a workspace admin. It works again once they enable it."
+                    .into()
             }
             Self::InsufficientPermission(missing) => format!(
                 "This API key lacks the permission {} needed here. Ask a workspace admin for a key that has it.",

@@ -45,6 +45,14 @@ fn rate_headers(res: &mut HttpResponse, rate: Option<&RateState>) {
     }
 }
 
+/// `X-Keyward-Key-Deprecated: <RFC 3339>` on answers to a replaced secret in its grace period:
+/// when it stops working, so the caller's logs say it must move to the key's new secret.
+fn deprecation_header(res: &mut HttpResponse, key: &KeyRecord) {
+    if let Some(value) = iso(key.replaced_until).and_then(|t| HeaderValue::from_str(&t).ok()) {
+        res.headers_mut().insert(HeaderName::from_static("x-keyward-key-deprecated"), value);
+    }
+}
+
 /// The JSON error for a refusal, with `WWW-Authenticate` on 401s and `Retry-After` on 429s.
 fn refusal(denial: &Denial, rate: Option<&RateState>) -> HttpResponse {
     let mut res = json_error(denial.status(), denial.code(), &denial.message());
@@ -118,6 +126,7 @@ async fn auth(
                 .insert_header(("X-Keyward-Permissions", key.permissions.to_list().join(",")))
                 .finish();
             rate_headers(&mut res, rate);
+            deprecation_header(&mut res, key);
             res
         }
         (Err(d), _) => auth_refusal(d, rate),
@@ -153,6 +162,9 @@ struct WhoamiJson<'a> {
     workspace: WorkspaceJson<'a>,
     permissions: Vec<String>,
     expires_at: Option<String>,
+    /// A replaced secret in its grace period: when it stops working.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    deprecated_until: Option<String>,
     ratelimit: Option<RateJson>,
 }
 
@@ -180,9 +192,11 @@ async fn whoami(
                 workspace: WorkspaceJson { id: key.workspace_id, name: &key.workspace_name },
                 permissions: key.permissions.to_list(),
                 expires_at: iso(key.expires_at),
+                deprecated_until: iso(key.replaced_until),
                 ratelimit: rate.map(RateJson::from),
             });
             rate_headers(&mut res, rate);
+            deprecation_header(&mut res, key);
             res
         }
         (Err(d), _) => refusal(d, rate),
@@ -217,6 +231,8 @@ struct KeyJson<'a> {
     name: &'a str,
     permissions: Vec<String>,
     expires_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    deprecated_until: Option<String>,
     ratelimit: Option<RateJson>,
 }
 
@@ -274,23 +290,32 @@ async fn verify(
     verdict(&outcome.result, outcome.record.as_deref(), outcome.rate.as_ref())
 }
 
-fn verdict(result: &Result<(), Denial>, key: Option<&KeyRecord>, rate: Option<&RateState>) -> HttpResponse {
+fn verdict(
+    result: &Result<(), Denial>,
+    record: Option<&KeyRecord>,
+    rate: Option<&RateState>,
+) -> HttpResponse {
     let (valid, code, message) = match result {
         Ok(()) => (true, "ok", None),
         Err(d) => (false, d.code(), Some(d.message())),
     };
     let key_is_good =
         matches!(result, Ok(()) | Err(Denial::InsufficientPermission(_) | Denial::RateLimited { .. }));
-    let key = key.filter(|_| key_is_good).map(|k| KeyJson {
+    let key = record.filter(|_| key_is_good).map(|k| KeyJson {
         key_id: k.id,
         workspace_id: k.workspace_id,
         name: k.name.as_str(),
         permissions: k.permissions.to_list(),
         expires_at: iso(k.expires_at),
+        deprecated_until: iso(k.replaced_until),
         ratelimit: rate.map(RateJson::from),
     });
+    let replaced = key.is_some().then_some(()).and(record);
     let mut res = ok_builder().json(VerifyJson { valid, code, message, key });
     rate_headers(&mut res, rate);
+    if let Some(record) = replaced {
+        deprecation_header(&mut res, record);
+    }
     if let Err(Denial::RateLimited { retry_after }) = result {
         res.headers_mut().insert(actix_web::http::header::RETRY_AFTER, HeaderValue::from(*retry_after));
     }

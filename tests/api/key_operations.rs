@@ -6,7 +6,9 @@ use keyward::audit::Actor;
 use keyward::db::DbError;
 use keyward::db::schema::audit_events;
 use keyward::keys::store::{self, Status};
-use keyward::keys::{self, Burst, Expiry, KeyError, KeyName, NewKeyRequest, PermissionSet, RateLimit};
+use keyward::keys::{
+    self, Burst, Expiry, Grace, KeyDescription, KeyError, KeyName, NewKeyRequest, PermissionSet, RateLimit,
+};
 
 use crate::both_backends;
 use crate::helpers::db::{first_workspace, second_workspace, user_id};
@@ -20,6 +22,7 @@ both_backends! {
 fn request(name: &str) -> NewKeyRequest {
     NewKeyRequest {
         name: KeyName::parse(name).unwrap(),
+        description: KeyDescription::default(),
         permissions: PermissionSet::from_stored("records:read"),
         expiry: Expiry::Days(30),
         rate_limit: RateLimit::parse_optional("250").unwrap(),
@@ -69,7 +72,7 @@ async fn every_operation_keeps_the_rules_and_leaves_one_audit_event(backend: Bac
     }
 
     // A new secret: the old one stops at once.
-    let again = keys::ops::regenerate(db, &actor, ws, issued.id).await.unwrap();
+    let again = keys::ops::regenerate(db, &actor, ws, issued.id, Grace::NONE).await.unwrap();
     assert_eq!(again.id, issued.id);
     assert_eq!(keyward_find(&app, issued.secret.expose()).await, None, "the old secret is dead");
     assert_eq!(keyward_find(&app, again.secret.expose()).await, Some(issued.id));
@@ -95,7 +98,7 @@ async fn every_operation_keeps_the_rules_and_leaves_one_audit_event(backend: Bac
         keys::ops::revoke(db, &actor, ws, issued.id).await,
         Err(KeyError::AlreadyRevoked { name }) if name == "Billing"
     ));
-    let refused = keys::ops::regenerate(db, &actor, ws, issued.id).await.err().unwrap();
+    let refused = keys::ops::regenerate(db, &actor, ws, issued.id, Grace::NONE).await.err().unwrap();
     assert!(matches!(refused, KeyError::RevokedCannotRegenerate { .. }), "{refused}");
     assert_eq!(refused.code(), "key_revoked");
 
@@ -124,7 +127,7 @@ async fn operations_never_reach_into_another_workspace(backend: Backend) {
     for result in [
         keys::ops::revoke(db, &actor, ws, theirs.id).await.map(drop),
         keys::ops::delete(db, &actor, ws, theirs.id).await.map(drop),
-        keys::ops::regenerate(db, &actor, ws, theirs.id).await.map(drop),
+        keys::ops::regenerate(db, &actor, ws, theirs.id, Grace::NONE).await.map(drop),
         keys::ops::find(db, ws, theirs.id).await.map(drop),
     ] {
         assert!(matches!(result, Err(KeyError::NotFound)), "{result:?}");

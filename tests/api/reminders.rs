@@ -55,7 +55,7 @@ async fn month_old_key(
     expires_at: NaiveDateTime,
 ) -> i64 {
     let id = ada.create_key(name, &["records:read"], "30").await.id;
-    db::set_key_times(app, id, now() - TimeDelta::days(30), Some(expires_at)).await;
+    db::set_key_made_at(app, id, now() - TimeDelta::days(30), Some(expires_at)).await;
     id
 }
 
@@ -197,7 +197,7 @@ async fn an_unused_key_is_warned_then_revoked_by_the_system(backend: Backend) {
     let busy = db::seed_key(&app, seed("Used yesterday")).await;
     let ws = warned_soon.workspace_id;
     for k in [&warned_soon, &overdue, &unwarned, &busy] {
-        db::set_key_times(&app, k.id, now() - days(60), None).await;
+        db::set_key_made_at(&app, k.id, now() - days(60), None).await;
     }
     db::set_last_used(&app, warned_soon.id, now() - days(DAYS as i64 - 6), "192.0.2.1").await;
     let overdue_used = now() - days(DAYS as i64 + 1);

@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use keyward::audit::Actor;
-use keyward::keys::PermissionSet;
+use keyward::keys::{KeyChanges, KeyDescription, KeyName, PermissionSet};
 
 use crate::both_backends;
 use crate::helpers::db::first_workspace;
@@ -110,16 +110,18 @@ async fn every_kind_of_key_change_on_one_instance_is_refused_by_another_on_its_n
             }
             _ => {
                 assert_eq!(verdict(b.client(), &key.secret, Some("records:read")).await.0, 200);
-                let write_only = PermissionSet::from_stored("records:write");
-                keyward::keys::ops::set_permissions(
-                    &a.state.db,
-                    &owner_actor(),
-                    workspace,
-                    key.id,
-                    write_only,
-                )
-                .await
-                .expect("change the permissions");
+                let write_only = KeyChanges {
+                    name: KeyName::parse(&format!("k{round}")).unwrap(),
+                    description: KeyDescription::default(),
+                    permissions: PermissionSet::from_stored("records:write"),
+                    rate_limit: None,
+                    burst: None,
+                };
+                let changed =
+                    keyward::keys::ops::edit(&a.state.db, &owner_actor(), workspace, key.id, write_only)
+                        .await
+                        .expect("change the permissions");
+                assert!(changed);
                 assert_eq!(
                     verdict(b.client(), &key.secret, Some("records:read")).await,
                     (403, "insufficient_permission".into()),

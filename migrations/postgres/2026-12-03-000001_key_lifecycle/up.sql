@@ -7,7 +7,7 @@ ALTER TABLE api_keys ADD COLUMN description TEXT NOT NULL DEFAULT '';
 ALTER TABLE api_keys ADD COLUMN disabled_at TIMESTAMP;
 ALTER TABLE api_keys ADD COLUMN disabled_by BIGINT REFERENCES users(id) ON DELETE SET NULL;
 -- Rotation with a grace period: the replaced secret's hash keeps verifying until
--- previous_expires_at (never after the key's own expiry). Cleared by revocation.
+-- previous_expires_at (never after the key's own expiry); revoking the key ends it too.
 ALTER TABLE api_keys ADD COLUMN previous_key_hash TEXT;
 ALTER TABLE api_keys ADD COLUMN previous_last4 TEXT;
 ALTER TABLE api_keys ADD COLUMN previous_expires_at TIMESTAMP;

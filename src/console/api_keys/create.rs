@@ -20,14 +20,18 @@ use crate::console::session::TypedSession;
 use crate::console::sudo::{self, SudoField};
 use crate::keys::expiry::{AllowedDays, DEFAULT_DAYS, PRESET_DAYS};
 use crate::keys::{
-    self, Burst, Catalogue, Expiry, KeyError, KeyName, NewKeyRequest, PermissionSet, RateLimit,
+    self, Burst, Catalogue, Expiry, KeyDescription, KeyError, KeyName, NewKeyRequest, PermissionSet,
+    RateLimit,
 };
 use crate::state::AppState;
 
-#[derive(Default, Deserialize)]
+/// The create form's fields; the edit form posts the same ones but the expiry.
+#[derive(Clone, Default, Deserialize)]
 pub struct CreateKeyFormData {
     #[serde(default)]
     pub name: String,
+    #[serde(default)]
+    pub description: String,
     #[serde(default)]
     pub permissions: Vec<String>,
     #[serde(default)]
@@ -49,9 +53,11 @@ pub struct CreateKeyFormData {
     pub confirm_identity: String,
 }
 
+/// Each field's error on the create and edit forms (the edit form has no expiry).
 #[derive(Debug, Default)]
 pub struct CreateKeyErrors {
     pub name: Option<String>,
+    pub description: Option<String>,
     pub permissions: Option<String>,
     pub expiry: Option<String>,
     pub rate_limit_per_minute: Option<String>,
@@ -74,6 +80,7 @@ impl CreateKeyErrors {
     pub fn summary(&self) -> impl Iterator<Item = SummaryLine<'_>> {
         [
             ("name", "Name", &self.name),
+            ("description", "Description", &self.description),
             ("full_access", "Permissions", &self.permissions),
             ("expiry", "Expiration", &self.expiry),
             ("rate_limit_per_minute", "Rate limit", &self.rate_limit_per_minute),
@@ -184,9 +191,8 @@ impl NewKeyPage {
         }
     }
 
-    /// `records:read` → `perm-records-read`.
     pub fn perm_id(&self, scope: &str) -> String {
-        format!("perm-{}", scope.replace([':', '.'], "-"))
+        picker::perm_id(scope)
     }
 }
 
@@ -204,9 +210,15 @@ pub async fn key_create_form(
 
 impl CreateKeyFormData {
     /// The form as a [`NewKeyRequest`], or every field's error at once.
-    pub fn parse(&self, catalogue: &Catalogue, now: NaiveDateTime) -> Result<NewKeyRequest, CreateKeyErrors> {
+    pub fn parse(
+        &self,
+        catalogue: &Catalogue,
+        now: NaiveDateTime,
+    ) -> Result<NewKeyRequest, Box<CreateKeyErrors>> {
         let mut errors = CreateKeyErrors::default();
         let name = KeyName::parse(&self.name).map_err(|e| errors.name = Some(e.to_string()));
+        let description =
+            KeyDescription::parse(&self.description).map_err(|e| errors.description = Some(e.to_string()));
         let permissions =
             PermissionSet::from_choices(self.full_access.is_some(), &self.permissions, catalogue)
                 .map_err(|e| errors.permissions = Some(e.to_string()));
@@ -217,11 +229,11 @@ impl CreateKeyFormData {
         // Against the key's own rate when that is sound; otherwise only the outer bounds.
         let burst = Burst::parse_optional(&self.rate_limit_burst, rate_limit.unwrap_or_default())
             .map_err(|e| errors.rate_limit_burst = Some(e.to_string()));
-        match (name, permissions, expiry, rate_limit, burst) {
-            (Ok(name), Ok(permissions), Ok(expiry), Ok(rate_limit), Ok(burst)) => {
-                Ok(NewKeyRequest { name, permissions, expiry, rate_limit, burst })
+        match (name, description, permissions, expiry, rate_limit, burst) {
+            (Ok(name), Ok(description), Ok(permissions), Ok(expiry), Ok(rate_limit), Ok(burst)) => {
+                Ok(NewKeyRequest { name, description, permissions, expiry, rate_limit, burst })
             }
-            _ => Err(errors),
+            _ => Err(Box::new(errors)),
         }
     }
 }
@@ -263,7 +275,7 @@ pub async fn key_create(
             }
         }
         Ok(request) => return create(&state, &member, &session, form, request, now).await,
-        Err(errors) => errors,
+        Err(errors) => *errors,
     };
     let ctx = PageCtx::for_member(&member, &session, "keys");
     let page = NewKeyPage::new(ctx, &state, form, errors, sudo, now);

@@ -52,6 +52,7 @@ pub async fn key_delete_form(
         button: "Delete key",
         button_class: "btn-danger",
         refusal: None,
+        choices: None,
         name: key.name,
     })
 }

@@ -47,6 +47,18 @@ pub struct KeyListPage {
     pub page: i64,
     pub prev_href: Option<String>,
     pub next_href: Option<String>,
+    /// Keys of the whole view (every page): what "select all matching" would take.
+    pub matching: i64,
+    /// Active keys that expire within 7 days, for the banner.
+    pub expiring_this_week: i64,
+}
+
+impl KeyListPage {
+    /// Whether the view is narrower or longer than this page, so "all N matching" says more
+    /// than the page's own boxes.
+    pub fn offer_all_matching(&self) -> bool {
+        self.matching > self.keys.len() as i64
+    }
 }
 
 /// `?status=…&q=…&page=…`, leaving out what is at its default.
@@ -82,12 +94,18 @@ pub async fn key_list(
     let now = Utc::now().naive_utc();
     let query = ListQuery { status, search: q.clone(), page };
     let ws = member.workspace_id;
-    let (result, has_any) = state
+    let (result, has_any, matching, expiring_this_week) = state
         .db
         .run(move |conn| -> Result<_, DbError> {
             let result = store::list(conn, ws, &query, now)?;
             let has_any = !result.keys.is_empty() || store::workspace_has_keys(conn, ws)?;
-            Ok((result, has_any))
+            let matching = if result.has_next || query.page > 1 {
+                store::count_matching(conn, ws, &query, now)?
+            } else {
+                result.keys.len() as i64
+            };
+            let week = store::expiring_between(conn, ws, now, now + chrono::TimeDelta::days(7))?;
+            Ok((result, has_any, matching, week))
         })
         .await?;
     let catalogue = state.catalogue.clone();
@@ -104,5 +122,7 @@ pub async fn key_list(
         next_href: result.has_next.then(|| href(status, &q, page + 1)),
         q,
         page,
+        matching,
+        expiring_this_week,
     })
 }

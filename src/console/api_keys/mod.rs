@@ -2,8 +2,11 @@
 //! confirmed actions (regenerate, revoke, delete). One file per action area; each form's
 //! `FormData` struct sits beside its handler.
 
+pub mod bulk;
 pub mod create;
 pub mod delete;
+pub mod disable;
+pub mod edit;
 pub mod list;
 pub mod picker;
 pub mod regenerate;
@@ -46,6 +49,22 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::resource("/settings/api-keys/{id}/delete")
             .route(web::get().to(delete::key_delete_form))
             .route(web::post().to(delete::key_delete)),
+    )
+    .service(
+        web::resource("/settings/api-keys/{id}/edit")
+            .route(web::get().to(edit::key_edit_form))
+            .route(web::post().to(edit::key_edit)),
+    )
+    .service(
+        web::resource("/settings/api-keys/{id}/disable")
+            .route(web::get().to(disable::key_disable_form))
+            .route(web::post().to(disable::key_disable)),
+    )
+    .route("/settings/api-keys/{id}/enable", web::post().to(disable::key_enable))
+    .service(
+        web::resource("/settings/api-keys/bulk")
+            .route(web::get().to(bulk::bulk_form))
+            .route(web::post().to(bulk::bulk_apply)),
     );
 }
 
@@ -70,6 +89,7 @@ impl StatusClass for Status {
     fn css_class(self) -> &'static str {
         match self {
             Self::Active => "status-active",
+            Self::Disabled => "status-disabled",
             Self::Expired => "status-expired",
             Self::Revoked => "status-revoked",
         }
@@ -122,6 +142,7 @@ impl ExpiresView {
 pub struct KeyView {
     pub id: i64,
     pub name: String,
+    pub description: String,
     pub masked: String,
     pub badges: Vec<Badge>,
     pub created: Moment,
@@ -135,6 +156,10 @@ pub struct KeyView {
     pub revoked_by: String,
     /// The key's own limits in words ("6,000 requests/min, burst 100"), when it has any.
     pub limits: Option<String>,
+    pub disabled: Option<Moment>,
+    pub disabled_by: String,
+    /// A replaced secret still in its grace period: its masked form and when it stops.
+    pub old_secret: Option<(String, Moment)>,
 }
 
 /// A key's own rate limit and burst as the table shows them; `None` when both are the defaults.
@@ -186,7 +211,11 @@ impl KeyView {
             revoked: k.revoked_at.map(|t| Moment::new(t, now)),
             revoked_by: who(k.revoked_by, emails),
             limits: limits_in_words(k.rate_limit_per_minute, k.rate_limit_burst),
+            disabled: k.disabled_at.map(|t| Moment::new(t, now)),
+            disabled_by: who(k.disabled_by, emails),
+            old_secret: k.previous_secret(now).map(|(masked, until)| (masked, Moment::new(until, now))),
             name: k.name,
+            description: k.description,
         }
     }
 
@@ -194,9 +223,19 @@ impl KeyView {
         self.status == Status::Revoked
     }
 
-    /// Neither revoked nor expired: the table mutes the others and offers only what applies.
+    /// Neither revoked, expired nor disabled: the table mutes the others and offers only what
+    /// applies.
     pub fn works(&self) -> bool {
         self.status == Status::Active
+    }
+
+    pub fn is_disabled(&self) -> bool {
+        self.status == Status::Disabled
+    }
+
+    /// Active or disabled: revoking an expired key would change nothing a client sees.
+    pub fn can_revoke(&self) -> bool {
+        matches!(self.status, Status::Active | Status::Disabled)
     }
 }
 
@@ -259,6 +298,25 @@ pub struct ConfirmPage {
     pub button_class: &'static str,
     /// Set when the action cannot be done to this key; the form is then left out.
     pub refusal: Option<String>,
+    /// A choice the action asks for (regenerate: when the old secret stops).
+    pub choices: Option<ChoiceGroup>,
+}
+
+/// A group of radio buttons on a confirmation.
+pub struct ChoiceGroup {
+    pub legend: &'static str,
+    /// The form field's name.
+    pub name: &'static str,
+    pub options: Vec<ChoiceOption>,
+    pub error: Option<String>,
+}
+
+pub struct ChoiceOption {
+    pub value: &'static str,
+    pub label: &'static str,
+    /// What choosing it comes to ("until 3 Dec 2026, 14:05 UTC").
+    pub hint: String,
+    pub checked: bool,
 }
 
 /// The confirm form carries nothing but its CSRF token.
@@ -277,7 +335,7 @@ pub async fn load_key(
 /// After a key is issued: its secret goes into the encrypted session for the reveal page,
 /// which shows it once.
 pub fn reveal_next(session: &TypedSession, issued: Issued) -> Result<HttpResponse, ConsoleError> {
-    let Issued { id, secret } = issued;
+    let Issued { id, secret, .. } = issued;
     session
         .set_pending_reveal(&PendingReveal { key_id: id, secret: secret.expose().to_owned() })
         .map_err(anyhow::Error::from)?;

@@ -6,6 +6,11 @@
 use crate::keys::Catalogue;
 use crate::keys::scopes::Scope;
 
+/// A scope's checkbox id: `records:read` → `perm-records-read`.
+pub fn perm_id(scope: &str) -> String {
+    format!("perm-{}", scope.replace([':', '.'], "-"))
+}
+
 /// More actions than this and the grid is wider than a phone: the list reads better.
 const MAX_COLUMNS: usize = 5;
 

@@ -41,6 +41,7 @@ pub async fn key_revoke_form(
         button: "Revoke key",
         button_class: "btn-danger",
         refusal: revoke_refusal(&key, now).map(|e| e.to_string()),
+        choices: None,
         name: key.name,
     })
 }

@@ -114,7 +114,14 @@ async fn the_key_lifecycle_walks_from_create_to_delete(backend: Backend) {
     let panel = select(&doc, "section.panel[data-confirm-panel]");
     assert_eq!(panel.len(), 1);
     let panel_text = text_of(&panel[0]);
-    assert!(panel_text.contains("Deploy bot") && panel_text.contains("stops working immediately"));
+    assert!(
+        panel_text.contains("Deploy bot")
+            && panel_text.contains("The current secret stops working at the moment you choose")
+    );
+    assert!(
+        confirm.contains("name=\"old_secret_stops\" value=\"now\" checked"),
+        "the old secret stops now unless a grace is chosen"
+    );
     assert_eq!(select(&doc, "[data-confirm-panel] a[data-cancel][href=\"/settings/api-keys\"]").len(), 1);
     assert!(confirm.contains(">Regenerate key</button>"));
     let res = web

@@ -377,6 +377,19 @@ impl Client {
         self.try_post_to_reveal("regenerate key", &path, &[]).await
     }
 
+    /// Regenerates a key, the old secret working on for `grace` (`now`, `1h`, `24h`, `7d`).
+    pub async fn regenerate_with_grace(&self, id: i64, grace: &str) -> Revealed {
+        let path = format!("/settings/api-keys/{id}/regenerate");
+        let (loc, new_id) =
+            must(self.try_post_to_reveal("regenerate key", &path, &[("old_secret_stops", grace)]).await);
+        Revealed { id: new_id, secret: must(self.try_reveal(&loc).await) }
+    }
+
+    /// POSTs a console action with the session's token; the answer must be a redirect.
+    pub async fn action(&self, path: &str, fields: &[(&str, &str)]) -> Response {
+        must(self.try_post_action("action", path, fields).await)
+    }
+
     /// Revokes a key; `Ok` once the server has answered that it is revoked.
     pub async fn try_revoke(&self, id: i64) -> Result<(), Failure> {
         let path = format!("/settings/api-keys/{id}/revoke");

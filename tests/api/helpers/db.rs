@@ -224,6 +224,7 @@ pub async fn insert_keys(
                     &NewKey {
                         workspace_id: ws,
                         name: &name,
+                        description: "",
                         prefix: secret.prefix(),
                         last4: secret.last4(),
                         key_hash: secret.hash().as_str(),
@@ -269,6 +270,64 @@ pub async fn delete_key(app: &TestApp, id: i64) {
         })
         .await
         .expect("delete");
+}
+
+/// Moves a key's expiry, or the end of its replaced secret's grace period, as time passing
+/// would (a test cannot wait days).
+pub async fn set_key_times(
+    app: &TestApp,
+    id: i64,
+    expires_at: Option<Option<NaiveDateTime>>,
+    previous_expires_at: Option<NaiveDateTime>,
+) {
+    app.state
+        .db
+        .write(move |conn| -> Result<(), DbError> {
+            if let Some(expires_at) = expires_at {
+                diesel::update(api_keys::table.find(id))
+                    .set(api_keys::expires_at.eq(expires_at))
+                    .execute(conn)?;
+            }
+            if let Some(until) = previous_expires_at {
+                diesel::update(api_keys::table.find(id))
+                    .set(api_keys::previous_expires_at.eq(Some(until)))
+                    .execute(conn)?;
+            }
+            Ok(())
+        })
+        .await
+        .unwrap()
+}
+
+/// A key's replaced secret's grace end, and its own expiry.
+pub async fn grace_of(app: &TestApp, id: i64) -> (Option<NaiveDateTime>, Option<NaiveDateTime>) {
+    app.state
+        .db
+        .run(move |conn| -> Result<_, DbError> {
+            Ok(api_keys::table
+                .find(id)
+                .select((api_keys::previous_expires_at, api_keys::expires_at))
+                .first(conn)?)
+        })
+        .await
+        .unwrap()
+}
+
+/// The details of the newest audit event with this action about the key.
+pub async fn audit_details(app: &TestApp, key_id: i64, action: &'static str) -> Option<String> {
+    app.state
+        .db
+        .run(move |conn| -> Result<_, DbError> {
+            Ok(audit_events::table
+                .filter(audit_events::key_id.eq(key_id))
+                .filter(audit_events::action.eq(action))
+                .order(audit_events::id.desc())
+                .select(audit_events::details)
+                .first(conn)
+                .optional()?)
+        })
+        .await
+        .unwrap()
 }
 
 /// Sets a key's last use, as a usage flush would.
@@ -448,7 +507,7 @@ pub async fn role_of(app: &TestApp, email: &str, workspace_id: i64) -> Option<St
 // ---------------------------------------------------------------- policies and key notices
 
 /// Moves a key's creation and expiry, as if it had been made at `created_at`.
-pub async fn set_key_times(
+pub async fn set_key_made_at(
     app: &TestApp,
     id: i64,
     created_at: NaiveDateTime,
