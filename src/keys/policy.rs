@@ -4,14 +4,14 @@
 //!
 //! The rules are pure ([`Policy::allows_expiry`], [`Policy::allows_full_access`], and what the
 //! forms offer: [`Policy::offered_presets`], [`Policy::offers_never`],
-//! [`Policy::latest_date`]); [`read`] and [`write`] keep the policy in the workspace's row.
+//! [`Policy::latest_date`]; and [`Policy::clamp`], a regenerated key's expiry under it); [`read`] and [`write`] keep the policy in the workspace's row.
 //! Key operations read the policy inside their own transaction ([`check_new_key`]), so a form,
 //! an API and a script meet the same rule at the same moment.
 
 use chrono::{Days, NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
-use super::expiry::{Expiry, PRESET_DAYS, latest_custom_date};
+use super::expiry::{DEFAULT_DAYS, Expiry, PRESET_DAYS, latest_custom_date};
 use crate::accounts::{Role, members};
 use crate::db::DbConnection;
 use crate::db::schema::workspaces;
@@ -160,22 +160,28 @@ impl Policy {
         self.allows_full_access(Some(role)).is_ok()
     }
 
-    /// The policy's rules for keys in one sentence, for hints on the key forms; `None` when
-    /// there are none worth saying.
-    pub fn key_form_hint(&self) -> Option<String> {
-        let mut rules = Vec::new();
-        match self.max_lifetime_days {
-            Some(max) => rules.push(format!("keys expire within {}", days_in_words(max))),
-            None if self.expiry_required => rules.push("every key must have an expiration date".to_owned()),
-            None => {}
-        }
-        if self.full_access_by == FullAccessBy::Owners {
-            rules.push("only owners may give a key full access".to_owned());
-        }
-        if rules.is_empty() {
-            return None;
-        }
-        Some(format!("This workspace\u{2019}s policy: {}.", rules.join("; ")))
+    /// The expiry rule in one sentence, for the hint beside the key form's expiration; `None`
+    /// when the policy leaves expiry free.
+    pub fn expiry_hint(&self) -> Option<String> {
+        let rule = match self.max_lifetime_days {
+            Some(max) => format!("keys expire within {}", days_in_words(max)),
+            None if self.expiry_required => "every key must have an expiration date".to_owned(),
+            None => return None,
+        };
+        Some(format!("This workspace\u{2019}s policy: {rule}."))
+    }
+
+    /// The expiry a regenerated key gets under this policy: its own rule, or the longest the
+    /// policy allows when the rule (set before the policy) asks for more. A rotation is how a
+    /// leaked key is replaced, so the policy shortens it rather than refusing it. `None` when
+    /// the rule is within the policy.
+    pub fn clamp(&self, expiry: &Expiry, now: NaiveDateTime) -> Option<Expiry> {
+        self.allows_expiry(expiry, now).err()?;
+        Some(match (self.max_lifetime_days, *expiry) {
+            (Some(_), Expiry::Until(_)) => Expiry::Until(self.latest_date(now.date())),
+            (Some(max), _) => Expiry::Days(max),
+            (None, _) => Expiry::Days(DEFAULT_DAYS),
+        })
     }
 
     /// Each rule in words, for the audit log's before → after.
@@ -317,7 +323,8 @@ mod tests {
         assert_eq!(p.offered_presets(), PRESET_DAYS);
         assert!(p.offers_never());
         assert_eq!(p.latest_date(now().date()), day(2027, 12, 2));
-        assert_eq!(p.key_form_hint(), None);
+        assert_eq!(p.expiry_hint(), None);
+        assert_eq!(p.clamp(&Expiry::Never, now()), None);
     }
 
     #[test]
@@ -351,7 +358,7 @@ mod tests {
         assert_eq!(max(365).latest_date(day(2027, 3, 1)), day(2028, 2, 29));
         assert_eq!(max(365).latest_date(now().date()), day(2027, 12, 2));
         assert_eq!(
-            max(30).key_form_hint().as_deref(),
+            max(30).expiry_hint().as_deref(),
             Some("This workspace\u{2019}s policy: keys expire within 30 days.")
         );
     }
@@ -376,9 +383,22 @@ mod tests {
         assert_eq!(p.allows_full_access(None), Ok(()));
         assert!(!p.offers_full_access(Role::Admin) && p.offers_full_access(Role::Owner));
         assert_eq!(PolicyRefusal::FullAccessOwnersOnly.code(), "policy_full_access_owners_only");
+        assert_eq!(p.expiry_hint(), None);
+    }
+
+    #[test]
+    fn a_regenerated_key_is_shortened_to_what_the_policy_allows() {
+        let p = max(30);
+        assert_eq!(p.clamp(&Expiry::Days(30), now()), None);
+        assert_eq!(p.clamp(&Expiry::Days(90), now()), Some(Expiry::Days(30)));
+        assert_eq!(p.clamp(&Expiry::Never, now()), Some(Expiry::Days(30)));
+        assert_eq!(p.clamp(&Expiry::Until(day(2027, 6, 1)), now()), Some(Expiry::Until(day(2027, 1, 1))));
+        let required = Policy { expiry_required: true, ..Policy::default() };
+        assert_eq!(required.clamp(&Expiry::Never, now()), Some(Expiry::Days(DEFAULT_DAYS)));
+        assert_eq!(required.clamp(&Expiry::Days(180), now()), None);
         assert_eq!(
-            p.key_form_hint().as_deref(),
-            Some("This workspace\u{2019}s policy: only owners may give a key full access.")
+            required.expiry_hint().as_deref(),
+            Some("This workspace\u{2019}s policy: every key must have an expiration date.")
         );
     }
 
