@@ -4,14 +4,12 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use serde_json::{Value, json};
 
 use super::Outbox;
 use crate::accounts::{Role, members};
 use crate::audit::Actor;
 use crate::db::DbConnection;
 use crate::db::schema::key_notices;
-use crate::keys::store::KeyRow;
 use crate::mail::{self, Message};
 
 /// The kinds of notice, as stored in `key_notices.kind`.
@@ -109,20 +107,6 @@ pub fn told(outbox: &Outbox, to: &[String]) -> String {
         (Some(_), true) => "no one to email".to_owned(),
         (Some(_), false) => format!("emailed to {}", to.join(", ")),
     }
-}
-
-/// A key as webhook payloads show it: what its table row shows, never a secret or hash.
-pub fn key_data(key: &KeyRow) -> Value {
-    let at =
-        |t: Option<NaiveDateTime>| t.map(|t| t.and_utc().to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
-    json!({
-        "id": key.id,
-        "name": key.name,
-        "masked_key": key.masked(),
-        "created_at": at(Some(key.created_at)),
-        "expires_at": at(key.expires_at),
-        "last_used_at": at(key.last_used_at),
-    })
 }
 
 /// One email to each recipient, after the notice's transaction has committed.

@@ -18,7 +18,7 @@ use crate::audit::{self, Event};
 use crate::db::schema::{api_keys, key_notices, workspaces};
 use crate::db::{Db, DbConnection, DbError};
 use crate::events::{self, EventType};
-use crate::keys::store;
+use crate::keys::{self, store};
 use crate::text::exact_utc;
 
 /// How far back an expired key is still announced.
@@ -150,12 +150,12 @@ async fn notify(
         let workspace_name: String =
             workspaces::table.find(workspace_id).select(workspaces::name).first(conn)?;
         let to = notices::recipients(conn, workspace_id, key.created_by)?;
-        let key_data = notices::key_data(&key);
-        let (event_type, action, data) = match kind {
-            Kind::Expired => (EventType::KeyExpired, "key.expired", json!({ "key": key_data })),
+        let mut data = keys::ops::event_data(&key, now);
+        let (event_type, action) = match kind {
+            Kind::Expired => (EventType::KeyExpired, "key.expired"),
             _ => {
-                let data = json!({ "key": key_data, "days_left": days_left(kind) });
-                (EventType::KeyExpiring, "key.expiry_reminder", data)
+                data["days_left"] = json!(days_left(kind));
+                (EventType::KeyExpiring, "key.expiry_reminder")
             }
         };
         events::emit(conn, workspace_id, event_type, data, now)?;

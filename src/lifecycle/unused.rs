@@ -214,13 +214,12 @@ async fn revoke(
     if !unchanged(&key, since) {
         return Ok(false);
     }
-    keys::ops::revoke(db, &notices::system(), workspace_id, key_id).await?;
-    let details = format!(
-        "Revoked under the policy: unused for {} (last active {})",
+    let reason = format!(
+        "Revoked by the workspace\u{2019}s policy: unused for {} (last active {})",
         days_in_words(days),
         exact_utc(since)
     );
-    let _ = details;
+    keys::ops::revoke_with_reason(db, &notices::system(), workspace_id, key_id, reason).await?;
     Ok(true)
 }
 

@@ -234,6 +234,7 @@ async fn an_unused_key_is_warned_then_revoked_by_the_system(backend: Backend) {
     let audit = db::audit_rows(&app).await;
     let revocation = audit.iter().find(|(_, a, k, _)| a == "key.revoked" && *k == Some(overdue.id)).unwrap();
     assert_eq!(revocation.0, "system");
+    assert!(revocation.3.contains("policy: unused for 30 days"), "the reason is audited: {revocation:?}");
     let warnings: Vec<_> = audit.iter().filter(|(_, a, _, _)| a == "key.unused_warning").collect();
     assert_eq!(warnings.len(), 2, "{warnings:?}");
     assert!(warnings.iter().all(|(actor, _, _, _)| actor == "system"));
