@@ -71,6 +71,7 @@ describe('workspace policies', () => {
     await expectAccessible(page, 'the create form refused by the policy');
     await owner.expectNoProblems();
     // Within the maximum it is made.
+    await page.goto(owner.url('/settings/api-keys'));
     await createKey(owner, { name: 'Quarterly export', permissions: ['records:read'], expiry: 'custom', date: isoDateInDays(30) });
     await owner.expectNoProblems();
   });
