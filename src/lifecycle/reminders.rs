@@ -1,12 +1,13 @@
 //! Expiry reminders: 7 days and 1 day before a key expires, and once it has expired.
 //!
-//! Each run looks at keys that are not revoked and expire within the next 7 days or expired
-//! within the last 7 (an old database does not flood anyone with news of keys long gone), and
-//! gives each the one notice its expiry is due for: a key 20 hours from its end gets the 1-day
-//! reminder only, even if it never had the 7-day one. A step is skipped for a key whose
-//! current secret was issued closer to its end than the step's lead time (a 7-day key is not
-//! reminded the moment it is made that it expires in 7 days). `about` is the key's expiry, so a
-//! key regenerated with a new end is reminded again.
+//! Each run looks at keys that are not revoked (disabled ones too: they still expire, and may
+//! be enabled again) and that expire within the next 7 days or expired within the last 7 (an
+//! old database does not flood anyone with news of keys long gone), and gives each the one
+//! notice its expiry is due for: a key 20 hours from its end gets the 1-day reminder only, even
+//! if it never had the 7-day one. A step is skipped for a key whose current secret was issued
+//! closer to its end than the step's lead time (a 7-day key is not reminded the moment it is
+//! made that it expires in 7 days). `about` is the key's expiry, so a key regenerated with a
+//! new end is reminded again.
 
 use chrono::{NaiveDateTime, TimeDelta};
 use diesel::prelude::*;
@@ -138,10 +139,6 @@ async fn notify(
     db.write(move |conn| -> Result<Option<Mail>, DbError> {
         let Some(key) = store::find(conn, workspace_id, key_id)? else { return Ok(None) };
         if key.revoked_at.is_some() || key.expires_at != Some(about) {
-            return Ok(None);
-        }
-        // A key expiring soon that was never reminded a week ahead is not told both at once.
-        if kind == Kind::Expiring1d && about - now > TimeDelta::days(1) {
             return Ok(None);
         }
         if !notices::claim(conn, key_id, kind, about, now)? {
