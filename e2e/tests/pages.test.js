@@ -124,8 +124,8 @@ describe('every console page at 1440 and 375 px', () => {
       await openRowMenu(keyRow(page, name));
       return keyRow(page, name).locator('.menu-panel a').allInnerTexts();
     };
-    assert.deepEqual(await menu('Deploy bot'), ['History', 'Regenerate', 'Revoke', 'Delete']);
-    assert.deepEqual(await menu('Legacy importer'), ['History', 'Regenerate', 'Delete']);
+    assert.deepEqual(await menu('Deploy bot'), ['History', 'Edit', 'Regenerate', 'Disable', 'Revoke', 'Delete']);
+    assert.deepEqual(await menu('Legacy importer'), ['History', 'Edit', 'Regenerate', 'Delete']);
     assert.deepEqual(await menu('Old CI token'), ['History', 'Delete']);
     await both(owner, 'keys-table', (p) => p.goto(owner.url('/settings/api-keys')));
     await both(owner, 'keys-row-menu', async (p) => {
@@ -150,9 +150,12 @@ describe('every console page at 1440 and 375 px', () => {
     });
     await both(owner, 'reveal-gone', (p) => p.goto(owner.url(`/settings/api-keys/${id}/reveal`)));
     // The confirmation pages as they are without JavaScript (a link opens them as dialogs).
-    for (const action of ['regenerate', 'revoke', 'delete']) {
+    for (const action of ['regenerate', 'disable', 'revoke', 'delete']) {
       await both(owner, `confirm-${action}`, (p) => p.goto(owner.url(`/settings/api-keys/${id}/${action}`)));
     }
+    await both(owner, 'edit-key', (p) => p.goto(owner.url(`/settings/api-keys/${id}/edit`)));
+    await both(owner, 'bulk-confirm', (p) =>
+      p.goto(owner.url('/settings/api-keys/bulk?action=revoke&all=matching&status=active')));
     await both(owner, 'dialog-revoke', async (p) => {
       await p.goto(owner.url('/settings/api-keys'));
       await openRowAction(p, 'Deploy bot', 'Revoke');

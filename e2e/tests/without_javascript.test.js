@@ -3,7 +3,18 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
 import { launchBrowser, openSession } from '../lib/browser.js';
-import { cell, chooseExpiry, keyRow, masked, openRowAction, setupOwner, tickPermission, typeIntoLabelled } from '../lib/console.js';
+import {
+  cell,
+  chooseExpiry,
+  createKey,
+  keyRow,
+  masked,
+  openRowAction,
+  openRowMenu,
+  setupOwner,
+  tickPermission,
+  typeIntoLabelled,
+} from '../lib/console.js';
 import { startKeyward } from '../lib/server.js';
 
 describe('the console without JavaScript', () => {
@@ -74,6 +85,39 @@ describe('the console without JavaScript', () => {
     await page.waitForURL((u) => u.pathname === '/settings/api-keys');
     assert.equal((await cell(keyRow(page, key.name), 'Status').innerText()).trim(), 'Revoked');
     assert.equal((await server.whoami(key.secret)).status, 401, 'the revoked key is refused');
+    await session.expectNoProblems();
+  });
+
+  it('7c. regenerate with a grace period, disable, enable, and a bulk disable, all as plain pages', async () => {
+    const created = await createKey(session, { name: 'Plain rotation', permissions: ['records:read'] });
+    await page.goto(session.url('/settings/api-keys'));
+    await openRowAction(page, 'Plain rotation', 'Regenerate');
+    await page.waitForURL(`**/settings/api-keys/${created.id}/regenerate`);
+    await page.getByRole('radio', { name: /In 1 hour/ }).check();
+    await page.getByRole('button', { name: 'Regenerate key' }).click();
+    await page.waitForURL(/\/reveal$/);
+    const fresh = await page.locator('#secret-key').inputValue();
+    assert.equal((await server.whoami(created.secret)).status, 200, 'the old secret works during its grace');
+    assert.equal((await server.whoami(fresh)).status, 200);
+
+    await page.goto(session.url('/settings/api-keys'));
+    await openRowAction(page, 'Plain rotation', 'Disable');
+    await page.waitForURL(`**/settings/api-keys/${created.id}/disable`);
+    await page.getByRole('button', { name: 'Disable key' }).click();
+    await page.waitForURL((u) => u.pathname === '/settings/api-keys');
+    assert.equal((await cell(keyRow(page, 'Plain rotation'), 'Status').innerText()).trim(), 'Disabled');
+    for (const s of [created.secret, fresh]) assert.equal((await server.whoami(s)).status, 401, 'disabled: both refused');
+    await openRowMenu(keyRow(page, 'Plain rotation'));
+    await page.getByRole('button', { name: 'Enable key Plain rotation' }).click();
+    await page.waitForURL((u) => u.pathname === '/settings/api-keys');
+    assert.equal((await server.whoami(fresh)).status, 200, 'enabled again');
+
+    await page.getByRole('checkbox', { name: 'Select key Plain rotation', exact: true }).check();
+    await page.getByRole('button', { name: 'Disable…' }).click();
+    await page.waitForURL('**/settings/api-keys/bulk**');
+    await page.getByRole('button', { name: 'Disable key' }).click();
+    await page.waitForURL((u) => u.pathname === '/settings/api-keys');
+    assert.equal((await server.whoami(fresh)).status, 401, 'the bulk disable took');
     await session.expectNoProblems();
   });
 });

@@ -17,6 +17,7 @@ use crate::helpers::{Backend, TestApp, spawn_app};
 both_backends! {
     every_operation_keeps_the_rules_and_leaves_one_audit_event,
     operations_never_reach_into_another_workspace,
+    a_rotation_takes_any_grace_up_to_seven_days,
 }
 
 fn request(name: &str) -> NewKeyRequest {
@@ -144,4 +145,43 @@ async fn keyward_find(app: &TestApp, secret: &str) -> Option<i64> {
         .await
         .unwrap()
         .map(|r| r.id)
+}
+
+/// The grace as any other entry point gives it: any number of seconds up to 7 days, the old
+/// secret found (and marked as replaced) until then; disabling stops both secrets.
+async fn a_rotation_takes_any_grace_up_to_seven_days(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.setup_owner().await;
+    let (db, ws, actor) = (&app.state.db, first_workspace(&app).await, owner(&app).await);
+    let issued = keys::ops::create(db, &actor, ws, request("Rotating")).await.unwrap();
+    let grace = Grace::from_seconds(90).unwrap();
+    let again = keys::ops::regenerate(db, &actor, ws, issued.id, grace).await.unwrap();
+    let until = again.old_secret_until.expect("a grace period");
+    let expected = chrono::Utc::now().naive_utc() + chrono::TimeDelta::seconds(90);
+    assert!((until - expected).num_seconds().abs() <= 2, "{until}");
+    let old = keyward_record(&app, issued.secret.expose()).await.expect("the old secret is still found");
+    assert_eq!(old.id, issued.id);
+    // PostgreSQL keeps microseconds.
+    let stored = old.replaced_until.expect("found as the replaced secret");
+    assert!((stored - until).num_microseconds().unwrap().abs() <= 1, "{stored} vs {until}");
+    let new = keyward_record(&app, again.secret.expose()).await.unwrap();
+    assert_eq!(new.replaced_until, None, "the new secret is the key's own");
+    assert!(Grace::from_seconds(Grace::MAX_SECONDS + 1).is_err(), "more than 7 days is refused");
+
+    keys::ops::disable(db, &actor, ws, issued.id).await.unwrap();
+    for secret in [issued.secret.expose(), again.secret.expose()] {
+        assert!(keyward_record(&app, secret).await.unwrap().disabled_at.is_some());
+    }
+    assert!(matches!(
+        keys::ops::disable(db, &actor, ws, issued.id).await,
+        Err(KeyError::AlreadyDisabled { .. })
+    ));
+    keys::ops::enable(db, &actor, ws, issued.id).await.unwrap();
+    let refused = keys::ops::enable(db, &actor, ws, issued.id).await.err().unwrap();
+    assert_eq!(refused.code(), "not_disabled");
+}
+
+async fn keyward_record(app: &TestApp, secret: &str) -> Option<store::KeyRecord> {
+    let hash = keyward::keys::KeyHash::of(secret);
+    app.state.db.run(move |conn| store::find_by_hash(conn, &hash).map_err(DbError::from)).await.unwrap()
 }
