@@ -29,8 +29,6 @@ use crate::config::Settings;
 use crate::db::{Db, DbError};
 use crate::mail::Mailer;
 
-pub use reminders::expiring_within;
-
 /// How long shutdown waits for a run in progress to finish its notices (and their emails).
 const STOP_WAIT: Duration = Duration::from_secs(15);
 

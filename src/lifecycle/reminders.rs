@@ -27,23 +27,6 @@ pub const EXPIRED_LOOKBACK: TimeDelta = TimeDelta::days(7);
 /// The most notices of one kind one run sends; the next run takes the rest.
 const BATCH: i64 = 500;
 
-/// How many keys of the workspace are active now and expire within `days` days: the console's
-/// banner ("3 keys expire this week").
-pub fn expiring_within(
-    conn: &mut DbConnection,
-    workspace_id: i64,
-    now: NaiveDateTime,
-    days: i64,
-) -> QueryResult<i64> {
-    api_keys::table
-        .filter(api_keys::workspace_id.eq(workspace_id))
-        .filter(api_keys::revoked_at.is_null())
-        .filter(api_keys::expires_at.gt(now))
-        .filter(api_keys::expires_at.le(now + TimeDelta::days(days)))
-        .count()
-        .get_result(conn)
-}
-
 impl Kind {
     /// How long before the expiry this notice goes out, and the window of expiry times that
     /// are due for it now: `(from, through]`.

@@ -133,17 +133,6 @@ async fn each_reminder_goes_once_to_the_creator_and_the_owners_with_two_instance
         assert_eq!(actor, "system");
         assert!(details.contains("emailed to") && details.contains("ada@example.com"), "{details}");
     }
-    // The banner's count: keys active now that expire within 7 days.
-    let ws = db::first_workspace(&app).await;
-    let expiring = app
-        .state
-        .db
-        .run(move |c| {
-            keyward::lifecycle::expiring_within(c, ws, now(), 7).map_err(keyward::db::DbError::from)
-        })
-        .await
-        .unwrap();
-    assert_eq!(expiring, 3, "Weekly, Daily and the 7-day Fresh");
     other.stop().await;
 }
 
