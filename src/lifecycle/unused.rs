@@ -20,9 +20,6 @@ use crate::keys::store::KeyRow;
 use crate::keys::{self, KeyError, store};
 use crate::text::{day_in_words, exact_utc};
 
-/// The most keys of one workspace one run looks at; the next run takes the rest.
-const BATCH: i64 = 500;
-
 fn warning_lead() -> TimeDelta {
     TimeDelta::days(i64::from(UNUSED_WARNING_DAYS))
 }
@@ -77,7 +74,8 @@ struct Idle {
     warned_at: Option<NaiveDateTime>,
 }
 
-/// The active keys of the workspace idle since `before` or earlier.
+/// The active keys of the workspace idle since `before` or earlier. Not limited: keys waiting
+/// out their week after a warning would otherwise fill every batch and hold back the others.
 fn idle_keys(
     conn: &mut DbConnection,
     workspace_id: i64,
@@ -95,7 +93,6 @@ fn idle_keys(
         .filter(api_keys::regenerated_at.is_null().or(api_keys::regenerated_at.le(before)))
         .filter(api_keys::last_used_at.is_null().or(api_keys::last_used_at.le(before)))
         .order(api_keys::id.asc())
-        .limit(BATCH)
         .select((
             api_keys::id,
             api_keys::created_at,
