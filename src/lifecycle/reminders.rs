@@ -133,7 +133,7 @@ async fn notify(
         let (event_type, action) = match kind {
             Kind::Expired => (EventType::KeyExpired, "key.expired"),
             _ => {
-                data["days_left"] = json!(days_left(kind));
+                data["days_left"] = json!(days_left(about, now));
                 (EventType::KeyExpiring, "key.expiry_reminder")
             }
         };
@@ -143,29 +143,35 @@ async fn notify(
             _ => format!(
                 "Expires at {} (in {}); {}",
                 exact_utc(about),
-                crate::keys::policy::days_in_words(days_left(kind)),
+                crate::keys::policy::days_in_words(days_left(about, now)),
                 notices::told(&outbox, &to)
             ),
         };
         let event = Event { workspace_id: Some(workspace_id), action, key: Some(key.key_ref()), details };
         audit::record(conn, &notices::system(), event, now)?;
-        let (subject, body) = message(kind, &key.name, &key.masked(), &workspace_name, about);
+        let (subject, body) = message(kind, &key.name, &key.masked(), &workspace_name, about, now);
         let footer = notices::footer(&outbox, &workspace_name);
         Ok(Some(Mail { to, subject, body: format!("{body}\n{footer}") }))
     })
     .await
 }
 
-fn days_left(kind: Kind) -> u32 {
-    match kind {
-        Kind::Expiring7d => 7,
-        Kind::Expiring1d => 1,
-        _ => 0,
-    }
+/// Whole days until `end`, rounded up (a key 20 hours from its end expires "in 1 day"; one
+/// found 6½ days ahead, as after an upgrade, "in 7 days"; one 2 days ahead, "in 2 days").
+fn days_left(end: NaiveDateTime, now: NaiveDateTime) -> u32 {
+    let minutes = (end - now).num_minutes().max(1);
+    u32::try_from((minutes + 1439) / 1440).unwrap_or(u32::MAX)
 }
 
 /// The subject and first paragraphs of a reminder email.
-fn message(kind: Kind, name: &str, masked: &str, workspace: &str, at: NaiveDateTime) -> (String, String) {
+fn message(
+    kind: Kind,
+    name: &str,
+    masked: &str,
+    workspace: &str,
+    at: NaiveDateTime,
+    now: NaiveDateTime,
+) -> (String, String) {
     let when = exact_utc(at);
     match kind {
         Kind::Expired => (
@@ -177,7 +183,7 @@ fn message(kind: Kind, name: &str, masked: &str, workspace: &str, at: NaiveDateT
             ),
         ),
         _ => {
-            let left = crate::keys::policy::days_in_words(days_left(kind));
+            let left = crate::keys::policy::days_in_words(days_left(at, now));
             (
                 format!("API key \u{201c}{name}\u{201d} in {workspace} expires in {left}"),
                 format!(
@@ -235,14 +241,24 @@ mod tests {
     }
 
     #[test]
+    fn the_days_left_are_counted_up_to_the_end() {
+        assert_eq!(days_left(now() + TimeDelta::days(7), now()), 7);
+        assert_eq!(days_left(now() + TimeDelta::hours(6 * 24 + 1), now()), 7);
+        assert_eq!(days_left(now() + TimeDelta::days(2), now()), 2);
+        assert_eq!(days_left(now() + TimeDelta::hours(20), now()), 1);
+        assert_eq!(days_left(now() + TimeDelta::seconds(5), now()), 1);
+    }
+
+    #[test]
     fn emails_name_the_key_the_workspace_and_the_moment() {
         let at = now() + TimeDelta::days(7);
-        let (subject, body) = message(Kind::Expiring7d, "Billing", "kw_live_…abcd", "Acme", at);
+        let (subject, body) = message(Kind::Expiring7d, "Billing", "kw_live_…abcd", "Acme", at, now());
         assert_eq!(subject, "API key \u{201c}Billing\u{201d} in Acme expires in 7 days");
         assert!(body.contains("kw_live_…abcd") && body.contains("2026-12-09 12:00:00 UTC"), "{body}");
-        let (subject, _) = message(Kind::Expiring1d, "Billing", "kw_live_…abcd", "Acme", at);
+        let soon = now() + TimeDelta::hours(20);
+        let (subject, _) = message(Kind::Expiring1d, "Billing", "kw_live_…abcd", "Acme", soon, now());
         assert!(subject.ends_with("expires in 1 day"), "{subject}");
-        let (subject, body) = message(Kind::Expired, "Billing", "kw_live_…abcd", "Acme", at);
+        let (subject, body) = message(Kind::Expired, "Billing", "kw_live_…abcd", "Acme", at, now());
         assert!(subject.ends_with("has expired") && body.contains("refused"), "{subject} {body}");
     }
 }

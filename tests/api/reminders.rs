@@ -102,7 +102,7 @@ async fn each_reminder_goes_once_to_the_creator_and_the_owners_with_two_instance
         assert!(m.body.contains("Acme") && m.body.contains("kw_live_"), "{}", m.body);
     }
     let subjects = [
-        "API key \u{201c}Weekly\u{201d} in Acme expires in 7 days",
+        "API key \u{201c}Weekly\u{201d} in Acme expires in 6 days",
         "API key \u{201c}Daily\u{201d} in Acme expires in 1 day",
         "API key \u{201c}Gone\u{201d} in Acme has expired",
     ];
@@ -154,7 +154,7 @@ async fn without_smtp_reminders_are_recorded_and_reach_webhooks(backend: Backend
     assert_eq!(types.iter().filter(|t| **t == "key.expired").count(), 1, "{types:?}");
     let expiring = &events.iter().find(|(t, _)| t == "key.expiring").unwrap().1;
     let payload: serde_json::Value = serde_json::from_str(expiring).unwrap();
-    assert_eq!(payload["data"]["days_left"], 7, "{payload}");
+    assert_eq!(payload["data"]["days_left"], 6, "6 days from its end: {payload}");
     assert_eq!(payload["data"]["key"]["id"], week, "{payload}");
     assert_eq!(payload["data"]["key"]["name"], "Weekly", "{payload}");
     assert!(
