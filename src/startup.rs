@@ -52,6 +52,8 @@ pub struct Application {
     state: web::Data<AppState>,
     verifier: web::Data<Verifier>,
     usage_flusher: tokio::task::JoinHandle<()>,
+    /// The scheduled key rules: expiry reminders, unused keys (see [`crate::lifecycle`]).
+    lifecycle: crate::lifecycle::Lifecycle,
     /// Hands freed heap pages back to the system now and then (see [`crate::memory`]).
     trimmer: tokio::task::JoinHandle<()>,
     /// Waits for SIGINT/SIGTERM (not in tests, which stop the server through its handle).
@@ -149,6 +151,7 @@ impl Application {
         let usage_flusher =
             crate::verifier::spawn_flusher(verifier.clone().into_inner(), settings.usage_flush_interval);
         let trimmer = crate::memory::spawn_trimmer();
+        let lifecycle = crate::lifecycle::spawn(state.db.clone(), state.mailer.clone(), settings.clone());
 
         let (app_state, app_verifier) = (state.clone(), verifier.clone());
         let app_settings = web::Data::from(settings.clone());
@@ -214,7 +217,7 @@ impl Application {
             .map_err(|e| StartError::Bind { addr: bind, reason: e.to_string() })?
             .run();
         let signals = if handle_signals { Some(stop_on_signal(server.handle())?) } else { None };
-        Ok(Self { port, server, state, verifier, usage_flusher, trimmer, signals })
+        Ok(Self { port, server, state, verifier, usage_flusher, lifecycle, trimmer, signals })
     }
 
     pub fn port(&self) -> u16 {
@@ -243,6 +246,7 @@ impl Application {
         // No request can count anything any more: write what is left, then stop.
         self.usage_flusher.abort();
         self.trimmer.abort();
+        self.lifecycle.stop().await;
         self.verifier.clone().into_inner().flush_now().await;
         result?;
         tracing::info!("server stopped");

@@ -22,7 +22,7 @@ pub struct Nav {
     pub role_label: &'static str,
     pub workspaces: Vec<WorkspaceMembership>,
     pub can_manage_members: bool,
-    /// Which nav entry is the current page: `keys`, `audit`, `members`, `workspace`, `account`.
+    /// Which nav entry is the current page: `keys`, `audit`, `members`, `workspace`, `policies`, `account`.
     pub active: &'static str,
 }
 
@@ -40,6 +40,7 @@ pub enum Section {
     AuditLog,
     Members,
     Workspace,
+    Policies,
     Account,
 }
 
@@ -49,6 +50,7 @@ impl Section {
             "audit" => Self::AuditLog,
             "members" => Self::Members,
             "workspace" => Self::Workspace,
+            "policies" => Self::Policies,
             "account" => Self::Account,
             _ => Self::Keys,
         }
@@ -61,6 +63,7 @@ impl Section {
             "/settings/audit-log" => Self::AuditLog,
             "/settings/members" => Self::Members,
             "/settings/workspace" => Self::Workspace,
+            "/settings/policies" => Self::Policies,
             "/settings/account" => Self::Account,
             _ => Self::Keys,
         }
@@ -72,6 +75,7 @@ impl Section {
             Self::AuditLog => "/settings/audit-log",
             Self::Members => "/settings/members",
             Self::Workspace => "/settings/workspace",
+            Self::Policies => "/settings/policies",
             Self::Account => "/settings/account",
         }
     }

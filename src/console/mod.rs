@@ -16,6 +16,7 @@ pub mod member;
 pub mod members;
 pub mod pages;
 pub mod password_reset;
+pub mod policies;
 pub mod session;
 pub mod sudo;
 pub mod two_factor;
@@ -49,6 +50,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.configure(workspaces::routes);
     cfg.configure(two_factor::routes);
     cfg.configure(workspace_settings::routes);
+    cfg.configure(policies::routes);
 }
 
 /// The console's front door: the key table.

@@ -49,6 +49,10 @@ pub const ACTIONS: &[(&str, &str)] = &[
     ("user.recovery_codes_regenerated", "Recovery codes regenerated"),
     ("workspace.two_factor_required", "Two-factor sign-in required"),
     ("workspace.two_factor_optional", "Two-factor sign-in made optional"),
+    ("policy.changed", "Policies changed"),
+    ("key.expiry_reminder", "Expiry reminder sent"),
+    ("key.expired", "Key expired"),
+    ("key.unused_warning", "Unused key warned"),
 ];
 
 /// The words for an action code; an unknown code (from a later version) shows as itself.
