@@ -144,6 +144,10 @@ pub struct Opts {
         global = true
     )]
     pub webhook_allow_private: bool,
+    /// How often the key rules run (expiry reminders, unused keys): e.g. 5m, 1h. Each notice
+    /// is sent once however often they run.
+    #[arg(long, env = "KEYWARD_LIFECYCLE_INTERVAL", default_value = "5m", global = true)]
+    pub lifecycle_interval: String,
 }
 
 impl Opts {
@@ -177,6 +181,7 @@ impl Opts {
         s.session_idle_timeout = duration("KEYWARD_SESSION_IDLE_TIMEOUT", &self.session_idle_timeout)?;
         s.session_absolute_timeout =
             duration("KEYWARD_SESSION_ABSOLUTE_TIMEOUT", &self.session_absolute_timeout)?;
+        s.lifecycle.interval = duration("KEYWARD_LIFECYCLE_INTERVAL", &self.lifecycle_interval)?;
         if s.session_idle_timeout > s.session_absolute_timeout {
             return Err(ConfigError::IdleLongerThanAbsolute);
         }
@@ -300,6 +305,15 @@ mod tests {
         assert!(defaults.password_work.permits >= 1);
         let bad = settings_from(&["--body-timeout", "0s"]).err().unwrap();
         assert!(bad.contains("KEYWARD_BODY_TIMEOUT"), "{bad}");
+    }
+
+    #[test]
+    fn the_lifecycle_interval_comes_from_the_command_line() {
+        assert_eq!(settings_from(&[]).unwrap().lifecycle.interval, Duration::from_secs(300));
+        let s = settings_from(&["--lifecycle-interval", "1h"]).unwrap();
+        assert_eq!(s.lifecycle.interval, Duration::from_secs(3600));
+        let bad = settings_from(&["--lifecycle-interval", "10s"]).err().unwrap();
+        assert!(bad.contains("KEYWARD_LIFECYCLE_INTERVAL"), "{bad}");
     }
 
     #[test]

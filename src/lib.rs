@@ -9,6 +9,7 @@ pub mod console;
 pub mod db;
 pub mod events;
 pub mod keys;
+pub mod lifecycle;
 pub mod mail;
 pub mod memory;
 pub mod startup;

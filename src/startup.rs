@@ -54,6 +54,8 @@ pub struct Application {
     usage_flusher: tokio::task::JoinHandle<()>,
     /// Delivers the webhook outbox (see [`crate::webhooks::dispatch`]).
     webhook_dispatcher: crate::webhooks::Dispatcher,
+    /// The scheduled key rules: expiry reminders, unused keys (see [`crate::lifecycle`]).
+    lifecycle: crate::lifecycle::Lifecycle,
     /// Hands freed heap pages back to the system now and then (see [`crate::memory`]).
     trimmer: tokio::task::JoinHandle<()>,
     /// Waits for SIGINT/SIGTERM (not in tests, which stop the server through its handle).
@@ -159,6 +161,7 @@ impl Application {
             &state.webhooks,
             state.mailer.clone(),
         );
+        let lifecycle = crate::lifecycle::spawn(state.db.clone(), state.mailer.clone(), settings.clone());
 
         let (app_state, app_verifier) = (state.clone(), verifier.clone());
         let app_settings = web::Data::from(settings.clone());
@@ -224,7 +227,17 @@ impl Application {
             .map_err(|e| StartError::Bind { addr: bind, reason: e.to_string() })?
             .run();
         let signals = if handle_signals { Some(stop_on_signal(server.handle())?) } else { None };
-        Ok(Self { port, server, state, verifier, usage_flusher, webhook_dispatcher, trimmer, signals })
+        Ok(Self {
+            port,
+            server,
+            state,
+            verifier,
+            usage_flusher,
+            webhook_dispatcher,
+            lifecycle,
+            trimmer,
+            signals,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -254,6 +267,7 @@ impl Application {
         self.usage_flusher.abort();
         self.webhook_dispatcher.stop();
         self.trimmer.abort();
+        self.lifecycle.stop().await;
         self.verifier.clone().into_inner().flush_now().await;
         result?;
         tracing::info!("server stopped");

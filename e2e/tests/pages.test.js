@@ -209,7 +209,7 @@ describe('every console page at 1440 and 375 px', () => {
     await both(anon, 'password-reset', (p) => p.goto(link));
   });
 
-  it('invitations, two-factor sign-in and workspace settings', async () => {
+  it('invitations, two-factor sign-in, workspace settings and policies', async () => {
     let link;
     await both(owner, 'invitation-link', async (p, label) => {
       link = await invite(owner, `new-${label}@example.com`, 'admin');
@@ -217,6 +217,14 @@ describe('every console page at 1440 and 375 px', () => {
     await both(owner, 'members-invitations', (p) => p.goto(owner.url('/settings/members')));
     await both(anon, 'invitation-accept', (p) => p.goto(link));
     await both(owner, 'workspace-settings', (p) => p.goto(owner.url('/settings/workspace')));
+    await both(owner, 'policies', (p) => p.goto(owner.url('/settings/policies')));
+    owner.allowStatus(422, '/settings/policies');
+    await both(owner, 'policies-errors', async (p) => {
+      await p.goto(owner.url('/settings/policies'));
+      await p.locator('#unused_revoke_days').fill('3');
+      await p.getByRole('button', { name: 'Save policies' }).click();
+      await p.locator('[data-error-summary]').waitFor();
+    });
     await both(owner, 'two-factor-off', (p) => p.goto(owner.url('/settings/account/two-factor')));
     await both(owner, 'two-factor-setup', async (p) => {
       await p.goto(owner.url('/settings/account/two-factor'));

@@ -20,6 +20,8 @@ pub enum Capability {
     ManageKeys,
     /// Add, change and remove members.
     ManageMembers,
+    /// Set the workspace's key policies (*Settings → Policies*).
+    ManagePolicies,
 }
 
 impl Role {
@@ -29,7 +31,7 @@ impl Role {
         match cap {
             Capability::ViewKeys => true,
             Capability::ManageKeys => self >= Role::Admin,
-            Capability::ManageMembers => self == Role::Owner,
+            Capability::ManageMembers | Capability::ManagePolicies => self == Role::Owner,
         }
     }
 
@@ -87,6 +89,8 @@ mod tests {
         assert!(Role::Admin.can(Capability::ManageKeys));
         assert!(!Role::Admin.can(Capability::ManageMembers));
         assert!(Role::Owner.can(Capability::ManageMembers));
+        assert!(Role::Owner.can(Capability::ManagePolicies));
+        assert!(!Role::Admin.can(Capability::ManagePolicies));
         for r in Role::ALL {
             assert_eq!(r.as_str().parse::<Role>(), Ok(r));
         }

@@ -22,7 +22,8 @@ pub struct Nav {
     pub role_label: &'static str,
     pub workspaces: Vec<WorkspaceMembership>,
     pub can_manage_members: bool,
-    /// Which nav entry is the current page: `keys`, `audit`, `members`, `workspace`, `webhooks`, `account`.
+    /// Which nav entry is the current page: `keys`, `audit`, `members`, `workspace`, `policies`,
+    /// `webhooks`, `account`.
     pub active: &'static str,
 }
 
@@ -40,6 +41,7 @@ pub enum Section {
     AuditLog,
     Members,
     Workspace,
+    Policies,
     Webhooks,
     Account,
 }
@@ -50,6 +52,7 @@ impl Section {
             "audit" => Self::AuditLog,
             "members" => Self::Members,
             "workspace" => Self::Workspace,
+            "policies" => Self::Policies,
             "webhooks" => Self::Webhooks,
             "account" => Self::Account,
             _ => Self::Keys,
@@ -63,6 +66,7 @@ impl Section {
             "/settings/audit-log" => Self::AuditLog,
             "/settings/members" => Self::Members,
             "/settings/workspace" => Self::Workspace,
+            "/settings/policies" => Self::Policies,
             "/settings/webhooks" => Self::Webhooks,
             "/settings/account" => Self::Account,
             _ => Self::Keys,
@@ -75,6 +79,7 @@ impl Section {
             Self::AuditLog => "/settings/audit-log",
             Self::Members => "/settings/members",
             Self::Workspace => "/settings/workspace",
+            Self::Policies => "/settings/policies",
             Self::Webhooks => "/settings/webhooks",
             Self::Account => "/settings/account",
         }

@@ -78,6 +78,7 @@ impl Member {
                     "Your role in this workspace is read-only. Ask an owner or admin to manage keys."
                 }
                 Capability::ManageMembers => "Only owners of this workspace can manage members.",
+                Capability::ManagePolicies => "Only owners of this workspace can change its policies.",
                 Capability::ViewKeys => "You cannot view this workspace.",
             }))
         }

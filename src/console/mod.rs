@@ -16,6 +16,7 @@ pub mod member;
 pub mod members;
 pub mod pages;
 pub mod password_reset;
+pub mod policies;
 pub mod session;
 pub mod sudo;
 pub mod two_factor;
@@ -51,6 +52,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.configure(two_factor::routes);
     cfg.configure(workspace_settings::routes);
     cfg.configure(webhooks::routes);
+    cfg.configure(policies::routes);
 }
 
 /// The console's front door: the key table.

@@ -53,6 +53,7 @@ pub async fn workspace_switch(
     }
     let section = match Section::parse(&form.return_to) {
         Section::Members | Section::Workspace if !target.role.can(Capability::ManageMembers) => Section::Keys,
+        Section::Policies if !target.role.can(Capability::ManagePolicies) => Section::Keys,
         section => section,
     };
     Ok(see_other(section.path()))

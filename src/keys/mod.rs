@@ -13,6 +13,7 @@ pub mod expiry;
 pub mod grace;
 pub mod name;
 pub mod ops;
+pub mod policy;
 pub mod rate_limit;
 pub mod scopes;
 pub mod secret;

@@ -12,6 +12,7 @@
 use chrono::{NaiveDateTime, Utc};
 use serde_json::{Value, json};
 
+use super::policy::{self, PolicyRefusal};
 use super::secret::LIVE_PREFIX;
 use super::store::{self, KeyEdit, KeyRow, NewKey, Status};
 use super::{ApiKey, Burst, Expiry, Grace, KeyDescription, KeyHash, KeyName, PermissionSet, RateLimit};
@@ -52,6 +53,9 @@ pub enum KeyError {
         until.format("%-d %b %Y")
     )]
     FixedDatePassed { name: String, until: chrono::NaiveDate },
+    /// The workspace's policy does not allow it (`keys::policy`); the message names the rule.
+    #[error(transparent)]
+    Policy(#[from] PolicyRefusal),
     #[error(transparent)]
     Db(#[from] DbError),
 }
@@ -73,6 +77,7 @@ impl KeyError {
             Self::AlreadyDisabled { .. } => "already_disabled",
             Self::NotDisabled { .. } => "not_disabled",
             Self::FixedDatePassed { .. } => "expiry_date_passed",
+            Self::Policy(refusal) => refusal.code(),
             Self::Db(DbError::Unavailable(_)) => "unavailable",
             Self::Db(_) => "internal_error",
         }
@@ -206,6 +211,10 @@ pub async fn create(
             if let Some(existing) = store::active_name_clash(conn, workspace_id, name, now, None)? {
                 return Err(KeyError::NameTaken { existing });
             }
+            // Under the workspace lock the name check took: the policy in force now.
+            let full = request.permissions.is_full();
+            policy::check_new_key(conn, workspace_id, actor.user_id, Some(&request.expiry), full, now)?
+                .map_err(KeyError::Policy)?;
             let expires_at = request.expiry.expires_at(now);
             let rate_limit = request.rate_limit.map(RateLimit::per_minute);
             let burst = request.burst.map(Burst::requests);
@@ -285,7 +294,10 @@ pub async fn regenerate(
             if let Some(existing) = store::active_name_clash(conn, workspace_id, &key.name, now, Some(id))? {
                 return Err(KeyError::NameTakenSince { existing });
             }
-            let expires_at = Expiry::from_rule(&key.expiry_rule).expires_at(now);
+            // A rule longer than the workspace's policy now allows is shortened to its limit.
+            let rule = Expiry::from_rule(&key.expiry_rule);
+            let shortened = policy::read(conn, workspace_id)?.clamp(&rule, now);
+            let expires_at = shortened.unwrap_or(rule).expires_at(now);
             let old_until = grace.old_secret_until(now, key.expires_at);
             if store::regenerate(conn, workspace_id, id, &new_secret, expires_at, old_until, now)? == 0 {
                 return Err(KeyError::NotFound);
@@ -294,7 +306,9 @@ pub async fn regenerate(
                 Some(until) => format!("{} works until {}", key.masked(), exact_utc(until)),
                 None => format!("{} stopped working at once", key.masked()),
             };
-            let details = format!("Replaced secret {old}; new expiry: {}", never_or(expires_at));
+            let by_policy =
+                if shortened.is_some() { " (shortened by the workspace\u{2019}s policy)" } else { "" };
+            let details = format!("Replaced secret {old}; new expiry: {}{by_policy}", never_or(expires_at));
             let key_ref = Some(KeyRef { id, name: key.name, masked: new_masked });
             let event =
                 Event { workspace_id: Some(workspace_id), action: "key.regenerated", key: key_ref, details };
@@ -325,6 +339,10 @@ pub async fn edit(
         let key = store::find(conn, workspace_id, id)?.ok_or(KeyError::NotFound)?;
         if key.status(now) == Status::Revoked {
             return Err(KeyError::RevokedCannotChange { name: key.name });
+        }
+        if changes.permissions.is_full() && !PermissionSet::from_stored(&key.permissions).is_full() {
+            policy::check_new_key(conn, workspace_id, actor.user_id, None, true, now)?
+                .map_err(KeyError::Policy)?;
         }
         let name = changes.name.as_str();
         if name != key.name

@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use super::picker::{self, Grid};
 use super::{no_store, reveal_next};
-use crate::accounts::Capability;
+use crate::accounts::{Capability, Role};
 use crate::console::csrf::CsrfForm;
 use crate::console::dates::{date, day_in_words};
 use crate::console::error::ConsoleError;
@@ -18,7 +18,9 @@ use crate::console::member::Member;
 use crate::console::pages::{PageCtx, render, render_status};
 use crate::console::session::TypedSession;
 use crate::console::sudo::{self, SudoField};
-use crate::keys::expiry::{AllowedDays, DEFAULT_DAYS, PRESET_DAYS};
+use crate::db::DbError;
+use crate::keys::expiry::{AllowedDays, DEFAULT_DAYS};
+use crate::keys::policy::{self, Policy, PolicyRefusal};
 use crate::keys::{
     self, Burst, Catalogue, Expiry, KeyDescription, KeyError, KeyName, NewKeyRequest, PermissionSet,
     RateLimit,
@@ -119,6 +121,55 @@ pub struct NewKeyPage {
     pub read_only: Vec<String>,
     /// Re-authentication, for a full-access or never-expiring key when the proof is stale.
     pub sudo: SudoField,
+    /// Whether the workspace's policy lets this member give a key full access.
+    pub offers_full_access: bool,
+    /// Whether the policy allows a key without an expiration date.
+    pub offers_never: bool,
+    /// The policy's expiry rule, said beside the expiration field.
+    pub expiry_hint: Option<String>,
+}
+
+/// The workspace's key policy, for the forms that must offer only what it allows.
+pub async fn workspace_policy(state: &AppState, workspace_id: i64) -> Result<Policy, ConsoleError> {
+    let read = move |conn: &mut _| policy::read(conn, workspace_id).map_err(DbError::from);
+    state.db.run(read).await.map_err(ConsoleError::from)
+}
+
+/// A policy refusal as the field it concerns: (permissions, expiry).
+pub fn refusal_field(refusal: &PolicyRefusal, errors: &mut CreateKeyErrors) {
+    let message = Some(refusal.to_string());
+    match refusal {
+        PolicyRefusal::FullAccessOwnersOnly => errors.permissions = message,
+        PolicyRefusal::MaxLifetime { .. } | PolicyRefusal::ExpiryRequired => errors.expiry = message,
+    }
+}
+
+/// What the policy refuses of a parsed request, as field errors (none: `Ok`). Checked before
+/// re-authentication, so nobody types a password for a key that is then refused; the key
+/// operation checks again in its transaction.
+fn policy_errors(
+    policy: &Policy,
+    role: Role,
+    request: &NewKeyRequest,
+    now: NaiveDateTime,
+) -> Result<(), Box<CreateKeyErrors>> {
+    let mut errors = CreateKeyErrors::default();
+    if let Err(refusal) = policy.allows_expiry(&request.expiry, now) {
+        refusal_field(&refusal, &mut errors);
+    }
+    if request.permissions.is_full()
+        && let Err(refusal) = policy.allows_full_access(Some(role))
+    {
+        refusal_field(&refusal, &mut errors);
+    }
+    if errors.any() { Err(Box::new(errors)) } else { Ok(()) }
+}
+
+/// What the create form needs to know besides the form: the workspace's policy and the
+/// member's role under it.
+pub struct Rules {
+    pub policy: Policy,
+    pub role: Role,
 }
 
 impl NewKeyPage {
@@ -129,10 +180,13 @@ impl NewKeyPage {
         errors: CreateKeyErrors,
         sudo: SudoField,
         now: NaiveDateTime,
+        rules: &Rules,
     ) -> Self {
-        let presets = PRESET_DAYS
-            .iter()
-            .map(|&d| ExpiryOption {
+        let policy = &rules.policy;
+        let presets = policy
+            .offered_presets()
+            .into_iter()
+            .map(|d| ExpiryOption {
                 value: d.to_string(),
                 label: format!("{d} days"),
                 result: Expiry::Days(d)
@@ -141,7 +195,8 @@ impl NewKeyPage {
                     .unwrap_or_default(),
             })
             .collect();
-        let allowed = AllowedDays::from_today(now.date());
+        let allowed =
+            AllowedDays { last: policy.latest_date(now.date()), ..AllowedDays::from_today(now.date()) };
         Self {
             ctx,
             catalogue: state.catalogue.clone(),
@@ -156,6 +211,9 @@ impl NewKeyPage {
             grid: Grid::of(&state.catalogue),
             read_only: picker::read_only(&state.catalogue),
             sudo: SudoField { only_for: Some(SUDO_ONLY_FOR), ..sudo },
+            offers_full_access: policy.offers_full_access(rules.role),
+            offers_never: policy.offers_never(),
+            expiry_hint: policy.expiry_hint(),
         }
     }
 
@@ -182,13 +240,20 @@ impl NewKeyPage {
         self.form.permissions.iter().any(|p| p == id)
     }
 
-    /// The selected expiry choice; the 30-day preset on a fresh form.
+    /// The selected expiry choice; on a fresh form the 30-day preset, or the longest the
+    /// policy offers, or a custom date.
     pub fn expiry_selected(&self, value: &str) -> bool {
-        if self.form.expiry.is_empty() {
-            value == DEFAULT_DAYS.to_string()
-        } else {
-            self.form.expiry == value
+        if !self.form.expiry.is_empty() {
+            return self.form.expiry == value;
         }
+        let offered: Vec<&str> = self.presets.iter().map(|p| p.value.as_str()).collect();
+        let default = DEFAULT_DAYS.to_string();
+        let fresh = if offered.contains(&default.as_str()) {
+            default.as_str()
+        } else {
+            offered.last().copied().unwrap_or("custom")
+        };
+        value == fresh
     }
 
     pub fn perm_id(&self, scope: &str) -> String {
@@ -203,9 +268,11 @@ pub async fn key_create_form(
 ) -> Result<HttpResponse, ConsoleError> {
     member.require(Capability::ManageKeys)?;
     let now = Utc::now().naive_utc();
+    let rules = Rules { policy: workspace_policy(&state, member.workspace_id).await?, role: member.role };
     let ctx = PageCtx::for_member(&member, &session, "keys");
     let sudo = SudoField::for_member(&member);
-    render(&NewKeyPage::new(ctx, &state, CreateKeyFormData::default(), CreateKeyErrors::default(), sudo, now))
+    let form = CreateKeyFormData::default();
+    render(&NewKeyPage::new(ctx, &state, form, CreateKeyErrors::default(), sudo, now, &rules))
 }
 
 impl CreateKeyFormData {
@@ -246,6 +313,7 @@ pub async fn key_create(
 ) -> Result<HttpResponse, ConsoleError> {
     member.require(Capability::ManageKeys)?;
     let now = Utc::now().naive_utc();
+    let rules = Rules { policy: workspace_policy(&state, member.workspace_id).await?, role: member.role };
     if form.preset == "read-only" {
         // Without JavaScript the preset is a submit button: the same form comes back with the
         // read boxes ticked and everything else as typed.
@@ -257,28 +325,31 @@ pub async fn key_create(
         };
         let ctx = PageCtx::for_member(&member, &session, "keys");
         let sudo = SudoField::for_member(&member);
-        return render(&NewKeyPage::new(ctx, &state, form, CreateKeyErrors::default(), sudo, now))
+        return render(&NewKeyPage::new(ctx, &state, form, CreateKeyErrors::default(), sudo, now, &rules))
             .map(no_store);
     }
     let sudo = SudoField::for_member(&member);
-    let errors = match form.parse(&state.catalogue, now) {
+    let parsed = form
+        .parse(&state.catalogue, now)
+        .and_then(|request| policy_errors(&rules.policy, rules.role, &request, now).map(|()| request));
+    let errors = match parsed {
         Ok(request) if needs_confirmation(&request) && !sudo::fresh(&member) => {
             match sudo::guard(&state, &member, &form.confirm_identity).await? {
-                Ok(()) => return create(&state, &member, &session, form, request, now).await,
+                Ok(()) => return create(&state, &member, &session, form, request, now, &rules).await,
                 Err(field) => {
                     let errors = CreateKeyErrors::default();
                     let (code, wait) = (field.status(), field.retry_after);
                     let ctx = PageCtx::for_member(&member, &session, "keys");
-                    let page = NewKeyPage::new(ctx, &state, form, errors, field, now);
+                    let page = NewKeyPage::new(ctx, &state, form, errors, field, now, &rules);
                     return Ok(sudo::with_wait(render_status(code, &page).map(no_store)?, wait));
                 }
             }
         }
-        Ok(request) => return create(&state, &member, &session, form, request, now).await,
+        Ok(request) => return create(&state, &member, &session, form, request, now, &rules).await,
         Err(errors) => *errors,
     };
     let ctx = PageCtx::for_member(&member, &session, "keys");
-    let page = NewKeyPage::new(ctx, &state, form, errors, sudo, now);
+    let page = NewKeyPage::new(ctx, &state, form, errors, sudo, now, &rules);
     render_status(StatusCode::UNPROCESSABLE_ENTITY, &page).map(no_store)
 }
 
@@ -289,7 +360,8 @@ fn needs_confirmation(request: &NewKeyRequest) -> bool {
 
 const SUDO_ONLY_FOR: &str = "Needed only for a key with full access or without an expiration date.";
 
-/// Creates the key and leads to its reveal, or shows the form again when the name is taken.
+/// Creates the key and leads to its reveal, or shows the form again when the name is taken or
+/// the policy (changed meanwhile) refuses it.
 async fn create(
     state: &AppState,
     member: &Member,
@@ -297,15 +369,18 @@ async fn create(
     form: CreateKeyFormData,
     request: NewKeyRequest,
     now: NaiveDateTime,
+    rules: &Rules,
 ) -> Result<HttpResponse, ConsoleError> {
-    let errors = match keys::ops::create(&state.db, &member.actor(), member.workspace_id, request).await {
+    let mut errors = CreateKeyErrors::default();
+    match keys::ops::create(&state.db, &member.actor(), member.workspace_id, request).await {
         Ok(issued) => return reveal_next(session, issued),
-        Err(taken @ KeyError::NameTaken { .. }) => {
-            CreateKeyErrors { name: Some(taken.to_string()), ..Default::default() }
-        }
+        Err(taken @ KeyError::NameTaken { .. }) => errors.name = Some(taken.to_string()),
+        Err(KeyError::Policy(refusal)) => refusal_field(&refusal, &mut errors),
         Err(e) => return Err(e.into()),
-    };
+    }
+    // A refusal by a policy changed since the page was loaded: show what it allows now.
+    let rules = Rules { policy: workspace_policy(state, member.workspace_id).await?, role: rules.role };
     let ctx = PageCtx::for_member(member, session, "keys");
-    let page = NewKeyPage::new(ctx, state, form, errors, SudoField::for_member(member), now);
+    let page = NewKeyPage::new(ctx, state, form, errors, SudoField::for_member(member), now, &rules);
     render_status(StatusCode::UNPROCESSABLE_ENTITY, &page).map(no_store)
 }

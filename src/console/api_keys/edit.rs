@@ -9,7 +9,7 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 use chrono::Utc;
 
-use super::create::{CreateKeyErrors, CreateKeyFormData};
+use super::create::{CreateKeyErrors, CreateKeyFormData, refusal_field, workspace_policy};
 use super::picker::{self, Grid};
 use super::{load_key, no_store, parse_key_id};
 use crate::accounts::Capability;
@@ -21,6 +21,7 @@ use crate::console::pages::{PageCtx, render, render_status};
 use crate::console::see_other;
 use crate::console::session::TypedSession;
 use crate::console::sudo::{self, SudoField};
+use crate::keys::policy::PolicyRefusal;
 use crate::keys::store::{KeyRow, Status};
 use crate::keys::{self, Catalogue, KeyChanges, KeyError, PermissionSet};
 use crate::state::AppState;
@@ -42,6 +43,9 @@ pub struct EditKeyPage {
     pub read_only: Vec<String>,
     /// Re-authentication, when an edit gives the key full access and the proof is stale.
     pub sudo: SudoField,
+    /// Whether the form offers full access: the policy lets this member give it, or the key
+    /// has it already (keeping it is no widening).
+    pub offers_full_access: bool,
 }
 
 const SUDO_ONLY_FOR: &str = "Needed only to give the key full access.";
@@ -54,6 +58,7 @@ impl EditKeyPage {
         form: CreateKeyFormData,
         errors: CreateKeyErrors,
         sudo: SudoField,
+        offers_full_access: bool,
     ) -> Self {
         Self {
             ctx,
@@ -68,6 +73,7 @@ impl EditKeyPage {
             grid: Grid::of(&state.catalogue),
             read_only: picker::read_only(&state.catalogue),
             sudo: SudoField { only_for: Some(SUDO_ONLY_FOR), ..sudo },
+            offers_full_access,
         }
     }
 
@@ -94,6 +100,12 @@ impl EditKeyPage {
     pub fn perm_id(&self, scope: &str) -> String {
         picker::perm_id(scope)
     }
+}
+
+/// Whether the edit form offers full access to this member for this key.
+async fn offers_full_access(state: &AppState, member: &Member, key: &KeyRow) -> Result<bool, ConsoleError> {
+    let policy = workspace_policy(state, member.workspace_id).await?;
+    Ok(policy.offers_full_access(member.role) || PermissionSet::from_stored(&key.permissions).is_full())
 }
 
 /// The form as the key stands.
@@ -130,9 +142,10 @@ pub async fn key_edit_form(
     member.require(Capability::ManageKeys)?;
     let key = load_key(&state, member.workspace_id, &path).await?;
     refuse_revoked(&key)?;
+    let full = offers_full_access(&state, &member, &key).await?;
     let ctx = PageCtx::for_member(&member, &session, "keys");
     let sudo = SudoField::for_member(&member);
-    render(&EditKeyPage::new(ctx, &state, &key, form_of(&key), CreateKeyErrors::default(), sudo))
+    render(&EditKeyPage::new(ctx, &state, &key, form_of(&key), CreateKeyErrors::default(), sudo, full))
 }
 
 pub async fn key_edit(
@@ -146,9 +159,10 @@ pub async fn key_edit(
     let id = parse_key_id(&path)?;
     let key = load_key(&state, member.workspace_id, &path).await?;
     refuse_revoked(&key)?;
+    let full = offers_full_access(&state, &member, &key).await?;
     let page = |form, errors, sudo| {
         let ctx = PageCtx::for_member(&member, &session, "keys");
-        EditKeyPage::new(ctx, &state, &key, form, errors, sudo)
+        EditKeyPage::new(ctx, &state, &key, form, errors, sudo, full)
     };
     if form.preset == "read-only" {
         let form = CreateKeyFormData {
@@ -168,6 +182,13 @@ pub async fn key_edit(
     };
     let widens_to_full =
         changes.permissions.is_full() && !PermissionSet::from_stored(&key.permissions).is_full();
+    if widens_to_full && !full {
+        // Refused by the policy before any re-authentication; the operation checks it again.
+        let mut errors = CreateKeyErrors::default();
+        refusal_field(&PolicyRefusal::FullAccessOwnersOnly, &mut errors);
+        let page = page(form, errors, SudoField::for_member(&member));
+        return render_status(StatusCode::UNPROCESSABLE_ENTITY, &page).map(no_store);
+    }
     if widens_to_full
         && !sudo::fresh(&member)
         && let Err(field) = sudo::guard(&state, &member, &form.confirm_identity).await?
@@ -191,6 +212,11 @@ pub async fn key_edit(
         }
         Err(taken @ KeyError::NameTaken { .. }) => {
             CreateKeyErrors { name: Some(taken.to_string()), ..Default::default() }
+        }
+        Err(KeyError::Policy(refusal)) => {
+            let mut errors = CreateKeyErrors::default();
+            refusal_field(&refusal, &mut errors);
+            errors
         }
         Err(e @ (KeyError::NotFound | KeyError::Db(_))) => return Err(e.into()),
         Err(refused) => return Err(refused.into()),

@@ -7,6 +7,7 @@ use actix_web::{HttpResponse, web};
 use chrono::{NaiveDateTime, Utc};
 use serde::Deserialize;
 
+use super::create::workspace_policy;
 use super::{ChoiceGroup, ChoiceOption, ConfirmPage, load_key, parse_key_id, reveal_next};
 use crate::accounts::Capability;
 use crate::console::csrf::CsrfForm;
@@ -19,6 +20,7 @@ use crate::console::see_other;
 use crate::console::session::TypedSession;
 use crate::keys::grace::{self, Grace};
 use crate::keys::ops::regenerate_refusal;
+use crate::keys::policy::Policy;
 use crate::keys::store::KeyRow;
 use crate::keys::{self, Expiry, KeyError};
 use crate::state::AppState;
@@ -30,9 +32,19 @@ pub struct RegenerateFormData {
     pub old_secret_stops: String,
 }
 
-/// The expiry a regenerated secret gets, in words.
-fn new_expiry_text(key: &KeyRow, now: NaiveDateTime) -> String {
-    match Expiry::from_rule(&key.expiry_rule).expires_at(now) {
+/// The expiry a regenerated secret gets, in words (shortened to what the workspace's policy
+/// allows when the key's rule asks for more, as `keys::ops::regenerate` does).
+fn new_expiry_text(key: &KeyRow, now: NaiveDateTime, policy: &Policy) -> String {
+    let rule = Expiry::from_rule(&key.expiry_rule);
+    if let Some(shortened) = policy.clamp(&rule, now)
+        && let Some(t) = shortened.expires_at(now)
+    {
+        return format!(
+            "The new secret expires on {}: the key's expiration rule asks for more than this workspace's policy allows.",
+            date(t)
+        );
+    }
+    match rule.expires_at(now) {
         Some(t) => format!("The new secret expires on {}, following the key's expiration rule.", date(t)),
         None => "The new secret never expires, like the old one.".into(),
     }
@@ -66,11 +78,12 @@ fn confirm_page(
     now: NaiveDateTime,
     chosen: &str,
     error: Option<String>,
+    policy: &Policy,
 ) -> ConfirmPage {
     let mut consequences = vec![
         "A new secret replaces the current one. The current secret stops working at the moment you choose below; until then both work, and answers to the old one carry an X-Keyward-Key-Deprecated header saying when it stops.".into(),
         "The name, permissions and rate limit stay the same.".into(),
-        new_expiry_text(&key, now),
+        new_expiry_text(&key, now, policy),
         "The new secret is shown once, on the next page.".into(),
     ];
     if let Some((masked, until)) = key.previous_secret(now) {
@@ -104,7 +117,8 @@ pub async fn key_regenerate_form(
     member.require(Capability::ManageKeys)?;
     let key = load_key(&state, member.workspace_id, &path).await?;
     let now = Utc::now().naive_utc();
-    render_status(StatusCode::OK, &confirm_page(&member, &session, key, now, "", None))
+    let policy = workspace_policy(&state, member.workspace_id).await?;
+    render_status(StatusCode::OK, &confirm_page(&member, &session, key, now, "", None, &policy))
 }
 
 pub async fn key_regenerate(
@@ -121,7 +135,9 @@ pub async fn key_regenerate(
         Ok(grace) => grace,
         Err(e) => {
             let key = load_key(&state, member.workspace_id, &path).await?;
-            let page = confirm_page(&member, &session, key, Utc::now().naive_utc(), "", Some(e.to_string()));
+            let policy = workspace_policy(&state, member.workspace_id).await?;
+            let now = Utc::now().naive_utc();
+            let page = confirm_page(&member, &session, key, now, "", Some(e.to_string()), &policy);
             return render_status(StatusCode::UNPROCESSABLE_ENTITY, &page);
         }
     };

@@ -55,6 +55,10 @@ pub const ACTIONS: &[(&str, &str)] = &[
     ("webhook.disabled", "Webhook endpoint disabled"),
     ("webhook.enabled", "Webhook endpoint enabled"),
     ("webhook.secret_rotated", "Webhook signing secret replaced"),
+    ("policy.changed", "Policies changed"),
+    ("key.expiry_reminder", "Expiry reminder sent"),
+    ("key.expired", "Key expired"),
+    ("key.unused_warning", "Unused key warned"),
 ];
 
 /// The words for an action code; an unknown code (from a later version) shows as itself.

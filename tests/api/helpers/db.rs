@@ -504,6 +504,133 @@ pub async fn role_of(app: &TestApp, email: &str, workspace_id: i64) -> Option<St
         .unwrap()
 }
 
+// ---------------------------------------------------------------- policies and key notices
+
+/// Moves a key's creation and expiry, as if it had been made at `created_at`.
+pub async fn set_key_made_at(
+    app: &TestApp,
+    id: i64,
+    created_at: NaiveDateTime,
+    expires_at: Option<NaiveDateTime>,
+) {
+    app.state
+        .db
+        .write(move |conn| -> Result<(), DbError> {
+            diesel::update(api_keys::table.find(id))
+                .set((api_keys::created_at.eq(created_at), api_keys::expires_at.eq(expires_at)))
+                .execute(conn)?;
+            Ok(())
+        })
+        .await
+        .unwrap()
+}
+
+/// Sets a workspace's key policy directly.
+pub async fn set_policy(app: &TestApp, workspace_id: i64, policy: keyward::keys::policy::Policy) {
+    app.state
+        .db
+        .write(move |conn| -> Result<(), DbError> {
+            keyward::keys::policy::write(conn, workspace_id, &policy, Utc::now().naive_utc())?;
+            Ok(())
+        })
+        .await
+        .unwrap()
+}
+
+/// A workspace's key policy as stored.
+pub async fn policy_of(app: &TestApp, workspace_id: i64) -> keyward::keys::policy::Policy {
+    app.state
+        .db
+        .run(move |conn| keyward::keys::policy::read(conn, workspace_id).map_err(DbError::from))
+        .await
+        .unwrap()
+}
+
+/// Every key notice as (key id, kind, about), in key and kind order.
+pub async fn key_notices(app: &TestApp) -> Vec<(i64, String, NaiveDateTime)> {
+    use keyward::db::schema::key_notices as n;
+    app.state
+        .db
+        .run(|conn| -> Result<_, DbError> {
+            Ok(n::table.order((n::key_id, n::kind)).select((n::key_id, n::kind, n::about)).load(conn)?)
+        })
+        .await
+        .unwrap()
+}
+
+/// Records a key notice as if it had been sent at `sent_at`.
+pub async fn record_notice(
+    app: &TestApp,
+    key_id: i64,
+    kind: &'static str,
+    about: NaiveDateTime,
+    sent_at: NaiveDateTime,
+) {
+    use keyward::db::schema::key_notices as n;
+    app.state
+        .db
+        .write(move |conn| -> Result<(), DbError> {
+            diesel::insert_into(n::table)
+                .values((n::key_id.eq(key_id), n::kind.eq(kind), n::about.eq(about), n::sent_at.eq(sent_at)))
+                .execute(conn)?;
+            Ok(())
+        })
+        .await
+        .unwrap()
+}
+
+/// A webhook endpoint of the workspace subscribed to `events` (space-separated); its id.
+pub async fn insert_webhook_endpoint(app: &TestApp, workspace_id: i64, events: &'static str) -> i64 {
+    use keyward::db::schema::webhook_endpoints as w;
+    app.state
+        .db
+        .write(move |conn| -> Result<i64, DbError> {
+            Ok(diesel::insert_into(w::table)
+                .values((
+                    w::workspace_id.eq(workspace_id),
+                    w::url.eq("https://hooks.example.com/keyward"),
+                    w::events.eq(events),
+                    w::secret.eq("sealed"),
+                    w::created_at.eq(Utc::now().naive_utc()),
+                ))
+                .returning(w::id)
+                .get_result(conn)?)
+        })
+        .await
+        .unwrap()
+}
+
+/// Every webhook event written, as (type, payload), oldest first.
+pub async fn webhook_events(app: &TestApp) -> Vec<(String, String)> {
+    use keyward::db::schema::webhook_events as e;
+    app.state
+        .db
+        .run(|conn| -> Result<_, DbError> {
+            Ok(e::table.order(e::id).select((e::event_type, e::payload)).load(conn)?)
+        })
+        .await
+        .unwrap()
+}
+
+/// The audit log's (actor, action, key id, details), oldest first (every workspace).
+pub async fn audit_rows(app: &TestApp) -> Vec<(String, String, Option<i64>, String)> {
+    app.state
+        .db
+        .run(|conn| -> Result<_, DbError> {
+            Ok(audit_events::table
+                .order(audit_events::id.asc())
+                .select((
+                    audit_events::actor,
+                    audit_events::action,
+                    audit_events::key_id,
+                    audit_events::details,
+                ))
+                .load(conn)?)
+        })
+        .await
+        .unwrap()
+}
+
 // ---------------------------------------------------------------- webhooks
 
 /// An endpoint's stored signing secret, as the database holds it.
