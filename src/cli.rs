@@ -132,6 +132,18 @@ pub struct Opts {
     /// answering: e.g. 2s, 500ms.
     #[arg(long, env = "KEYWARD_KEY_LEASE", default_value = "2s", global = true)]
     pub key_lease: String,
+    /// Let webhook endpoints be private, loopback or link-local addresses, and plain http://
+    /// (receivers on this host or network). Off by default: otherwise a webhook URL could make
+    /// the server send requests into its own network.
+    #[arg(
+        long,
+        env = "KEYWARD_WEBHOOK_ALLOW_PRIVATE",
+        default_value_t = false,
+        action = clap::ArgAction::Set,
+        value_parser = clap::builder::BoolishValueParser::new(),
+        global = true
+    )]
+    pub webhook_allow_private: bool,
     /// How often the key rules run (expiry reminders, unused keys): e.g. 5m, 1h. Each notice
     /// is sent once however often they run.
     #[arg(long, env = "KEYWARD_LIFECYCLE_INTERVAL", default_value = "5m", global = true)]
@@ -186,6 +198,7 @@ impl Opts {
             timeout("KEYWARD_PASSWORD_QUEUE_TIMEOUT", &self.password_queue_timeout, Duration::ZERO)?;
         s.body_read_timeout = timeout("KEYWARD_BODY_TIMEOUT", &self.body_timeout, Duration::from_secs(1))?;
         s.key_lease = timeout("KEYWARD_KEY_LEASE", &self.key_lease, Duration::from_millis(200))?;
+        s.webhooks.allow_private = self.webhook_allow_private;
         Ok(s)
     }
 
@@ -331,5 +344,13 @@ mod tests {
         let bad =
             settings_from(&["--smtp-url", "imap://u:hunter2@h", "--smtp-from", "k@example.com"]).unwrap_err();
         assert!(bad.contains("KEYWARD_SMTP_URL") && !bad.contains("hunter2"), "{bad}");
+    }
+
+    #[test]
+    fn private_webhook_addresses_are_refused_unless_allowed() {
+        assert!(!settings_from(&[]).unwrap().webhooks.allow_private);
+        assert!(settings_from(&["--webhook-allow-private", "true"]).unwrap().webhooks.allow_private);
+        assert!(!settings_from(&["--webhook-allow-private", "false"]).unwrap().webhooks.allow_private);
+        assert!(settings_from(&["--webhook-allow-private", "maybe"]).is_err());
     }
 }

@@ -18,3 +18,4 @@ pub mod telemetry;
 pub mod text;
 pub mod verifier;
 pub mod web;
+pub mod webhooks;

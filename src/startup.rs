@@ -52,6 +52,8 @@ pub struct Application {
     state: web::Data<AppState>,
     verifier: web::Data<Verifier>,
     usage_flusher: tokio::task::JoinHandle<()>,
+    /// Delivers the webhook outbox (see [`crate::webhooks::dispatch`]).
+    webhook_dispatcher: crate::webhooks::Dispatcher,
     /// The scheduled key rules: expiry reminders, unused keys (see [`crate::lifecycle`]).
     lifecycle: crate::lifecycle::Lifecycle,
     /// Hands freed heap pages back to the system now and then (see [`crate::memory`]).
@@ -127,6 +129,7 @@ impl Application {
         let secret = instance_secret(&settings)?;
         let key = cookie_key_for(&secret);
         let two_factor_cipher = SecretCipher::for_instance(&secret);
+        let webhooks = crate::webhooks::Webhooks::for_instance(&secret);
         drop(secret);
         let setup_code = first_run_code(&db, &settings, port).await?;
 
@@ -143,6 +146,7 @@ impl Application {
             password_work: crate::accounts::password_work::PasswordWork::new(settings.password_work),
             mailer,
             two_factor_cipher,
+            webhooks,
         });
         let shared_limits = shared_limiter(&settings).await?;
         let verifier = web::Data::new(Verifier::new(state.db.clone(), settings.rate_limit, shared_limits));
@@ -151,6 +155,12 @@ impl Application {
         let usage_flusher =
             crate::verifier::spawn_flusher(verifier.clone().into_inner(), settings.usage_flush_interval);
         let trimmer = crate::memory::spawn_trimmer();
+        let webhook_dispatcher = crate::webhooks::Dispatcher::start(
+            state.db.clone(),
+            settings.webhooks,
+            &state.webhooks,
+            state.mailer.clone(),
+        );
         let lifecycle = crate::lifecycle::spawn(state.db.clone(), state.mailer.clone(), settings.clone());
 
         let (app_state, app_verifier) = (state.clone(), verifier.clone());
@@ -217,7 +227,17 @@ impl Application {
             .map_err(|e| StartError::Bind { addr: bind, reason: e.to_string() })?
             .run();
         let signals = if handle_signals { Some(stop_on_signal(server.handle())?) } else { None };
-        Ok(Self { port, server, state, verifier, usage_flusher, lifecycle, trimmer, signals })
+        Ok(Self {
+            port,
+            server,
+            state,
+            verifier,
+            usage_flusher,
+            webhook_dispatcher,
+            lifecycle,
+            trimmer,
+            signals,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -245,6 +265,7 @@ impl Application {
         }
         // No request can count anything any more: write what is left, then stop.
         self.usage_flusher.abort();
+        self.webhook_dispatcher.stop();
         self.trimmer.abort();
         self.lifecycle.stop().await;
         self.verifier.clone().into_inner().flush_now().await;

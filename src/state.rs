@@ -28,4 +28,6 @@ pub struct AppState {
     pub mailer: Option<crate::mail::Mailer>,
     /// Encrypts TOTP secrets at rest, with a key derived from the instance's secret key.
     pub two_factor_cipher: crate::accounts::two_factor::SecretCipher,
+    /// Webhooks: the cipher of signing secrets, and the dispatcher's doorbell.
+    pub webhooks: crate::webhooks::Webhooks,
 }

@@ -257,6 +257,40 @@ describe('every console page at 1440 and 375 px', () => {
     }
   });
 
+  it('webhooks: the list, the endpoint form and its errors, the secret, an endpoint and its confirmations', async () => {
+    await both(owner, 'webhooks-empty', (p) => p.goto(owner.url('/settings/webhooks')));
+    await both(owner, 'webhook-form', (p) => p.goto(owner.url('/settings/webhooks/new')));
+    owner.allowStatus(422, '/settings/webhooks');
+    await both(owner, 'webhook-form-errors', async (p) => {
+      await p.goto(owner.url('/settings/webhooks/new'));
+      await p.locator('#url').fill('https://10.0.0.1/hook');
+      await p.getByRole('button', { name: 'Add endpoint' }).click();
+      await p.locator('[data-error-summary]').waitFor();
+    });
+    let id;
+    await both(owner, 'webhook-secret', async (p, label) => {
+      await p.goto(owner.url('/settings/webhooks/new'));
+      await p.locator('#url').fill(`https://hooks.example.com/keyward-${label}`);
+      await Promise.all([p.waitForURL(/\/settings\/webhooks\/\d+\/secret$/), p.getByRole('button', { name: 'Add endpoint' }).click()]);
+      id = p.url().match(/webhooks\/(\d+)\/secret/)[1];
+    });
+    await both(owner, 'webhooks', (p) => p.goto(owner.url('/settings/webhooks')));
+    await both(owner, 'webhook-endpoint', (p) => p.goto(owner.url(`/settings/webhooks/${id}`)));
+    await both(owner, 'webhook-edit', (p) => p.goto(owner.url(`/settings/webhooks/${id}/edit`)));
+    // A delivery that could not be made (the name does not resolve): its row with the reason.
+    await owner.page.goto(owner.url(`/settings/webhooks/${id}`));
+    await Promise.all([owner.page.waitForLoadState(), owner.page.getByRole('button', { name: 'Send test event' }).click()]);
+    for (let i = 0; i < 100; i++) {
+      await owner.page.goto(owner.url(`/settings/webhooks/${id}`));
+      if ((await owner.page.locator('table.deliveries-table td[data-label="Attempts"]').first().innerText()).trim() !== '0') break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await both(owner, 'webhook-deliveries', (p) => p.goto(owner.url(`/settings/webhooks/${id}`)));
+    for (const action of ['delete', 'rotate-secret']) {
+      await both(owner, `webhook-${action}`, (p) => p.goto(owner.url(`/settings/webhooks/${id}/${action}`)));
+    }
+  });
+
   it('signed out, and a page that does not exist', async () => {
     anon.allowStatus(404, '/no-such-page');
     await both(anon, 'not-found', (p) => p.goto(anon.url('/no-such-page')));

@@ -22,7 +22,8 @@ pub struct Nav {
     pub role_label: &'static str,
     pub workspaces: Vec<WorkspaceMembership>,
     pub can_manage_members: bool,
-    /// Which nav entry is the current page: `keys`, `audit`, `members`, `workspace`, `policies`, `account`.
+    /// Which nav entry is the current page: `keys`, `audit`, `members`, `workspace`, `policies`,
+    /// `webhooks`, `account`.
     pub active: &'static str,
 }
 
@@ -41,6 +42,7 @@ pub enum Section {
     Members,
     Workspace,
     Policies,
+    Webhooks,
     Account,
 }
 
@@ -51,6 +53,7 @@ impl Section {
             "members" => Self::Members,
             "workspace" => Self::Workspace,
             "policies" => Self::Policies,
+            "webhooks" => Self::Webhooks,
             "account" => Self::Account,
             _ => Self::Keys,
         }
@@ -64,6 +67,7 @@ impl Section {
             "/settings/members" => Self::Members,
             "/settings/workspace" => Self::Workspace,
             "/settings/policies" => Self::Policies,
+            "/settings/webhooks" => Self::Webhooks,
             "/settings/account" => Self::Account,
             _ => Self::Keys,
         }
@@ -76,6 +80,7 @@ impl Section {
             Self::Members => "/settings/members",
             Self::Workspace => "/settings/workspace",
             Self::Policies => "/settings/policies",
+            Self::Webhooks => "/settings/webhooks",
             Self::Account => "/settings/account",
         }
     }

@@ -20,6 +20,7 @@ pub mod policies;
 pub mod session;
 pub mod sudo;
 pub mod two_factor;
+pub mod webhooks;
 pub mod workspace_settings;
 pub mod workspaces;
 
@@ -50,6 +51,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.configure(workspaces::routes);
     cfg.configure(two_factor::routes);
     cfg.configure(workspace_settings::routes);
+    cfg.configure(webhooks::routes);
     cfg.configure(policies::routes);
 }
 

@@ -16,6 +16,7 @@ pub(crate) const CSRF: &str = "csrf";
 pub(crate) const FLASH: &str = "flash";
 const REVEAL: &str = "reveal";
 const INVITATION_LINK: &str = "invite";
+const WEBHOOK_SECRET: &str = "whsecret";
 
 pub struct TypedSession(Session);
 
@@ -38,6 +39,13 @@ pub struct PendingInvitationLink {
 }
 
 pub use crate::mail::Delivery;
+
+/// A webhook endpoint's new signing secret waiting for the page that shows it once.
+#[derive(Serialize, Deserialize)]
+pub struct PendingWebhookSecret {
+    pub endpoint_id: i64,
+    pub secret: String,
+}
 
 impl TypedSession {
     pub fn inner(&self) -> &Session {
@@ -102,6 +110,20 @@ impl TypedSession {
         let pending: PendingInvitationLink = self.0.get(INVITATION_LINK).ok().flatten()?;
         self.0.remove(INVITATION_LINK);
         (pending.invitation_id == invitation_id).then_some(pending)
+    }
+
+    pub fn set_pending_webhook_secret(
+        &self,
+        pending: &PendingWebhookSecret,
+    ) -> Result<(), SessionInsertError> {
+        self.0.insert(WEBHOOK_SECRET, pending)
+    }
+
+    /// Takes the pending signing secret out of the session if it belongs to `endpoint_id`.
+    pub fn take_pending_webhook_secret(&self, endpoint_id: i64) -> Option<String> {
+        let pending: PendingWebhookSecret = self.0.get(WEBHOOK_SECRET).ok().flatten()?;
+        self.0.remove(WEBHOOK_SECRET);
+        (pending.endpoint_id == endpoint_id).then_some(pending.secret)
     }
 
     /// Signs out: the cookie is emptied and expired.

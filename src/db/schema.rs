@@ -167,6 +167,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    webhook_attempts (id) {
+        id -> BigInt,
+        delivery_id -> BigInt,
+        attempted_at -> Timestamp,
+        response_status -> Nullable<Integer>,
+        error -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
     webhook_deliveries (id) {
         id -> BigInt,
         event_id -> BigInt,
@@ -231,6 +241,7 @@ diesel::joinable!(memberships -> users (user_id));
 diesel::joinable!(memberships -> workspaces (workspace_id));
 diesel::joinable!(recovery_codes -> users (user_id));
 diesel::joinable!(user_sessions -> users (user_id));
+diesel::joinable!(webhook_attempts -> webhook_deliveries (delivery_id));
 diesel::joinable!(webhook_deliveries -> webhook_endpoints (endpoint_id));
 diesel::joinable!(webhook_deliveries -> webhook_events (event_id));
 diesel::joinable!(webhook_endpoints -> users (created_by));
@@ -251,6 +262,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     user_sessions,
     users,
     verifier_leases,
+    webhook_attempts,
     webhook_deliveries,
     webhook_endpoints,
     webhook_events,

@@ -34,3 +34,4 @@ mod sign_in_security;
 mod sudo;
 mod two_factor;
 mod verifier;
+mod webhooks;

@@ -148,8 +148,14 @@ pub struct UndecryptableSecret;
 impl SecretCipher {
     /// The cipher for an instance: its key is SHA-256 over a purpose label and the secret.
     pub fn for_instance(secret: &SecretKey) -> Self {
+        Self::for_purpose(secret, KEY_PURPOSE)
+    }
+
+    /// A cipher for other secrets the instance must read back (webhook signing secrets), under
+    /// its own purpose label, so its key differs from this one's.
+    pub fn for_purpose(secret: &SecretKey, purpose: &[u8]) -> Self {
         let mut hasher = Sha256::new();
-        hasher.update(KEY_PURPOSE);
+        hasher.update(purpose);
         hasher.update(secret.expose().as_bytes());
         let key = hasher.finalize();
         Self(Aes256Gcm::new(&key))
@@ -157,26 +163,35 @@ impl SecretCipher {
 
     /// `v1:` and the base64 of a fresh random nonce followed by the ciphertext.
     pub fn seal(&self, secret: &TotpSecret) -> String {
+        self.seal_bytes(secret.0.expose_secret())
+    }
+
+    pub fn open(&self, stored: &str) -> Result<TotpSecret, UndecryptableSecret> {
+        self.open_bytes(stored).map(TotpSecret::from_bytes)
+    }
+
+    /// [`SecretCipher::seal`] for any bytes.
+    pub fn seal_bytes(&self, plain: &[u8]) -> String {
         let mut nonce = [0u8; NONCE_BYTES];
         rand::rngs::OsRng.unwrap_err().fill(&mut nonce);
         let sealed = self
             .0
-            .encrypt(Nonce::from_slice(&nonce), secret.0.expose_secret().as_slice())
+            .encrypt(Nonce::from_slice(&nonce), plain)
             .expect("AES-GCM encrypts any input of this size");
         let mut out = nonce.to_vec();
         out.extend_from_slice(&sealed);
         format!("{STORED_PREFIX}{}", STANDARD_NO_PAD.encode(out))
     }
 
-    pub fn open(&self, stored: &str) -> Result<TotpSecret, UndecryptableSecret> {
+    /// [`SecretCipher::open`] for any bytes.
+    pub fn open_bytes(&self, stored: &str) -> Result<Vec<u8>, UndecryptableSecret> {
         let body = stored.strip_prefix(STORED_PREFIX).ok_or(UndecryptableSecret)?;
         let bytes = STANDARD_NO_PAD.decode(body).map_err(|_| UndecryptableSecret)?;
         if bytes.len() <= NONCE_BYTES {
             return Err(UndecryptableSecret);
         }
         let (nonce, sealed) = bytes.split_at(NONCE_BYTES);
-        let plain = self.0.decrypt(Nonce::from_slice(nonce), sealed).map_err(|_| UndecryptableSecret)?;
-        Ok(TotpSecret::from_bytes(plain))
+        self.0.decrypt(Nonce::from_slice(nonce), sealed).map_err(|_| UndecryptableSecret)
     }
 }
 

@@ -630,3 +630,70 @@ pub async fn audit_rows(app: &TestApp) -> Vec<(String, String, Option<i64>, Stri
         .await
         .unwrap()
 }
+
+// ---------------------------------------------------------------- webhooks
+
+/// An endpoint's stored signing secret, as the database holds it.
+pub async fn stored_webhook_secret(app: &TestApp, endpoint_id: i64) -> String {
+    use keyward::db::schema::webhook_endpoints;
+    app.state
+        .db
+        .run(move |conn| -> Result<String, DbError> {
+            Ok(webhook_endpoints::table.find(endpoint_id).select(webhook_endpoints::secret).first(conn)?)
+        })
+        .await
+        .unwrap()
+}
+
+/// Points an endpoint elsewhere behind the console's checks (as a URL stored before a rule
+/// changed, or a name that resolves differently now).
+pub async fn set_webhook_url(app: &TestApp, endpoint_id: i64, url: &str) {
+    use keyward::db::schema::webhook_endpoints;
+    let url = url.to_owned();
+    app.state
+        .db
+        .write(move |conn| -> Result<usize, DbError> {
+            Ok(diesel::update(webhook_endpoints::table.find(endpoint_id))
+                .set(webhook_endpoints::url.eq(url))
+                .execute(conn)?)
+        })
+        .await
+        .unwrap();
+}
+
+/// One delivery row: (status, attempts, response status, last error).
+pub type DeliveryState = (String, i32, Option<i32>, Option<String>);
+
+/// An endpoint's deliveries, oldest first.
+pub async fn webhook_deliveries(app: &TestApp, endpoint_id: i64) -> Vec<DeliveryState> {
+    use keyward::db::schema::webhook_deliveries as d;
+    app.state
+        .db
+        .run(move |conn| -> Result<Vec<DeliveryState>, DbError> {
+            Ok(d::table
+                .filter(d::endpoint_id.eq(endpoint_id))
+                .order(d::id.asc())
+                .select((d::status, d::attempts, d::response_status, d::last_error))
+                .load(conn)?)
+        })
+        .await
+        .unwrap()
+}
+
+/// Whether the endpoint is disabled, and why.
+pub async fn webhook_disabled(app: &TestApp, endpoint_id: i64) -> Option<String> {
+    use keyward::db::schema::webhook_endpoints as e;
+    app.state
+        .db
+        .run(move |conn| -> Result<_, DbError> {
+            let row: Option<(Option<NaiveDateTime>, Option<String>)> = e::table
+                .find(endpoint_id)
+                .select((e::disabled_at, e::disabled_reason))
+                .first(conn)
+                .optional()?;
+            Ok(row)
+        })
+        .await
+        .unwrap()
+        .and_then(|(at, reason)| at.map(|_| reason.unwrap_or_default()))
+}

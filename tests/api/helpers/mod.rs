@@ -22,6 +22,7 @@ pub mod pages;
 pub mod process;
 pub mod redis;
 pub mod smtp;
+pub mod webhook_receiver;
 
 pub use app::{
     MEMBER_PASSWORD, OWNER_EMAIL, OWNER_PASSWORD, TEST_SECRET_KEY, TestApp, spawn_another, spawn_app,
