@@ -88,10 +88,12 @@
         if (cancel) cancel.addEventListener("click", function (ev) { ev.preventDefault(); dialog.close(); });
         dialog.addEventListener("close", function () { dialog.remove(); link.focus(); });
         dialog.showModal();
-        // The safe choice takes focus, so Enter, Enter never destroys anything: the chosen
-        // radio of a choice, else Cancel (WAI-ARIA dialog pattern for destructive actions).
-        var first = dialog.querySelector("input[type=radio]:checked") || dialog.querySelector("[data-cancel]") ||
-          dialog.querySelector("button, input, a");
+        // The safe choice takes focus, so Enter, Enter never destroys anything (WAI-ARIA dialog
+        // pattern for destructive actions): what the page marks (Cancel, where a choice sits
+        // inside a destructive form: Enter on a radio would submit it), else the chosen radio
+        // of a choice, else Cancel.
+        var first = dialog.querySelector("[data-dialog-focus]") || dialog.querySelector("input[type=radio]:checked") ||
+          dialog.querySelector("[data-cancel]") || dialog.querySelector("button, input, a");
         if (first) first.focus();
       })
       .catch(function () { window.location = link.href; });
