@@ -22,6 +22,8 @@ pub enum Capability {
     ManageMembers,
     /// Set the workspace's key policies (*Settings → Policies*).
     ManagePolicies,
+    /// Add, change and remove webhook endpoints, and see their deliveries (*Settings → Webhooks*).
+    ManageWebhooks,
 }
 
 impl Role {
@@ -31,7 +33,9 @@ impl Role {
         match cap {
             Capability::ViewKeys => true,
             Capability::ManageKeys => self >= Role::Admin,
-            Capability::ManageMembers | Capability::ManagePolicies => self == Role::Owner,
+            Capability::ManageMembers | Capability::ManagePolicies | Capability::ManageWebhooks => {
+                self == Role::Owner
+            }
         }
     }
 
@@ -91,6 +95,8 @@ mod tests {
         assert!(Role::Owner.can(Capability::ManageMembers));
         assert!(Role::Owner.can(Capability::ManagePolicies));
         assert!(!Role::Admin.can(Capability::ManagePolicies));
+        assert!(Role::Owner.can(Capability::ManageWebhooks));
+        assert!(!Role::Admin.can(Capability::ManageWebhooks));
         for r in Role::ALL {
             assert_eq!(r.as_str().parse::<Role>(), Ok(r));
         }

@@ -79,6 +79,7 @@ impl Member {
                 }
                 Capability::ManageMembers => "Only owners of this workspace can manage members.",
                 Capability::ManagePolicies => "Only owners of this workspace can change its policies.",
+                Capability::ManageWebhooks => "Only owners of this workspace can manage its webhooks.",
                 Capability::ViewKeys => "You cannot view this workspace.",
             }))
         }

@@ -127,7 +127,7 @@ pub async fn webhook_list(
     member: Member,
     session: TypedSession,
 ) -> Result<HttpResponse, ConsoleError> {
-    member.require(Capability::ManageMembers)?;
+    member.require(Capability::ManageWebhooks)?;
     let ws = member.workspace_id;
     let list = state.db.run(move |conn| endpoints::list(conn, ws).map_err(DbError::from)).await?;
     let now = Utc::now().naive_utc();
@@ -234,7 +234,7 @@ pub async fn webhook_new(
     member: Member,
     session: TypedSession,
 ) -> Result<HttpResponse, ConsoleError> {
-    member.require(Capability::ManageMembers)?;
+    member.require(Capability::ManageWebhooks)?;
     let form = EndpointFormData { events: vec!["all".into()], ..EndpointFormData::default() };
     let sudo = SudoField::for_member(&member);
     render(&form_page(&state, &member, &session, None, &form, InputErrors::default(), sudo))
@@ -246,7 +246,7 @@ pub async fn webhook_create(
     session: TypedSession,
     CsrfForm(form): CsrfForm<EndpointFormData>,
 ) -> Result<HttpResponse, ConsoleError> {
-    member.require(Capability::ManageMembers)?;
+    member.require(Capability::ManageWebhooks)?;
     let allow_private = state.settings.webhooks.allow_private;
     let input = match EndpointInput::parse(&form.url, &form.description, &form.events, allow_private) {
         Ok(input) => input,
@@ -280,7 +280,7 @@ pub async fn webhook_edit_form(
     session: TypedSession,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ConsoleError> {
-    member.require(Capability::ManageMembers)?;
+    member.require(Capability::ManageWebhooks)?;
     let endpoint = find(&state, &member, parse_id(&path)?).await?;
     let all = EventType::SUBSCRIBABLE.iter().all(|t| endpoint.subscribes(*t));
     let form = EndpointFormData {
@@ -319,7 +319,7 @@ pub async fn webhook_edit(
     path: web::Path<String>,
     CsrfForm(form): CsrfForm<EndpointFormData>,
 ) -> Result<HttpResponse, ConsoleError> {
-    member.require(Capability::ManageMembers)?;
+    member.require(Capability::ManageWebhooks)?;
     let id = parse_id(&path)?;
     let allow_private = state.settings.webhooks.allow_private;
     let input = match EndpointInput::parse(&form.url, &form.description, &form.events, allow_private) {
@@ -367,7 +367,7 @@ pub async fn webhook_secret(
     session: TypedSession,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ConsoleError> {
-    member.require(Capability::ManageMembers)?;
+    member.require(Capability::ManageWebhooks)?;
     let endpoint = find(&state, &member, parse_id(&path)?).await?;
     let secret = session.take_pending_webhook_secret(endpoint.id);
     let page = SecretPage {
@@ -446,7 +446,7 @@ pub async fn webhook_show(
     session: TypedSession,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ConsoleError> {
-    member.require(Capability::ManageMembers)?;
+    member.require(Capability::ManageWebhooks)?;
     let id = parse_id(&path)?;
     let ws = member.workspace_id;
     let (endpoint, deliveries) = state
@@ -487,7 +487,7 @@ pub async fn webhook_test(
     path: web::Path<String>,
     CsrfForm(_): CsrfForm<EmptyForm>,
 ) -> Result<HttpResponse, ConsoleError> {
-    member.require(Capability::ManageMembers)?;
+    member.require(Capability::ManageWebhooks)?;
     let id = parse_id(&path)?;
     let (actor, ws, now) = (member.actor(), member.workspace_id, Utc::now().naive_utc());
     let queued = state
@@ -507,7 +507,7 @@ pub async fn webhook_redeliver(
     path: web::Path<(String, String)>,
     CsrfForm(_): CsrfForm<EmptyForm>,
 ) -> Result<HttpResponse, ConsoleError> {
-    member.require(Capability::ManageMembers)?;
+    member.require(Capability::ManageWebhooks)?;
     let (id, delivery) = (parse_id(&path.0)?, parse_id(&path.1)?);
     let (ws, now) = (member.workspace_id, Utc::now().naive_utc());
     let queued = state
@@ -528,7 +528,7 @@ async fn set_enabled(
     raw_id: &str,
     enabled: bool,
 ) -> Result<HttpResponse, ConsoleError> {
-    member.require(Capability::ManageMembers)?;
+    member.require(Capability::ManageWebhooks)?;
     let id = parse_id(raw_id)?;
     let (actor, ws, now) = (member.actor(), member.workspace_id, Utc::now().naive_utc());
     let changed = state
@@ -591,7 +591,7 @@ async fn confirm_page(
     action: &'static str,
     sudo: SudoField,
 ) -> Result<ConfirmPage, ConsoleError> {
-    member.require(Capability::ManageMembers)?;
+    member.require(Capability::ManageWebhooks)?;
     let endpoint = find(state, member, parse_id(raw_id)?).await?;
     Ok(ConfirmPage {
         ctx: PageCtx::for_member(member, session, ACTIVE),
@@ -618,7 +618,7 @@ pub async fn webhook_delete(
     path: web::Path<String>,
     CsrfForm(_): CsrfForm<EmptyForm>,
 ) -> Result<HttpResponse, ConsoleError> {
-    member.require(Capability::ManageMembers)?;
+    member.require(Capability::ManageWebhooks)?;
     let id = parse_id(&path)?;
     let (actor, ws, now) = (member.actor(), member.workspace_id, Utc::now().naive_utc());
     let url = state
@@ -657,7 +657,7 @@ pub async fn webhook_rotate(
     path: web::Path<String>,
     CsrfForm(form): CsrfForm<RotateFormData>,
 ) -> Result<HttpResponse, ConsoleError> {
-    member.require(Capability::ManageMembers)?;
+    member.require(Capability::ManageWebhooks)?;
     let id = parse_id(&path)?;
     if let Err(field) = sudo::guard(&state, &member, &form.confirm_identity).await? {
         let (code, wait) = (field.status(), field.retry_after);

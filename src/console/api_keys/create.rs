@@ -217,29 +217,6 @@ impl NewKeyPage {
         }
     }
 
-    /// Whether the error summary is shown: a field's error or the confirmation's.
-    pub fn has_errors(&self) -> bool {
-        self.errors.any() || self.sudo.error.is_some()
-    }
-
-    /// How many lines the error summary has.
-    pub fn error_count(&self) -> usize {
-        self.errors.summary().count() + usize::from(self.sudo.error.is_some())
-    }
-
-    /// The read-only scopes as one attribute value, for the script that fills the boxes.
-    pub fn read_only_attr(&self) -> String {
-        self.read_only.join(" ")
-    }
-
-    pub fn full_access(&self) -> bool {
-        self.form.full_access.is_some()
-    }
-
-    pub fn scope_checked(&self, id: &str) -> bool {
-        self.form.permissions.iter().any(|p| p == id)
-    }
-
     /// The selected expiry choice; on a fresh form the 30-day preset, or the longest the
     /// policy offers, or a custom date.
     pub fn expiry_selected(&self, value: &str) -> bool {
@@ -255,9 +232,57 @@ impl NewKeyPage {
         };
         value == fresh
     }
+}
 
-    pub fn perm_id(&self, scope: &str) -> String {
+/// What the create and edit pages share with their templates (the error summary, the
+/// permission picker, `partials/key_*.html`): each page gives its form, errors, confirmation
+/// field and the Read only preset's scopes, and gets the rest.
+pub trait KeyFormPage {
+    fn form(&self) -> &CreateKeyFormData;
+    fn errors(&self) -> &CreateKeyErrors;
+    fn sudo(&self) -> &SudoField;
+    fn read_only(&self) -> &[String];
+
+    /// Whether the error summary is shown: a field's error or the confirmation's.
+    fn has_errors(&self) -> bool {
+        self.errors().any() || self.sudo().error.is_some()
+    }
+
+    /// How many lines the error summary has.
+    fn error_count(&self) -> usize {
+        self.errors().summary().count() + usize::from(self.sudo().error.is_some())
+    }
+
+    /// The read-only scopes as one attribute value, for the script that fills the boxes.
+    fn read_only_attr(&self) -> String {
+        self.read_only().join(" ")
+    }
+
+    fn full_access(&self) -> bool {
+        self.form().full_access.is_some()
+    }
+
+    fn scope_checked(&self, id: &str) -> bool {
+        self.form().permissions.iter().any(|p| p == id)
+    }
+
+    fn perm_id(&self, scope: &str) -> String {
         picker::perm_id(scope)
+    }
+}
+
+impl KeyFormPage for NewKeyPage {
+    fn form(&self) -> &CreateKeyFormData {
+        &self.form
+    }
+    fn errors(&self) -> &CreateKeyErrors {
+        &self.errors
+    }
+    fn sudo(&self) -> &SudoField {
+        &self.sudo
+    }
+    fn read_only(&self) -> &[String] {
+        &self.read_only
     }
 }
 

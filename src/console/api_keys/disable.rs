@@ -65,21 +65,7 @@ pub async fn key_disable(
     path: web::Path<String>,
     CsrfForm(_): CsrfForm<ConfirmFormData>,
 ) -> Result<HttpResponse, ConsoleError> {
-    member.require(Capability::ManageKeys)?;
-    let id = parse_key_id(&path)?;
-    let outcome = keys::ops::disable(&state.db, &member.actor(), member.workspace_id, id).await;
-    let (level, message) = match outcome {
-        Ok(Gone { name, masked }) => (
-            Level::Success,
-            format!(
-                "Disabled \u{201c}{name}\u{201d} ({masked}). Requests using it are refused until you enable it."
-            ),
-        ),
-        Err(e @ (KeyError::NotFound | KeyError::Db(_))) => return Err(e.into()),
-        Err(refused) => (Level::Error, refused.to_string()),
-    };
-    flash::push(session.inner(), level, message);
-    Ok(see_other("/settings/api-keys"))
+    switch(&state, &member, &session, &path, true).await
 }
 
 pub async fn key_enable(
@@ -89,10 +75,32 @@ pub async fn key_enable(
     path: web::Path<String>,
     CsrfForm(_): CsrfForm<ConfirmFormData>,
 ) -> Result<HttpResponse, ConsoleError> {
+    switch(&state, &member, &session, &path, false).await
+}
+
+/// Disables or enables the key and says so on the table.
+async fn switch(
+    state: &AppState,
+    member: &Member,
+    session: &TypedSession,
+    raw_id: &str,
+    disable: bool,
+) -> Result<HttpResponse, ConsoleError> {
     member.require(Capability::ManageKeys)?;
-    let id = parse_key_id(&path)?;
-    let outcome = keys::ops::enable(&state.db, &member.actor(), member.workspace_id, id).await;
+    let id = parse_key_id(raw_id)?;
+    let (db, actor, ws) = (&state.db, member.actor(), member.workspace_id);
+    let outcome = if disable {
+        keys::ops::disable(db, &actor, ws, id).await
+    } else {
+        keys::ops::enable(db, &actor, ws, id).await
+    };
     let (level, message) = match outcome {
+        Ok(Gone { name, masked }) if disable => (
+            Level::Success,
+            format!(
+                "Disabled \u{201c}{name}\u{201d} ({masked}). Requests using it are refused until you enable it."
+            ),
+        ),
         Ok(Gone { name, masked }) => (
             Level::Success,
             format!("Enabled \u{201c}{name}\u{201d} ({masked}). It works again from now on."),

@@ -9,7 +9,7 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 use chrono::Utc;
 
-use super::create::{CreateKeyErrors, CreateKeyFormData, refusal_field, workspace_policy};
+use super::create::{CreateKeyErrors, CreateKeyFormData, KeyFormPage, refusal_field, workspace_policy};
 use super::picker::{self, Grid};
 use super::{load_key, no_store, parse_key_id};
 use crate::accounts::Capability;
@@ -76,29 +76,20 @@ impl EditKeyPage {
             offers_full_access,
         }
     }
+}
 
-    pub fn has_errors(&self) -> bool {
-        self.errors.any() || self.sudo.error.is_some()
+impl KeyFormPage for EditKeyPage {
+    fn form(&self) -> &CreateKeyFormData {
+        &self.form
     }
-
-    pub fn error_count(&self) -> usize {
-        self.errors.summary().count() + usize::from(self.sudo.error.is_some())
+    fn errors(&self) -> &CreateKeyErrors {
+        &self.errors
     }
-
-    pub fn read_only_attr(&self) -> String {
-        self.read_only.join(" ")
+    fn sudo(&self) -> &SudoField {
+        &self.sudo
     }
-
-    pub fn full_access(&self) -> bool {
-        self.form.full_access.is_some()
-    }
-
-    pub fn scope_checked(&self, id: &str) -> bool {
-        self.form.permissions.iter().any(|p| p == id)
-    }
-
-    pub fn perm_id(&self, scope: &str) -> String {
-        picker::perm_id(scope)
+    fn read_only(&self) -> &[String] {
+        &self.read_only
     }
 }
 
