@@ -189,4 +189,4 @@ echo
 echo "Summary ($DURATION per run, $ROUNDS rounds, $CONNECTIONS connections, median round):"
 cat "$WORK/summary"
 cat "$WORK/memory"
-[ -f "$WORK/revocations" ] && cat "$WORK/revocations"
+if [ -f "$WORK/revocations" ]; then cat "$WORK/revocations"; fi
