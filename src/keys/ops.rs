@@ -164,26 +164,29 @@ pub fn event_data(key: &KeyRow, now: NaiveDateTime) -> Value {
     })
 }
 
-/// Writes the webhook event about `key` as it now stands, with `extra` fields merged into the
-/// data (`changes`, `old_secret_expires_at`, …). In the change's transaction.
+/// Writes the webhook event about key `id` as it now stands, with `extra` fields merged into
+/// the data (`changes`, `old_secret_expires_at`, …). In the change's transaction, after the
+/// change and before a deletion. The key is read back only when an endpoint listens, so a
+/// workspace without webhooks pays one small read per change.
 fn emit_key_event(
     conn: &mut DbConnection,
-    key: &KeyRow,
+    workspace_id: i64,
+    id: i64,
     event_type: EventType,
     extra: Value,
     now: NaiveDateTime,
 ) -> Result<(), KeyError> {
-    let mut data = event_data(key, now);
+    let targets = events::subscribers(conn, workspace_id, event_type)?;
+    if targets.is_empty() {
+        return Ok(());
+    }
+    let key = store::find(conn, workspace_id, id)?.ok_or(KeyError::NotFound)?;
+    let mut data = event_data(&key, now);
     if let (Some(data), Value::Object(extra)) = (data.as_object_mut(), extra) {
         data.extend(extra);
     }
-    events::emit(conn, key.workspace_id, event_type, data, now)?;
+    events::emit_to(conn, workspace_id, event_type, data, &targets, now)?;
     Ok(())
-}
-
-/// Key `id` as stored now, inside a transaction that just changed it.
-fn reread(conn: &mut DbConnection, workspace_id: i64, id: i64) -> Result<KeyRow, KeyError> {
-    store::find(conn, workspace_id, id)?.ok_or(KeyError::NotFound)
 }
 
 /// A key of the workspace, or [`KeyError::NotFound`].
@@ -247,8 +250,7 @@ pub async fn create(
             let event =
                 Event { workspace_id: Some(workspace_id), action: "key.created", key: key_ref, details };
             audit::record(conn, &actor, event, now)?;
-            let key = reread(conn, workspace_id, id)?;
-            emit_key_event(conn, &key, EventType::KeyCreated, Value::Null, now)?;
+            emit_key_event(conn, workspace_id, id, EventType::KeyCreated, Value::Null, now)?;
             Ok(id)
         })
         .await?;
@@ -313,9 +315,8 @@ pub async fn regenerate(
             let event =
                 Event { workspace_id: Some(workspace_id), action: "key.regenerated", key: key_ref, details };
             audit::record(conn, &actor, event, now)?;
-            let key = reread(conn, workspace_id, id)?;
             let extra = json!({ "old_secret_expires_at": old_until.map(rfc3339) });
-            emit_key_event(conn, &key, EventType::KeyRegenerated, extra, now)?;
+            emit_key_event(conn, workspace_id, id, EventType::KeyRegenerated, extra, now)?;
             Ok(old_until)
         })
         .await?;
@@ -367,15 +368,12 @@ pub async fn edit(
         if store::edit(conn, workspace_id, id, &edit)? == 0 {
             return Err(KeyError::NotFound);
         }
-        let after = reread(conn, workspace_id, id)?;
-        let event = Event {
-            workspace_id: Some(workspace_id),
-            action: "key.updated",
-            key: Some(after.key_ref()),
-            details,
-        };
+        // The log names the key by its new name.
+        let key_ref = KeyRef { id, name: name.to_owned(), masked: key.masked() };
+        let event =
+            Event { workspace_id: Some(workspace_id), action: "key.updated", key: Some(key_ref), details };
         audit::record(conn, &actor, event, now)?;
-        emit_key_event(conn, &after, EventType::KeyUpdated, json!({ "changes": changed }), now)?;
+        emit_key_event(conn, workspace_id, id, EventType::KeyUpdated, json!({ "changes": changed }), now)?;
         Ok(true)
     })
     .await
@@ -492,8 +490,7 @@ fn disable_one(
         details: String::new(),
     };
     audit::record(conn, actor, event, now)?;
-    let after = reread(conn, key.workspace_id, key.id)?;
-    emit_key_event(conn, &after, event_type, Value::Null, now)
+    emit_key_event(conn, key.workspace_id, key.id, event_type, Value::Null, now)
 }
 
 /// Why `key` cannot be revoked now, if it cannot (shown on the confirmation page; [`revoke`]
@@ -544,8 +541,7 @@ fn revoke_one(
         details,
     };
     audit::record(conn, actor, event, now)?;
-    let after = reread(conn, key.workspace_id, key.id)?;
-    emit_key_event(conn, &after, EventType::KeyRevoked, Value::Null, now)
+    emit_key_event(conn, key.workspace_id, key.id, EventType::KeyRevoked, Value::Null, now)
 }
 
 /// What a bulk action does to each key.
@@ -609,7 +605,7 @@ pub async fn delete(db: &Db, actor: &Actor, workspace_id: i64, id: i64) -> Resul
             details: format!("Status when deleted: {}", key.status(now).label()),
         };
         audit::record(conn, &actor, event, now)?;
-        emit_key_event(conn, &key, EventType::KeyDeleted, Value::Null, now)?;
+        emit_key_event(conn, workspace_id, id, EventType::KeyDeleted, Value::Null, now)?;
         store::delete(conn, workspace_id, id)?;
         Ok(Gone { masked: key.masked(), name: key.name })
     })

@@ -11,6 +11,7 @@ use askama::Template;
 use chrono::{NaiveDateTime, Utc};
 use serde::Deserialize;
 
+use super::list;
 use crate::accounts::Capability;
 use crate::console::csrf::CsrfForm;
 use crate::console::dates::Moment;
@@ -113,17 +114,9 @@ pub async fn bulk_form(
     member.require(Capability::ManageKeys)?;
     let selection: Selection = serde_html_form::from_str(req.query_string()).unwrap_or_default();
     let status = StatusFilter::parse(&selection.status);
-    let back = if selection.q.is_empty() {
-        format!("/settings/api-keys?status={}", status.as_str())
-    } else {
-        format!(
-            "/settings/api-keys?{}",
-            url::form_urlencoded::Serializer::new(String::new())
-                .append_pair("status", status.as_str())
-                .append_pair("q", &selection.q)
-                .finish()
-        )
-    };
+    // The view the selection came from, searched as the table searches it.
+    let q = list::search_text(&selection.q);
+    let back = format!("/settings/api-keys{}", list::href(status, &q, 1));
     let Some(action) = parse_action(&selection.action) else {
         flash::push(session.inner(), Level::Error, "Choose what to do with the selected keys.");
         return Ok(see_other(&back));
@@ -136,7 +129,7 @@ pub async fn bulk_form(
         flash::push(session.inner(), Level::Error, "Select at least one key first.");
         return Ok(see_other(&back));
     }
-    let query = ListQuery { status, search: selection.q.trim().chars().take(64).collect(), page: 1 };
+    let query = ListQuery { status, search: q, page: 1 };
     let (found, total) = state
         .db
         .run(move |conn| -> Result<_, DbError> {

@@ -242,6 +242,8 @@ pub trait KeyFormPage {
     fn errors(&self) -> &CreateKeyErrors;
     fn sudo(&self) -> &SudoField;
     fn read_only(&self) -> &[String];
+    /// The error summary's first words: what did not happen.
+    fn not_done(&self) -> &'static str;
 
     /// Whether the error summary is shown: a field's error or the confirmation's.
     fn has_errors(&self) -> bool {
@@ -272,6 +274,9 @@ pub trait KeyFormPage {
 }
 
 impl KeyFormPage for NewKeyPage {
+    fn not_done(&self) -> &'static str {
+        "The key was not created."
+    }
     fn form(&self) -> &CreateKeyFormData {
         &self.form
     }

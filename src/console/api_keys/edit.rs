@@ -79,6 +79,9 @@ impl EditKeyPage {
 }
 
 impl KeyFormPage for EditKeyPage {
+    fn not_done(&self) -> &'static str {
+        "The changes were not saved."
+    }
     fn form(&self) -> &CreateKeyFormData {
         &self.form
     }

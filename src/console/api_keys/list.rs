@@ -61,8 +61,14 @@ impl KeyListPage {
     }
 }
 
+/// A name search as typed, as the table searches it: trimmed, at most 64 characters (no name
+/// is longer).
+pub fn search_text(raw: &str) -> String {
+    raw.trim().chars().take(64).collect()
+}
+
 /// `?status=…&q=…&page=…`, leaving out what is at its default.
-fn href(status: StatusFilter, q: &str, page: i64) -> String {
+pub fn href(status: StatusFilter, q: &str, page: i64) -> String {
     let mut query = url::form_urlencoded::Serializer::new(String::new());
     query.append_pair("status", status.as_str());
     if !q.is_empty() {
@@ -89,7 +95,7 @@ pub async fn key_list(
     params: web::Query<ListParams>,
 ) -> Result<HttpResponse, ConsoleError> {
     let status = StatusFilter::parse(&params.status);
-    let q: String = params.q.trim().chars().take(64).collect();
+    let q = search_text(&params.q);
     let page = params.page.parse::<i64>().unwrap_or(1).clamp(1, 1_000_000);
     let now = Utc::now().naive_utc();
     let query = ListQuery { status, search: q.clone(), page };
