@@ -26,7 +26,7 @@ use tokio::task::{JoinHandle, JoinSet};
 
 use super::Webhooks;
 use super::signing::SigningSecret;
-use super::url::{WebhookUrl, is_public};
+use super::url::{WebhookUrl, is_public, redacted};
 use crate::accounts::two_factor::SecretCipher;
 use crate::accounts::{Role, members};
 use crate::audit::{self, Actor, Event};
@@ -476,7 +476,7 @@ fn record(
                 workspace_id: Some(workspace_id),
                 action: "webhook.disabled",
                 key: None,
-                details: format!("Webhook endpoint {url} disabled: {reason}"),
+                details: format!("Webhook endpoint {} disabled: {reason}", redacted(&url)),
             };
             audit::record(conn, &system, event, now)?;
             let workspace_name: String =

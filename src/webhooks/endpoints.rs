@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use serde_json::json;
 
 use super::signing::SigningSecret;
-use super::url::{UrlError, WebhookUrl};
+use super::url::{UrlError, WebhookUrl, redacted};
 use crate::accounts::two_factor::SecretCipher;
 use crate::audit::{self, Actor, Event};
 use crate::db::DbConnection;
@@ -272,7 +272,8 @@ pub fn create(
         ))
         .returning(webhook_endpoints::id)
         .get_result(conn)?;
-    let details = format!("Webhook endpoint {} added ({})", input.url, input.events_text());
+    let details =
+        format!("Webhook endpoint {} added ({})", redacted(input.url.as_str()), input.events_text());
     audit_event(conn, actor, workspace_id, "webhook.created", details, now)?;
     Ok((id, secret))
 }
@@ -300,7 +301,8 @@ pub fn update(
     if n == 0 {
         return Ok(None);
     }
-    let details = format!("Webhook endpoint {} changed ({})", input.url, input.events_text());
+    let details =
+        format!("Webhook endpoint {} changed ({})", redacted(input.url.as_str()), input.events_text());
     audit_event(conn, actor, workspace_id, "webhook.updated", details, now)?;
     Ok(Some(()))
 }
@@ -339,7 +341,14 @@ pub fn set_enabled(
     }
     let (action, verb) =
         if enabled { ("webhook.enabled", "enabled") } else { ("webhook.disabled", "disabled") };
-    audit_event(conn, actor, workspace_id, action, format!("Webhook endpoint {} {verb}", endpoint.url), now)?;
+    audit_event(
+        conn,
+        actor,
+        workspace_id,
+        action,
+        format!("Webhook endpoint {} {verb}", redacted(&endpoint.url)),
+        now,
+    )?;
     Ok(Some(true))
 }
 
@@ -377,7 +386,7 @@ pub fn delete(
         actor,
         workspace_id,
         "webhook.deleted",
-        format!("Webhook endpoint {} deleted", endpoint.url),
+        format!("Webhook endpoint {} deleted", redacted(&endpoint.url)),
         now,
     )?;
     Ok(Some(endpoint.url))
@@ -397,7 +406,7 @@ pub fn rotate_secret(
     diesel::update(webhook_endpoints::table.filter(webhook_endpoints::id.eq(id)))
         .set(webhook_endpoints::secret.eq(cipher.seal_bytes(secret.bytes())))
         .execute(conn)?;
-    let details = format!("Webhook endpoint {}: new signing secret", endpoint.url);
+    let details = format!("Webhook endpoint {}: new signing secret", redacted(&endpoint.url));
     audit_event(conn, actor, workspace_id, "webhook.secret_rotated", details, now)?;
     Ok(Some(secret))
 }

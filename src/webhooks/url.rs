@@ -93,6 +93,18 @@ impl WebhookUrl {
     }
 }
 
+/// An endpoint's address as the audit log names it: scheme, host and port, then `/…` for any
+/// path or query. Receivers often take a token in the path (`/services/T0/B0/XXXX`), and the
+/// audit log (and its CSV) is readable by every member; the whole address is for owners, on the
+/// endpoint's page and in the email that says it was disabled.
+pub fn redacted(raw: &str) -> String {
+    let Ok(url) = url::Url::parse(raw) else { return "(a webhook address)".to_owned() };
+    let host = url.host_str().unwrap_or_default();
+    let port = url.port().map(|p| format!(":{p}")).unwrap_or_default();
+    let more = if url.path() != "/" || url.query().is_some() { "/\u{2026}" } else { "" };
+    format!("{}://{host}{port}{more}", url.scheme())
+}
+
 impl fmt::Display for WebhookUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.0.as_str())
@@ -244,5 +256,19 @@ mod tests {
         assert!(!is_public("127.0.0.53".parse().unwrap()));
         assert!(!is_public("::ffff:192.168.0.1".parse().unwrap()));
         assert!(!is_public("169.254.1.1".parse().unwrap()));
+    }
+
+    #[test]
+    fn a_redacted_address_keeps_only_scheme_host_and_port() {
+        assert_eq!(
+            redacted("https://hooks.example.com/services/T0/B0/secret"),
+            "https://hooks.example.com/\u{2026}"
+        );
+        assert_eq!(
+            redacted("https://hooks.example.com:8443/?token=x"),
+            "https://hooks.example.com:8443/\u{2026}"
+        );
+        assert_eq!(redacted("https://hooks.example.com/"), "https://hooks.example.com");
+        assert_eq!(redacted("not a url"), "(a webhook address)");
     }
 }

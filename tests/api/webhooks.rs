@@ -148,6 +148,16 @@ async fn a_receiver_verifies_every_delivery_and_sees_retries_after_answering_500
     no_secrets(&hits, &[]);
     let actions: Vec<String> = db::audit_actions(&app).await.into_iter().map(|(a, _)| a).collect();
     assert!(actions.contains(&"webhook.created".to_owned()), "{actions:?}");
+    // Every member reads the audit log: it names the endpoint without its path, where
+    // receivers often keep a token.
+    let created: Vec<String> = db::audit_actions(&app)
+        .await
+        .into_iter()
+        .filter(|(a, _)| a == "webhook.created")
+        .map(|(_, d)| d)
+        .collect();
+    let host_only = receiver.url("/hook").replace("/hook", "/\u{2026}");
+    assert!(created[0].contains(&host_only) && !created[0].contains("/hook"), "{created:?}");
 }
 
 async fn key_changes_arrive_as_signed_events_that_hold_no_secret(backend: Backend) {
