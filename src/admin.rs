@@ -254,8 +254,8 @@ pub fn reset_password(db: &Db, settings: &Settings, args: &ResetPasswordArgs) ->
         Ok((token, expires_at))
     })?;
     let path = format!("/password-reset/{token}");
-    let link = match &settings.public_url {
-        Some(base) => format!("{}{}", base.as_str().trim_end_matches('/'), path),
+    let link = match crate::config::public_link(settings.public_url.as_ref(), &path) {
+        Some(link) => link,
         None => format!(
             "http://{}{path}  (this server's address; set KEYWARD_PUBLIC_URL to print the one people use)",
             settings.bind

@@ -347,8 +347,8 @@ async fn first_run_code(db: &Db, settings: &Settings, port: u16) -> Result<Optio
         return Ok(None);
     }
     let code = SetupCode::generate();
-    let base = match &settings.public_url {
-        Some(url) => url.as_str().trim_end_matches('/').to_owned(),
+    let base = match crate::config::public_link(settings.public_url.as_ref(), "") {
+        Some(base) => base,
         None => {
             let host = settings.bind.rsplit_once(':').map_or("localhost", |(host, _)| host);
             let host = if matches!(host, "0.0.0.0" | "[::]" | "") { "localhost" } else { host };

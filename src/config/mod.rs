@@ -273,6 +273,12 @@ impl Settings {
     }
 }
 
+/// `path` on the console's public address (`KEYWARD_PUBLIC_URL`), for links printed or emailed
+/// where no request says which host people use; `None` without a public URL.
+pub fn public_link(public_url: Option<&url::Url>, path: &str) -> Option<String> {
+    public_url.map(|base| format!("{}{path}", base.as_str().trim_end_matches('/')))
+}
+
 /// A span of time as an operator writes it, read by `humantime`: a whole number and a unit,
 /// `m` (minutes), `h` (hours) or `d` (days), e.g. `30m`, `12h`, `7d`; the longer unit names,
 /// sums (`1h 30m`) and fractions (`1.5h`) are accepted too. At least one minute, at most 365

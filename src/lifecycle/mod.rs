@@ -54,7 +54,7 @@ pub struct Outbox {
 impl Outbox {
     /// The console's address for `path`, when the public URL is known.
     pub fn link(&self, path: &str) -> Option<String> {
-        self.public_url.as_ref().map(|u| format!("{}{path}", u.as_str().trim_end_matches('/')))
+        crate::config::public_link(self.public_url.as_ref(), path)
     }
 }
 
