@@ -35,6 +35,7 @@ diesel::table! {
         previous_key_hash -> Nullable<Text>,
         previous_last4 -> Nullable<Text>,
         previous_expires_at -> Nullable<Timestamp>,
+        allowed_ips -> Nullable<Text>,
     }
 }
 
@@ -87,6 +88,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    key_client_addresses (key_id, ip) {
+        key_id -> BigInt,
+        ip -> Text,
+        last_seen_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     key_notices (key_id, kind, about) {
         key_id -> BigInt,
         kind -> Text,
@@ -101,6 +110,12 @@ diesel::table! {
         day -> Date,
         allowed -> BigInt,
         denied -> BigInt,
+        denied_revoked -> BigInt,
+        denied_expired -> BigInt,
+        denied_disabled -> BigInt,
+        denied_permission -> BigInt,
+        denied_rate_limited -> BigInt,
+        denied_ip -> BigInt,
     }
 }
 
@@ -235,6 +250,7 @@ diesel::table! {
 diesel::joinable!(api_keys -> workspaces (workspace_id));
 diesel::joinable!(audit_events -> workspaces (workspace_id));
 diesel::joinable!(invitations -> workspaces (workspace_id));
+diesel::joinable!(key_client_addresses -> api_keys (key_id));
 diesel::joinable!(key_notices -> api_keys (key_id));
 diesel::joinable!(key_usage_daily -> api_keys (key_id));
 diesel::joinable!(memberships -> users (user_id));
@@ -254,6 +270,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     instance_settings,
     invitations,
     key_changes,
+    key_client_addresses,
     key_notices,
     key_usage_daily,
     memberships,

@@ -25,6 +25,8 @@ pub enum Denial {
     /// Disabled by a workspace admin: stopped until it is enabled again.
     DisabledKey,
     InsufficientPermission(Vec<String>),
+    /// The client's address is outside the key's IP allowlist (the address, as seen).
+    IpNotAllowed(Option<String>),
     RateLimited {
         retry_after: u64,
     },
@@ -46,7 +48,7 @@ impl Denial {
             | Self::RevokedKey
             | Self::ExpiredKey
             | Self::DisabledKey => StatusCode::UNAUTHORIZED,
-            Self::InsufficientPermission(_) => StatusCode::FORBIDDEN,
+            Self::InsufficientPermission(_) | Self::IpNotAllowed(_) => StatusCode::FORBIDDEN,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
@@ -66,6 +68,7 @@ impl Denial {
             Self::ExpiredKey => "expired_key",
             Self::DisabledKey => "disabled_key",
             Self::InsufficientPermission(_) => "insufficient_permission",
+            Self::IpNotAllowed(_) => "ip_not_allowed",
             Self::RateLimited { .. } => "rate_limited",
             Self::Unavailable => "unavailable",
         }
@@ -117,6 +120,13 @@ impl Denial {
                 "This API key lacks the permission {} needed here. Ask a workspace admin for a key that has it.",
                 missing.join(", ")
             ),
+            Self::IpNotAllowed(Some(ip)) => format!(
+                "This API key may not be used from {ip}: the address is outside the key's IP allowlist. \
+                 Ask a workspace admin to add it."
+            ),
+            Self::IpNotAllowed(None) => "This API key may only be used from the addresses on its IP \
+                allowlist, and this request's address is not known. Ask a workspace admin."
+                .into(),
             Self::RateLimited { retry_after } => format!(
                 "Too many requests with this API key. Retry after {retry_after} second{}.",
                 if *retry_after == 1 { "" } else { "s" }
