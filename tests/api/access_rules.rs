@@ -131,6 +131,8 @@ async fn an_allowlisted_key_is_refused_elsewhere_until_its_list_names_the_client
     assert_eq!(textarea(&form, "allowed_ips").as_deref(), Some("10.0.0.0/8"));
 
     // Add this client's address through the form: the very next request is let in.
+    let ws = crate::helpers::db::first_workspace(&app).await;
+    crate::helpers::db::insert_webhook_endpoint(&app, ws, "key.updated").await;
     let res = edit_allowlist(web, id, "Office only", "10.0.0.0/8\n127.0.0.1").await;
     assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
     let res = auth(&app, &secret).await;
@@ -139,6 +141,18 @@ async fn an_allowlisted_key_is_refused_elsewhere_until_its_list_names_the_client
     assert_eq!(whoami(&app, &secret).await.status(), 200);
     let details = audit_details(&app, id, "key.updated").await.expect("the edit is audited");
     assert_eq!(details, "IP allowlist: 10.0.0.0/8 \u{2192} 10.0.0.0/8, 127.0.0.1/32");
+    // Its webhook event lists what changed, and the key as it now stands.
+    let events = crate::helpers::db::webhook_events(&app).await;
+    let (kind, payload) = events.last().expect("a key.updated event");
+    assert_eq!(kind, "key.updated");
+    let data: Value = serde_json::from_str(payload).unwrap();
+    assert_eq!(
+        data["data"]["changes"],
+        json!({ "allowed_ips": { "from": ["10.0.0.0/8"], "to": ["10.0.0.0/8", "127.0.0.1/32"] } }),
+        "{data}"
+    );
+    assert_eq!(data["data"]["key"]["allowed_ips"], json!(["10.0.0.0/8", "127.0.0.1/32"]));
+    assert_eq!(data["data"]["key"]["environment"], "live");
     let table = web.get_text("/settings/api-keys").await;
     assert!(cell(&table, id, "Name").contains("IP: 2 ranges"), "{}", cell(&table, id, "Name"));
 
