@@ -326,7 +326,7 @@ fn seed(url: &str, workspace_id: i64, n: usize) {
         let end = (chunk_start + 10_000).min(n);
         db.write_blocking(|conn: &mut DbConnection| -> Result<(), DbError> {
             for i in chunk_start..end {
-                let key = keyward::keys::ApiKey::generate();
+                let key = keyward::keys::ApiKey::generate(keyward::keys::Environment::Live);
                 let name = if i % 10_000 == 7 {
                     format!("rare zebra {i}")
                 } else {

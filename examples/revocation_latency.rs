@@ -30,7 +30,7 @@ fn main() -> Result<(), String> {
             let ws = store::insert_workspace(conn, "Revocations", now)?;
             let mut ids = Vec::new();
             for i in 0..count {
-                let key = ApiKey::generate();
+                let key = ApiKey::generate(keyward::keys::Environment::Live);
                 let id = diesel::insert_into(api_keys::table)
                     .values((
                         api_keys::workspace_id.eq(ws),

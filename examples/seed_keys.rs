@@ -27,7 +27,7 @@ fn main() -> Result<(), String> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
     let (db, _) = rt.block_on(keyward::startup::open_database(&settings)).map_err(|e| e.to_string())?;
 
-    let keys: Vec<ApiKey> = (0..count).map(|_| ApiKey::generate()).collect();
+    let keys: Vec<ApiKey> = (0..count).map(|_| ApiKey::generate(keyward::keys::Environment::Live)).collect();
     let mut out = std::fs::OpenOptions::new()
         .write(true)
         .create(true)

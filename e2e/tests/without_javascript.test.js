@@ -67,6 +67,30 @@ describe('the console without JavaScript', () => {
     await session.expectNoProblems();
   });
 
+  it('7a. a test key with an IP allowlist, and the environment filter, through plain pages', async () => {
+    await page.goto(session.url('/settings/api-keys/new'));
+    await typeIntoLabelled(page, 'name', 'Sandbox sync');
+    await page.locator('label[for="environment-test"]').click();
+    await tickPermission(page, 'records:read');
+    await typeIntoLabelled(page, 'allowed_ips', '127.0.0.1, ::1');
+    await page.getByRole('button', { name: 'Create key' }).click();
+    await page.waitForURL(/\/settings\/api-keys\/\d+\/reveal$/);
+    const secret = await page.locator('#secret-key').inputValue();
+    assert.match(secret, /^kw_test_[0-9A-Za-z]{38}$/);
+    assert.equal((await server.whoami(secret)).status, 200, 'from 127.0.0.1, on its list');
+
+    await page.goto(session.url('/settings/api-keys'));
+    await page.getByRole('link', { name: 'Test keys' }).click();
+    await page.waitForURL('**env=test**');
+    const rows = page.locator('table.keys-table tr[data-key-id]');
+    assert.equal(await rows.count(), 1, 'only the test key');
+    const name = await cell(keyRow(page, 'Sandbox sync'), 'Name').innerText();
+    assert.ok(name.includes('Test') && name.includes('IP: 2 ranges'), name);
+    // Back to the unfiltered table, where the next flows start.
+    await page.goto(session.url('/settings/api-keys'));
+    await session.expectNoProblems();
+  });
+
   it('7b. a confirm link opens a plain confirm page; Cancel goes back; confirming revokes', async () => {
     assert.ok(key.secret, 'flow 7 must have produced a key');
     // The row's menu is a <details>: it opens without JavaScript.

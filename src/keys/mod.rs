@@ -4,11 +4,13 @@
 //!   enable, revoke, delete, bulk revoke and disable, the one-time reveal), each one
 //!   transaction with its audit event and webhook event, answering a typed [`KeyError`].
 //! - `store` and `usage`: the key queries. Everything else is pure and unit-tested in place:
-//!   the secret's format and hash, names, expiry rules, rate limits and permissions.
+//!   the secret's format and hash (and its environment, live or test), names, expiry rules,
+//!   rate limits, permissions and IP allowlists.
 //!
 //! Nothing here knows the web: handlers parse their input into these types, call an
 //! operation and render its answer.
 
+pub mod allowlist;
 pub mod expiry;
 pub mod grace;
 pub mod name;
@@ -21,10 +23,11 @@ pub mod store;
 pub mod usage;
 
 pub use crate::text::search_form;
+pub use allowlist::{AllowList, AllowListError, AllowedIps};
 pub use expiry::Expiry;
 pub use grace::Grace;
 pub use name::{KeyDescription, KeyName};
 pub use ops::{Bulk, BulkAction, Gone, Issued, KeyChanges, KeyError, NewKeyRequest};
 pub use rate_limit::{Burst, RateLimit};
 pub use scopes::{Catalogue, PermissionSet};
-pub use secret::{ApiKey, KeyHash, MalformedKey};
+pub use secret::{ApiKey, Environment, KeyHash, MalformedKey};

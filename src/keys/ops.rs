@@ -13,9 +13,11 @@ use chrono::{NaiveDateTime, Utc};
 use serde_json::{Value, json};
 
 use super::policy::{self, PolicyRefusal};
-use super::secret::LIVE_PREFIX;
 use super::store::{self, KeyEdit, KeyRow, NewKey, Status};
-use super::{ApiKey, Burst, Expiry, Grace, KeyDescription, KeyHash, KeyName, PermissionSet, RateLimit};
+use super::{
+    AllowList, ApiKey, Burst, Environment, Expiry, Grace, KeyDescription, KeyHash, KeyName, PermissionSet,
+    RateLimit,
+};
 use crate::audit::{self, Actor, Event, KeyRef};
 use crate::db::{Db, DbConnection, DbError};
 use crate::events::{self, EventType};
@@ -95,6 +97,10 @@ pub struct NewKeyRequest {
     pub rate_limit: Option<RateLimit>,
     /// `None`: the default burst (at least one second's worth of the rate).
     pub burst: Option<Burst>,
+    /// Live or test: the secret's prefix, fixed for the key's life.
+    pub environment: Environment,
+    /// `None`: the key may be used from any address.
+    pub allowed_ips: Option<AllowList>,
 }
 
 /// A key that was just made or given a new secret. The only place its secret exists in full:
@@ -114,6 +120,8 @@ pub struct KeyChanges {
     pub permissions: PermissionSet,
     pub rate_limit: Option<RateLimit>,
     pub burst: Option<Burst>,
+    /// `None`: from any address.
+    pub allowed_ips: Option<AllowList>,
 }
 
 /// What a bulk action did: the keys it changed, and those it left as they were (already
@@ -151,6 +159,7 @@ pub fn event_data(key: &KeyRow, now: NaiveDateTime) -> Value {
             "name": key.name,
             "description": key.description,
             "masked": key.masked(),
+            "environment": key.environment().as_str(),
             "permissions": PermissionSet::from_stored(&key.permissions).to_list(),
             "status": key.status(now).label().to_lowercase(),
             "created_at": rfc3339(key.created_at),
@@ -159,6 +168,7 @@ pub fn event_data(key: &KeyRow, now: NaiveDateTime) -> Value {
             "revoked_at": key.revoked_at.map(rfc3339),
             "rate_limit_per_minute": key.rate_limit_per_minute,
             "rate_limit_burst": key.rate_limit_burst,
+            "allowed_ips": key.allow_list().map(|l| l.to_list()),
         },
         "workspace_id": key.workspace_id,
     })
@@ -204,8 +214,9 @@ pub async fn create(
     workspace_id: i64,
     request: NewKeyRequest,
 ) -> Result<Issued, KeyError> {
-    let secret = ApiKey::generate();
+    let secret = ApiKey::generate(request.environment);
     let (hash, last4, masked) = (secret.hash(), secret.last4().to_owned(), secret.masked());
+    let prefix = secret.prefix();
     let actor = actor.clone();
     let id = db
         .write(move |conn| -> Result<i64, KeyError> {
@@ -221,13 +232,14 @@ pub async fn create(
             let expires_at = request.expiry.expires_at(now);
             let rate_limit = request.rate_limit.map(RateLimit::per_minute);
             let burst = request.burst.map(Burst::requests);
+            let allowed_ips = request.allowed_ips.as_ref().map(AllowList::to_stored);
             let id = store::insert(
                 conn,
                 &NewKey {
                     workspace_id,
                     name,
                     description: request.description.as_str(),
-                    prefix: LIVE_PREFIX,
+                    prefix,
                     last4: &last4,
                     key_hash: hash.as_str(),
                     permissions: &request.permissions.to_stored(),
@@ -237,15 +249,20 @@ pub async fn create(
                     expires_at,
                     rate_limit_per_minute: rate_limit,
                     rate_limit_burst: burst,
+                    allowed_ips: allowed_ips.as_deref(),
                 },
             )?;
-            let details = format!(
-                "Permissions: {}; expires: {}; rate limit: {}; burst: {}",
+            let mut details = format!(
+                "{}Permissions: {}; expires: {}; rate limit: {}; burst: {}",
+                if request.environment == Environment::Test { "Test key. " } else { "" },
                 request.permissions.describe(),
                 never_or(expires_at),
                 request.rate_limit.map_or_else(|| "default".to_owned(), |r| r.to_string()),
                 request.burst.map_or_else(|| "default".to_owned(), |b| b.requests().to_string()),
             );
+            if let Some(list) = &request.allowed_ips {
+                details.push_str(&format!("; IP allowlist: {list}"));
+            }
             let key_ref = Some(KeyRef { id, name: name.to_owned(), masked });
             let event =
                 Event { workspace_id: Some(workspace_id), action: "key.created", key: key_ref, details };
@@ -282,16 +299,17 @@ pub async fn regenerate(
     id: i64,
     grace: Grace,
 ) -> Result<Issued, KeyError> {
-    let secret = ApiKey::generate();
-    let (new_secret, new_masked) = (secret.clone(), secret.masked());
     let actor = actor.clone();
-    let old_secret_until = db
-        .write(move |conn| -> Result<Option<NaiveDateTime>, KeyError> {
+    let (old_secret_until, secret) = db
+        .write(move |conn| -> Result<(Option<NaiveDateTime>, ApiKey), KeyError> {
             let now = now();
             let key = store::find(conn, workspace_id, id)?.ok_or(KeyError::NotFound)?;
             if let Some(refusal) = regenerate_refusal(&key, now) {
                 return Err(refusal);
             }
+            // The environment is the prefix: a test key's new secret is a test key too.
+            let new_secret = ApiKey::generate(key.environment());
+            let new_masked = new_secret.masked();
             // An expired key's name may have been taken by a newer active key since.
             if let Some(existing) = store::active_name_clash(conn, workspace_id, &key.name, now, Some(id))? {
                 return Err(KeyError::NameTakenSince { existing });
@@ -317,7 +335,7 @@ pub async fn regenerate(
             audit::record(conn, &actor, event, now)?;
             let extra = json!({ "old_secret_expires_at": old_until.map(rfc3339) });
             emit_key_event(conn, workspace_id, id, EventType::KeyRegenerated, extra, now)?;
-            Ok(old_until)
+            Ok((old_until, new_secret))
         })
         .await?;
     Ok(Issued { id, secret, old_secret_until })
@@ -354,6 +372,7 @@ pub async fn edit(
         let permissions = changes.permissions.to_stored();
         let rate_limit = changes.rate_limit.map(RateLimit::per_minute);
         let burst = changes.burst.map(Burst::requests);
+        let allowed_ips = changes.allowed_ips.as_ref().map(AllowList::to_stored);
         let (details, changed) = describe_edit(&key, &changes, rate_limit, burst);
         if changed.is_empty() {
             return Ok(false);
@@ -364,6 +383,7 @@ pub async fn edit(
             permissions: &permissions,
             rate_limit_per_minute: rate_limit,
             rate_limit_burst: burst,
+            allowed_ips: allowed_ips.as_deref(),
         };
         if store::edit(conn, workspace_id, id, &edit)? == 0 {
             return Err(KeyError::NotFound);
@@ -377,6 +397,11 @@ pub async fn edit(
         Ok(true)
     })
     .await
+}
+
+/// An allowlist as the audit log writes it: its ranges, or "any address".
+fn allow_list_text(list: Option<&AllowList>) -> String {
+    list.map_or_else(|| "any address".to_owned(), AllowList::to_string)
 }
 
 /// An edit's audit details ("Name: “a” → “b”; permissions: …", only what changed) and the
@@ -422,6 +447,19 @@ fn describe_edit(
                 "from": { "per_minute": key.rate_limit_per_minute, "burst": key.rate_limit_burst },
                 "to": { "per_minute": rate_limit, "burst": burst },
             }),
+        );
+    }
+    let before_ips = key.allow_list();
+    if changes.allowed_ips != before_ips {
+        diff.push(format!(
+            "IP allowlist: {} \u{2192} {}",
+            allow_list_text(before_ips.as_ref()),
+            allow_list_text(changes.allowed_ips.as_ref())
+        ));
+        let list = |l: Option<&AllowList>| l.map(AllowList::to_list);
+        changed.insert(
+            "allowed_ips".into(),
+            json!({ "from": list(before_ips.as_ref()), "to": list(changes.allowed_ips.as_ref()) }),
         );
     }
     let mut details = diff.join("; ");

@@ -1,8 +1,10 @@
-//! The key itself: `kw_live_` + 32 base62 random characters + 6 base62 characters of CRC32.
+//! The key itself: `kw_live_` (or `kw_test_` for a test key) + 32 base62 random characters + 6
+//! base62 characters of CRC32 (of the prefix and the random part).
 //!
 //! The checksum lets the verifier throw out typos and garbage without a database lookup; the
-//! prefix lets secret scanners recognise a leaked key. At rest only [`KeyHash`] (SHA-256 of the
-//! whole key), the prefix and the last four characters are kept.
+//! prefix lets secret scanners recognise a leaked key, and tells a service which environment a
+//! key is for. At rest only [`KeyHash`] (SHA-256 of the whole key), the prefix and the last four
+//! characters are kept; a key's environment is read from its stored prefix.
 
 use std::fmt;
 
@@ -14,11 +16,13 @@ use subtle::ConstantTimeEq;
 const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 /// The prefix of live keys.
 pub const LIVE_PREFIX: &str = "kw_live_";
+/// The prefix of test keys: the same length as [`LIVE_PREFIX`], so both make keys of one length.
+pub const TEST_PREFIX: &str = "kw_test_";
 /// Random characters after the prefix: 32 × log2(62) ≈ 190.5 bits.
 pub const RANDOM_LEN: usize = 32;
 /// Base62 characters of the CRC32 (62^6 > 2^32).
 pub const CHECKSUM_LEN: usize = 6;
-/// Total length of a live key.
+/// Total length of a key (live or test).
 pub const KEY_LEN: usize = LIVE_PREFIX.len() + RANDOM_LEN + CHECKSUM_LEN;
 
 /// A full API key. Exists in memory only between generation and the reveal response, and
@@ -32,7 +36,7 @@ pub struct ApiKey(SecretString);
 pub enum MalformedKey {
     #[error("the key has the wrong length")]
     Length,
-    #[error("the key does not start with kw_live_")]
+    #[error("the key does not start with kw_live_ or kw_test_")]
     Prefix,
     #[error("the key contains characters outside A-Z, a-z, 0-9")]
     Alphabet,
@@ -40,13 +44,54 @@ pub enum MalformedKey {
     Checksum,
 }
 
+/// What a key is for: production traffic, or a service's sandbox. Chosen when the key is made
+/// and part of its secret (the prefix), so it never changes, regeneration included.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Environment {
+    #[default]
+    Live,
+    Test,
+}
+
+impl Environment {
+    pub fn prefix(self) -> &'static str {
+        match self {
+            Self::Live => LIVE_PREFIX,
+            Self::Test => TEST_PREFIX,
+        }
+    }
+
+    /// `live` or `test`: the form value, and what the verifier's answers say.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Live => "live",
+            Self::Test => "test",
+        }
+    }
+
+    /// The environment of a stored key, from its `prefix` column. Only the two prefixes are
+    /// ever stored; anything else reads as live, which gives no sandbox a real key's traffic.
+    pub fn of_prefix(prefix: &str) -> Self {
+        if prefix == TEST_PREFIX { Self::Test } else { Self::Live }
+    }
+
+    /// The create form's choice: `live` (or nothing: the default) or `test`.
+    pub fn parse(value: &str) -> Option<Self> {
+        match value.trim() {
+            "" | "live" => Some(Self::Live),
+            "test" => Some(Self::Test),
+            _ => None,
+        }
+    }
+}
+
 impl ApiKey {
-    /// A fresh key from the operating system's CSPRNG.
-    pub fn generate() -> Self {
+    /// A fresh key for `env` from the operating system's CSPRNG.
+    pub fn generate(env: Environment) -> Self {
         // Straight from the OS: a failing OS random source is not something to recover from.
         let mut rng = rand::rngs::OsRng.unwrap_err();
         let mut s = String::with_capacity(KEY_LEN);
-        s.push_str(LIVE_PREFIX);
+        s.push_str(env.prefix());
         for _ in 0..RANDOM_LEN {
             // random_range is uniform over 0..62 (it rejects rather than taking a biased modulo).
             s.push(BASE62[rng.random_range(0..BASE62.len())] as char);
@@ -66,7 +111,7 @@ impl ApiKey {
             return Err(MalformedKey::Alphabet);
         }
         let (body, crc) = raw.split_at(KEY_LEN - CHECKSUM_LEN);
-        let Some(random) = body.strip_prefix(LIVE_PREFIX) else {
+        let Some(random) = body.strip_prefix(LIVE_PREFIX).or_else(|| body.strip_prefix(TEST_PREFIX)) else {
             return Err(MalformedKey::Prefix);
         };
         if !random.bytes().chain(crc.bytes()).all(|b| b.is_ascii_alphanumeric()) {
@@ -89,7 +134,11 @@ impl ApiKey {
     }
 
     pub fn prefix(&self) -> &'static str {
-        LIVE_PREFIX
+        self.environment().prefix()
+    }
+
+    pub fn environment(&self) -> Environment {
+        Environment::of_prefix(&self.expose()[..LIVE_PREFIX.len()])
     }
 
     /// The last four characters, kept for the masked display.
@@ -157,7 +206,7 @@ mod tests {
 
     #[test]
     fn a_generated_key_has_the_documented_shape() {
-        let key = ApiKey::generate();
+        let key = ApiKey::generate(Environment::Live);
         let s = key.expose();
         assert_eq!(s.len(), 8 + 32 + 6);
         assert!(s.starts_with("kw_live_"));
@@ -166,9 +215,40 @@ mod tests {
     }
 
     #[test]
+    fn a_test_key_has_the_same_shape_with_its_own_prefix() {
+        let key = ApiKey::generate(Environment::Test);
+        let s = key.expose();
+        assert_eq!(s.len(), KEY_LEN);
+        assert!(s.starts_with("kw_test_"));
+        assert!(s[8..].bytes().all(|b| b.is_ascii_alphanumeric()));
+        let parsed = ApiKey::parse(s).unwrap();
+        assert_eq!(parsed, key);
+        assert_eq!(parsed.environment(), Environment::Test);
+        assert_eq!(parsed.prefix(), TEST_PREFIX);
+        assert_eq!(key.masked(), format!("kw_test_…{}", key.last4()));
+        assert_eq!(ApiKey::generate(Environment::Live).environment(), Environment::Live);
+        // A test key relabelled as live fails its checksum too.
+        assert_eq!(ApiKey::parse(&s.replacen("kw_test_", "kw_live_", 1)), Err(MalformedKey::Checksum));
+    }
+
+    #[test]
+    fn environments_read_from_prefixes_and_form_values() {
+        assert_eq!(Environment::of_prefix("kw_test_"), Environment::Test);
+        assert_eq!(Environment::of_prefix("kw_live_"), Environment::Live);
+        assert_eq!(Environment::parse(""), Some(Environment::Live));
+        assert_eq!(Environment::parse("live"), Some(Environment::Live));
+        assert_eq!(Environment::parse("test"), Some(Environment::Test));
+        assert_eq!(Environment::parse("prod"), None);
+        for env in [Environment::Live, Environment::Test] {
+            assert_eq!(Environment::parse(env.as_str()), Some(env));
+            assert_eq!(Environment::of_prefix(env.prefix()), env);
+        }
+    }
+
+    #[test]
     fn keys_differ_each_time() {
-        let a = ApiKey::generate();
-        let b = ApiKey::generate();
+        let a = ApiKey::generate(Environment::Live);
+        let b = ApiKey::generate(Environment::Live);
         assert_ne!(a, b);
         assert_ne!(a.hash(), b.hash());
     }
@@ -187,7 +267,7 @@ mod tests {
 
     #[test]
     fn every_single_character_change_is_rejected() {
-        let key = ApiKey::generate();
+        let key = ApiKey::generate(Environment::Live);
         let s = key.expose().to_owned();
         for i in 0..s.len() {
             for replacement in [b'0', b'a', b'Z', b'_', b'!'] {
@@ -204,11 +284,13 @@ mod tests {
 
     #[test]
     fn malformed_inputs_say_why() {
-        let key = ApiKey::generate();
+        let key = ApiKey::generate(Environment::Live);
         let s = key.expose();
         assert_eq!(ApiKey::parse(""), Err(MalformedKey::Length));
         assert_eq!(ApiKey::parse(&s[..s.len() - 1]), Err(MalformedKey::Length));
-        assert_eq!(ApiKey::parse(&s.replacen("kw_live_", "kw_test_", 1)), Err(MalformedKey::Prefix));
+        assert_eq!(ApiKey::parse(&s.replacen("kw_live_", "kw_prod_", 1)), Err(MalformedKey::Prefix));
+        // The checksum covers the prefix: a live key relabelled as a test key is refused.
+        assert_eq!(ApiKey::parse(&s.replacen("kw_live_", "kw_test_", 1)), Err(MalformedKey::Checksum));
         let mut bad = s.to_owned();
         bad.replace_range(10..11, "-");
         assert_eq!(ApiKey::parse(&bad), Err(MalformedKey::Alphabet));
@@ -226,7 +308,7 @@ mod tests {
 
     #[test]
     fn the_hash_is_sha256_hex_and_debug_hides_the_secret() {
-        let key = ApiKey::generate();
+        let key = ApiKey::generate(Environment::Live);
         assert_eq!(key.hash().as_str().len(), 64);
         assert_eq!(
             KeyHash::of("abc").as_str(),
@@ -260,17 +342,26 @@ mod properties {
         /// Near-misses shaped like keys (right prefix, right alphabet, right length) fail on
         /// the checksum unless they happen to carry the right one.
         #[test]
-        fn key_shaped_strings_need_the_checksum(body in "[0-9A-Za-z]{32}", crc in "[0-9A-Za-z]{6}") {
-            let candidate = format!("{LIVE_PREFIX}{body}{crc}");
-            let expected = checksum(&format!("{LIVE_PREFIX}{body}"));
+        fn key_shaped_strings_need_the_checksum(
+            test in any::<bool>(),
+            body in "[0-9A-Za-z]{32}",
+            crc in "[0-9A-Za-z]{6}",
+        ) {
+            let prefix = if test { TEST_PREFIX } else { LIVE_PREFIX };
+            let candidate = format!("{prefix}{body}{crc}");
+            let expected = checksum(&format!("{prefix}{body}"));
             prop_assert_eq!(ApiKey::parse(&candidate).is_ok(), crc == expected);
         }
 
         /// Every generated key parses, and changing any one character to any other printable
         /// ASCII character is rejected.
         #[test]
-        fn one_character_changes_are_always_rejected(pos in 0usize..KEY_LEN, c in 0x21u8..0x7f) {
-            let key = ApiKey::generate();
+        fn one_character_changes_are_always_rejected(
+            test in any::<bool>(),
+            pos in 0usize..KEY_LEN,
+            c in 0x21u8..0x7f,
+        ) {
+            let key = ApiKey::generate(if test { Environment::Test } else { Environment::Live });
             prop_assert!(ApiKey::parse(key.expose()).is_ok());
             let mut bytes = key.expose().as_bytes().to_vec();
             prop_assume!(bytes[pos] != c);

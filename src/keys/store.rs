@@ -14,7 +14,7 @@ use diesel::dsl::sql;
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Text};
 
-use super::{KeyHash, PermissionSet, search_form};
+use super::{AllowedIps, Environment, KeyHash, PermissionSet, search_form};
 use crate::db::DbConnection;
 use crate::db::schema::{api_keys, users, workspaces};
 
@@ -50,6 +50,8 @@ pub struct KeyRow {
     pub disabled_by: Option<i64>,
     pub previous_last4: Option<String>,
     pub previous_expires_at: Option<NaiveDateTime>,
+    /// Canonical ranges, one per line (`keys::AllowList`); `None`: anywhere.
+    pub allowed_ips: Option<String>,
 }
 
 /// Where a key stands, derived from its times. Revoked and expired are final for the secret;
@@ -96,6 +98,15 @@ impl KeyRow {
 
     pub fn masked(&self) -> String {
         super::secret::masked(&self.prefix, &self.last4)
+    }
+
+    pub fn environment(&self) -> Environment {
+        Environment::of_prefix(&self.prefix)
+    }
+
+    /// The key's IP allowlist; `None`: it may be used from anywhere.
+    pub fn allow_list(&self) -> Option<super::AllowList> {
+        self.allowed_ips.as_deref().map(super::AllowList::from_stored)
     }
 
     pub fn key_ref(&self) -> crate::audit::KeyRef {
@@ -150,10 +161,47 @@ impl StatusFilter {
     }
 }
 
+/// The table's environment filter: every key, or only live or only test keys (by prefix).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum EnvFilter {
+    #[default]
+    All,
+    Only(Environment),
+}
+
+impl EnvFilter {
+    pub const ALL: [EnvFilter; 3] = [Self::All, Self::Only(Environment::Live), Self::Only(Environment::Test)];
+
+    /// Unknown values read as `All`, like the status tabs.
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "live" => Self::Only(Environment::Live),
+            "test" => Self::Only(Environment::Test),
+            _ => Self::All,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::All => "all",
+            Self::Only(env) => env.as_str(),
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::All => "Live and test",
+            Self::Only(Environment::Live) => "Live keys",
+            Self::Only(Environment::Test) => "Test keys",
+        }
+    }
+}
+
 /// What the table asks for.
 #[derive(Clone, Debug, Default)]
 pub struct ListQuery {
     pub status: StatusFilter,
+    pub env: EnvFilter,
     /// Case-insensitive substring of the name; empty for no search.
     pub search: String,
     /// 1-based.
@@ -247,6 +295,9 @@ fn matching<'a>(
         }
         StatusFilter::Revoked => query.filter(api_keys::revoked_at.is_not_null()),
     };
+    if let EnvFilter::Only(env) = q.env {
+        query = query.filter(api_keys::prefix.eq(env.prefix()));
+    }
     let search = search_form(q.search.trim());
     // Names never hold control characters (`KeyName` refuses them), so such a search matches
     // nothing; and PostgreSQL would refuse a NUL in a text parameter with an error (a 500).
@@ -376,11 +427,18 @@ pub struct KeyRecord {
     /// Set when the hash was the key's replaced secret: it verifies until then (the rotation's
     /// grace period), and the answer says so.
     pub replaced_until: Option<NaiveDateTime>,
+    /// Parsed here, once per read, so a request only walks the ranges.
+    #[diesel(deserialize_as = Option<String>)]
+    pub allowed_ips: AllowedIps,
 }
 
 impl KeyRecord {
     pub fn masked(&self) -> String {
         super::secret::masked(&self.prefix, &self.last4)
+    }
+
+    pub fn environment(&self) -> Environment {
+        Environment::of_prefix(&self.prefix)
     }
 }
 
@@ -405,6 +463,7 @@ pub fn find_by_hash(conn: &mut DbConnection, hash: &KeyHash) -> QueryResult<Opti
             api_keys::rate_limit_per_minute,
             api_keys::rate_limit_burst,
             None::<NaiveDateTime>.into_sql::<diesel::sql_types::Nullable<diesel::sql_types::Timestamp>>(),
+            api_keys::allowed_ips,
         ))
         // No `.first()`: its bound `LIMIT ?` makes SQLite re-plan the cached statement on every
         // execution (a bound LIMIT expires the statement), which profiling showed to be a third
@@ -431,6 +490,7 @@ pub fn find_by_hash(conn: &mut DbConnection, hash: &KeyHash) -> QueryResult<Opti
             api_keys::rate_limit_per_minute,
             api_keys::rate_limit_burst,
             api_keys::previous_expires_at,
+            api_keys::allowed_ips,
         ))
         .load::<KeyRecord>(conn)?
         .pop())
@@ -515,6 +575,7 @@ pub struct NewKey<'a> {
     pub expires_at: Option<NaiveDateTime>,
     pub rate_limit_per_minute: Option<i32>,
     pub rate_limit_burst: Option<i32>,
+    pub allowed_ips: Option<&'a str>,
 }
 
 /// Stores a key with its `search_name`, derived here so no caller can forget it.
@@ -605,10 +666,11 @@ pub struct KeyEdit<'a> {
     pub permissions: &'a str,
     pub rate_limit_per_minute: Option<i32>,
     pub rate_limit_burst: Option<i32>,
+    pub allowed_ips: Option<&'a str>,
 }
 
-/// Edits a live key's name, description, permissions and limits; 0 rows when it is missing or
-/// revoked.
+/// Edits a live key's name, description, permissions, limits and IP allowlist; 0 rows when it
+/// is missing or revoked.
 pub fn edit(conn: &mut DbConnection, workspace_id: i64, id: i64, e: &KeyEdit<'_>) -> QueryResult<usize> {
     diesel::update(live_key(workspace_id, id))
         .set((
@@ -618,6 +680,7 @@ pub fn edit(conn: &mut DbConnection, workspace_id: i64, id: i64, e: &KeyEdit<'_>
             api_keys::permissions.eq(e.permissions),
             api_keys::rate_limit_per_minute.eq(e.rate_limit_per_minute),
             api_keys::rate_limit_burst.eq(e.rate_limit_burst),
+            api_keys::allowed_ips.eq(e.allowed_ips),
         ))
         .execute(conn)
 }
@@ -679,6 +742,15 @@ mod tests {
         assert_eq!(StatusFilter::parse("bogus"), StatusFilter::All);
         for f in StatusFilter::ALL {
             assert_eq!(StatusFilter::parse(f.as_str()), f);
+        }
+    }
+
+    #[test]
+    fn environment_filters_read_back_and_unknown_ones_are_all() {
+        assert_eq!(EnvFilter::parse("test"), EnvFilter::Only(Environment::Test));
+        assert_eq!(EnvFilter::parse("bogus"), EnvFilter::All);
+        for f in EnvFilter::ALL {
+            assert_eq!(EnvFilter::parse(f.as_str()), f);
         }
     }
 }

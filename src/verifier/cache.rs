@@ -140,6 +140,7 @@ mod tests {
             rate_limit_per_minute: None,
             rate_limit_burst: None,
             replaced_until: None,
+            allowed_ips: Default::default(),
         })
     }
 

@@ -1,6 +1,6 @@
 //! The ordered decision on a looked-up key: unknown (or a replaced secret past its grace
-//! period), revoked, expired, disabled, permission. (The rate limit
-//! comes last, in [`super::Verifier::check`], so refused keys do not use up their allowance.)
+//! period), revoked, expired, disabled, permission. (The IP allowlist and then the rate limit
+//! come last, in [`super::Verifier::check`], so refused keys do not use up their allowance.)
 
 use chrono::NaiveDateTime;
 
@@ -55,6 +55,7 @@ mod tests {
             rate_limit_per_minute: None,
             rate_limit_burst: None,
             replaced_until: None,
+            allowed_ips: Default::default(),
         }
     }
 

@@ -19,6 +19,8 @@ pub enum Denial {
     UnknownParameter(String),
     /// A request body that is not the expected JSON.
     InvalidBody(String),
+    /// The verify body's `ip` is not an IP address (as given, cut short).
+    InvalidIp(String),
     UnknownKey,
     RevokedKey,
     ExpiredKey,
@@ -41,7 +43,8 @@ impl Denial {
             | Self::KeyInQuery(_)
             | Self::InvalidRequire(_)
             | Self::UnknownParameter(_)
-            | Self::InvalidBody(_) => StatusCode::BAD_REQUEST,
+            | Self::InvalidBody(_)
+            | Self::InvalidIp(_) => StatusCode::BAD_REQUEST,
             Self::MissingKey
             | Self::MalformedKey
             | Self::UnknownKey
@@ -63,6 +66,7 @@ impl Denial {
             Self::InvalidRequire(_) => "invalid_permission",
             Self::UnknownParameter(_) => "unknown_parameter",
             Self::InvalidBody(_) => "invalid_body",
+            Self::InvalidIp(_) => "invalid_ip",
             Self::UnknownKey => "unknown_key",
             Self::RevokedKey => "revoked_key",
             Self::ExpiredKey => "expired_key",
@@ -81,8 +85,8 @@ impl Denial {
                     .into()
             }
             Self::MalformedKey => {
-                "The API key is not a valid keyward key: it should be kw_live_ followed by \
-                38 letters and digits. Check that it was copied whole, without spaces or quotes."
+                "The API key is not a valid keyward key: it should be kw_live_ or kw_test_ followed \
+                by 38 letters and digits. Check that it was copied whole, without spaces or quotes."
                     .into()
             }
             Self::ConflictingKeys => {
@@ -104,6 +108,10 @@ impl Denial {
             ),
             Self::InvalidBody(why) => format!(
                 "The request body must be JSON like {{\"key\": \"kw_live_…\", \"permissions\": [\"records:read\"]}}: {why}"
+            ),
+            Self::InvalidIp(ip) => format!(
+                "`{ip}` is not an IP address: `ip` must be the address of your client, like \
+                 203.0.113.7 or 2001:db8::7, without a port or a prefix length."
             ),
             Self::UnknownKey => "This API key does not exist. It may have been deleted or regenerated; \
                 ask a workspace admin for a current key."

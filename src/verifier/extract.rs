@@ -105,7 +105,7 @@ mod tests {
 
     #[test]
     fn either_header_carries_the_key() {
-        let key = ApiKey::generate();
+        let key = ApiKey::generate(crate::keys::Environment::Live);
         let k = key.expose().as_bytes();
         assert_eq!(key_from_headers(&headers(&[("x-api-key", k)])).unwrap(), key);
         let bearer = [b"Bearer ".as_slice(), k].concat();
@@ -114,7 +114,7 @@ mod tests {
         assert_eq!(key_from_headers(&headers(&[("authorization", &lower)])).unwrap(), key);
         // The same key twice is fine; two different keys are refused.
         assert!(key_from_headers(&headers(&[("x-api-key", k), ("authorization", &bearer)])).is_ok());
-        let other = ApiKey::generate();
+        let other = ApiKey::generate(crate::keys::Environment::Live);
         let other_bearer = [b"Bearer ".as_slice(), other.expose().as_bytes()].concat();
         assert_eq!(
             key_from_headers(&headers(&[("x-api-key", k), ("authorization", &other_bearer)])),
@@ -135,7 +135,7 @@ mod tests {
             key_from_headers(&headers(&[("x-api-key", "kw_live_é".as_bytes())])),
             Err(Denial::MalformedKey)
         );
-        let key = ApiKey::generate();
+        let key = ApiKey::generate(crate::keys::Environment::Live);
         let mut typo = key.expose().to_owned().into_bytes();
         typo[20] = if typo[20] == b'A' { b'B' } else { b'A' };
         assert_eq!(key_from_headers(&headers(&[("x-api-key", &typo)])), Err(Denial::MalformedKey));

@@ -76,6 +76,11 @@ impl Verifier {
         let now = Utc::now().naive_utc();
         let mut result = decision::decide(record.as_deref(), required, now);
         let Some(rec) = record else { return Outcome { record: None, rate: None, result } };
+        // After the key's own checks and before its rate limit, so a refused address takes
+        // nothing from the key's allowance.
+        if result.is_ok() && !rec.allowed_ips.permits(ip) {
+            result = Err(Denial::IpNotAllowed(ip.map(str::to_owned)));
+        }
         let quota = Quota::for_key(self.defaults, rec.rate_limit_per_minute, rec.rate_limit_burst);
         // A key refused before its limit only looks at its allowance; a good one takes from it.
         let take = result.is_ok();

@@ -2,6 +2,8 @@
 //! `POST /v1/keys/verify`, `GET /v1/auth` (forward-auth), `GET /v1/whoami`, and `GET /v1/ping`
 //! (a do-nothing handler the benchmark compares against).
 
+use std::net::IpAddr;
+
 use actix_web::http::StatusCode;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, web};
@@ -43,6 +45,15 @@ fn rate_headers(res: &mut HttpResponse, rate: Option<&RateState>) {
     if let Ok(v) = HeaderValue::from_str(&format!("{};w=60;burst={}", r.per_minute, r.limit)) {
         h.insert(HeaderName::from_static("ratelimit-policy"), v);
     }
+}
+
+/// `X-Keyward-Environment: live|test` on every answer about a good key, so a service (or the
+/// proxy in front of it) can send test keys to its sandbox.
+fn environment_header(res: &mut HttpResponse, key: &KeyRecord) {
+    res.headers_mut().insert(
+        HeaderName::from_static("x-keyward-environment"),
+        HeaderValue::from_static(key.environment().as_str()),
+    );
 }
 
 /// `X-Keyward-Key-Deprecated: <RFC 3339>` on answers to a replaced secret in its grace period:
@@ -127,6 +138,7 @@ async fn auth(
                 .finish();
             rate_headers(&mut res, rate);
             deprecation_header(&mut res, key);
+            environment_header(&mut res, key);
             res
         }
         (Err(d), _) => auth_refusal(d, rate),
@@ -160,6 +172,8 @@ struct WhoamiJson<'a> {
     name: &'a str,
     masked_key: String,
     workspace: WorkspaceJson<'a>,
+    /// `live` or `test`.
+    environment: &'static str,
     permissions: Vec<String>,
     expires_at: Option<String>,
     /// A replaced secret in its grace period: when it stops working.
@@ -190,6 +204,7 @@ async fn whoami(
                 name: &key.name,
                 masked_key: key.masked(),
                 workspace: WorkspaceJson { id: key.workspace_id, name: &key.workspace_name },
+                environment: key.environment().as_str(),
                 permissions: key.permissions.to_list(),
                 expires_at: iso(key.expires_at),
                 deprecated_until: iso(key.replaced_until),
@@ -197,6 +212,7 @@ async fn whoami(
             });
             rate_headers(&mut res, rate);
             deprecation_header(&mut res, key);
+            environment_header(&mut res, key);
             res
         }
         (Err(d), _) => refusal(d, rate),
@@ -209,11 +225,18 @@ struct VerifyBody {
     key: String,
     #[serde(default)]
     permissions: Option<Vec<String>>,
+    /// The address of the caller's own client, checked against the key's IP allowlist in
+    /// place of the address this request came from.
+    #[serde(default)]
+    ip: Option<String>,
 }
 
-/// The verdict. The key's identity (id, workspace, name, permissions, expiry) is told only
-/// for a key that is good, even if refused here for a permission or its rate limit: the holder
-/// of a revoked, expired or unknown secret learns the code and nothing about the key.
+/// The verdict. The key's identity (id, workspace, name, environment, permissions, expiry) is
+/// told only for a key that is good, even if refused here for a permission or its rate limit:
+/// the holder of a revoked, expired or unknown secret learns the code and nothing about the
+/// key. A key used from outside its IP allowlist is told the same way: whoever presents it
+/// from the wrong place may have taken it, so they learn the code and the address, not whose
+/// key it is.
 #[derive(Serialize)]
 struct VerifyJson<'a> {
     valid: bool,
@@ -229,6 +252,8 @@ struct KeyJson<'a> {
     key_id: i64,
     workspace_id: i64,
     name: &'a str,
+    /// `live` or `test`.
+    environment: &'static str,
     permissions: Vec<String>,
     expires_at: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -278,11 +303,20 @@ async fn verify(
     if let Some(bad) = required.iter().find(|p| !is_valid_scope_id(p)) {
         return refusal(&Denial::InvalidRequire(bad.chars().take(64).collect()), None);
     }
+    // Checked before the key, like the permissions: a caller's mistake, not a verdict.
+    let given_ip = match parsed.ip.as_deref().map(str::trim).map(str::parse::<IpAddr>) {
+        None => None,
+        Some(Ok(ip)) => Some(ip.to_canonical().to_string()),
+        Some(Err(_)) => {
+            let shown: String = parsed.ip.unwrap_or_default().chars().take(64).collect();
+            return refusal(&Denial::InvalidIp(shown), None);
+        }
+    };
     let key = match parse_key(parsed.key.trim().as_bytes()) {
         Ok(k) => k,
         Err(d) => return verdict(&Err(d), None, None),
     };
-    let ip = client_ip(&settings, &req);
+    let ip = given_ip.or_else(|| client_ip(&settings, &req));
     let outcome = verifier.check(key, &required, ip.as_deref()).await;
     if outcome.result == Err(Denial::Unavailable) {
         return refusal(&Denial::Unavailable, None);
@@ -305,6 +339,7 @@ fn verdict(
         key_id: k.id,
         workspace_id: k.workspace_id,
         name: k.name.as_str(),
+        environment: k.environment().as_str(),
         permissions: k.permissions.to_list(),
         expires_at: iso(k.expires_at),
         deprecated_until: iso(k.replaced_until),
@@ -315,6 +350,7 @@ fn verdict(
     rate_headers(&mut res, rate);
     if let Some(record) = replaced {
         deprecation_header(&mut res, record);
+        environment_header(&mut res, record);
     }
     if let Err(Denial::RateLimited { retry_after }) = result {
         res.headers_mut().insert(actix_web::http::header::RETRY_AFTER, HeaderValue::from(*retry_after));

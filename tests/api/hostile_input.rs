@@ -230,7 +230,7 @@ proptest! {
         pad_left in "[ \t]{0,3}", pad_right in "[ \t]{0,3}", upper in any::<bool>(),
         pos in 0usize..46, replacement in 0x21u8..0x7f,
     ) {
-        let key = ApiKey::generate();
+        let key = ApiKey::generate(keyward::keys::Environment::Live);
         let padded = format!("{pad_left}{}{pad_right}", key.expose());
         let scheme = if upper { "BEARER " } else { "bearer " };
         prop_assert_eq!(key_from_headers(&headers(&[("x-api-key", padded.clone().into_bytes())])).unwrap(), key.clone());

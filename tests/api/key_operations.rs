@@ -28,6 +28,8 @@ fn request(name: &str) -> NewKeyRequest {
         expiry: Expiry::Days(30),
         rate_limit: RateLimit::parse_optional("250").unwrap(),
         burst: Burst::parse_optional("40", RateLimit::parse_optional("250").unwrap()).unwrap(),
+        environment: keyward::keys::Environment::Live,
+        allowed_ips: None,
     }
 }
 

@@ -5,6 +5,7 @@
 
 mod helpers;
 
+mod access_rules;
 mod account;
 mod accounts;
 mod admin_cli;

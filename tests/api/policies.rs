@@ -61,6 +61,8 @@ fn request(name: &str, permissions: PermissionSet, expiry: Expiry) -> NewKeyRequ
         expiry,
         rate_limit: None,
         burst: None,
+        environment: keyward::keys::Environment::Live,
+        allowed_ips: None,
     }
 }
 
@@ -304,6 +306,7 @@ async fn editing_and_regenerating_keep_to_the_policy(backend: Backend) {
         permissions: PermissionSet::Full,
         rate_limit: None,
         burst: None,
+        allowed_ips: None,
     };
     let err = keyward::keys::ops::edit(&app.state.db, &admin, ws, reader, changes.clone()).await.unwrap_err();
     assert_eq!(err.code(), "policy_full_access_owners_only");

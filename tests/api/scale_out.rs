@@ -116,6 +116,7 @@ async fn every_kind_of_key_change_on_one_instance_is_refused_by_another_on_its_n
                     permissions: PermissionSet::from_stored("records:write"),
                     rate_limit: None,
                     burst: None,
+                    allowed_ips: None,
                 };
                 let changed =
                     keyward::keys::ops::edit(&a.state.db, &owner_actor(), workspace, key.id, write_only)

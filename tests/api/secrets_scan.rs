@@ -93,7 +93,7 @@ pub fn dump_database(url: &DatabaseUrl) -> Vec<u8> {
 #[test]
 #[should_panic(expected = "appears in the haystack")]
 fn the_scanner_finds_a_key_body_inside_other_bytes() {
-    let key = keyward::keys::ApiKey::generate();
+    let key = keyward::keys::ApiKey::generate(keyward::keys::Environment::Live);
     let body = &key.expose()[8..40];
     let haystack = [b"\x00\x01binary".as_slice(), b"x_", body.as_bytes(), b"\xff"].concat();
     assert_no_key_in(&haystack, &[key.expose().to_owned()], "the haystack");
@@ -101,7 +101,28 @@ fn the_scanner_finds_a_key_body_inside_other_bytes() {
 
 #[test]
 fn the_scanner_passes_bytes_without_keys() {
-    let key = keyward::keys::ApiKey::generate();
-    let other = keyward::keys::ApiKey::generate();
+    let key = keyward::keys::ApiKey::generate(keyward::keys::Environment::Live);
+    let other = keyward::keys::ApiKey::generate(keyward::keys::Environment::Live);
     assert_no_key_in(other.expose().as_bytes(), &[key.expose().to_owned()], "the haystack");
+}
+
+#[test]
+#[should_panic(expected = "appears in the haystack")]
+fn the_scanner_finds_a_test_key_too() {
+    let key = keyward::keys::ApiKey::generate(keyward::keys::Environment::Test);
+    assert!(key.expose().starts_with("kw_test_"));
+    let haystack = format!("log line: key={}", key.expose());
+    assert_no_key_in(haystack.as_bytes(), &[key.expose().to_owned()], "the haystack");
+}
+
+#[test]
+fn every_key_prefix_has_its_random_body_looked_for() {
+    for env in [keyward::keys::Environment::Live, keyward::keys::Environment::Test] {
+        let key = keyward::keys::ApiKey::generate(env);
+        assert_eq!(
+            needles(key.expose()),
+            [key.expose().to_owned(), key.expose()[8..40].to_owned()],
+            "{env:?}"
+        );
+    }
 }

@@ -91,7 +91,7 @@ async fn conflicting_headers_are_refused_and_identical_ones_accepted(backend: Ba
     let app = spawn_app(backend).await;
     let web = app.client();
     let k = seed_key(&app, SeedKey::default()).await;
-    let other = ApiKey::generate();
+    let other = ApiKey::generate(keyward::keys::Environment::Live);
     let res = web
         .get_request("/api/v1/auth")
         .header("X-Api-Key", k.secret())
@@ -144,7 +144,7 @@ async fn missing_and_malformed_keys_are_401_with_a_challenge(backend: Backend) {
     assert!(header(&res, "www-authenticate").unwrap().starts_with("Bearer"));
     assert_eq!(error_code(res).await, "missing_key");
 
-    let valid = ApiKey::generate();
+    let valid = ApiKey::generate(keyward::keys::Environment::Live);
     let mut typo = valid.expose().to_owned();
     typo.replace_range(12..13, if &typo[12..13] == "x" { "y" } else { "x" });
     let long = "k".repeat(600);
@@ -164,7 +164,7 @@ async fn missing_and_malformed_keys_are_401_with_a_challenge(backend: Backend) {
 
 async fn unknown_revoked_and_expired_keys_are_401_in_order(backend: Backend) {
     let app = spawn_app(backend).await;
-    let unknown = ApiKey::generate();
+    let unknown = ApiKey::generate(keyward::keys::Environment::Live);
     let res = auth_with(&app, unknown.expose(), None).await;
     assert_eq!(res.status(), 401);
     assert!(header(&res, "ratelimit-limit").is_none());
@@ -317,7 +317,12 @@ async fn verify_reports_the_verdict_in_the_body(backend: Backend) {
     let body: Value = verify(&app, json!({"key": "kw_live_nope"})).await.json().await.unwrap();
     assert_eq!((body["valid"].clone(), body["code"].clone()), (json!(false), json!("malformed_key")));
     assert_eq!(body["key_id"], Value::Null);
-    let body: Value = verify(&app, json!({"key": ApiKey::generate().expose()})).await.json().await.unwrap();
+    let body: Value =
+        verify(&app, json!({"key": ApiKey::generate(keyward::keys::Environment::Live).expose()}))
+            .await
+            .json()
+            .await
+            .unwrap();
     assert_eq!(body["code"], "unknown_key");
     revoke_key(&app, k.id).await;
     let body: Value = verify(&app, json!({"key": k.secret()})).await.json().await.unwrap();

@@ -23,7 +23,7 @@ use crate::console::see_other;
 use crate::console::session::TypedSession;
 use crate::db::DbError;
 use crate::keys::ops::BULK_MAX;
-use crate::keys::store::{self, KeyRow, ListQuery, Status, StatusFilter};
+use crate::keys::store::{self, EnvFilter, KeyRow, ListQuery, Status, StatusFilter};
 use crate::keys::{self, Bulk, BulkAction};
 use crate::state::AppState;
 
@@ -35,13 +35,16 @@ pub struct Selection {
     /// Ticked rows.
     #[serde(default)]
     pub id: Vec<String>,
-    /// `matching`: every key of the view (status tab and search), not only the ticked rows.
+    /// `matching`: every key of the view (status tab, environment and search), not only the
+    /// ticked rows.
     #[serde(default)]
     pub all: String,
     #[serde(default)]
     pub status: String,
     #[serde(default)]
     pub q: String,
+    #[serde(default)]
+    pub env: String,
 }
 
 /// The confirmed form: the action and the ids the confirmation listed.
@@ -114,9 +117,10 @@ pub async fn bulk_form(
     member.require(Capability::ManageKeys)?;
     let selection: Selection = serde_html_form::from_str(req.query_string()).unwrap_or_default();
     let status = StatusFilter::parse(&selection.status);
+    let env = EnvFilter::parse(&selection.env);
     // The view the selection came from, searched as the table searches it.
     let q = list::search_text(&selection.q);
-    let back = format!("/settings/api-keys{}", list::href(status, &q, 1));
+    let back = format!("/settings/api-keys{}", list::href(status, env, &q, 1));
     let Some(action) = parse_action(&selection.action) else {
         flash::push(session.inner(), Level::Error, "Choose what to do with the selected keys.");
         return Ok(see_other(&back));
@@ -129,7 +133,7 @@ pub async fn bulk_form(
         flash::push(session.inner(), Level::Error, "Select at least one key first.");
         return Ok(see_other(&back));
     }
-    let query = ListQuery { status, search: q, page: 1 };
+    let query = ListQuery { status, env, search: q, page: 1 };
     let (found, total) = state
         .db
         .run(move |conn| -> Result<_, DbError> {

@@ -22,8 +22,8 @@ use crate::db::DbError;
 use crate::keys::expiry::{AllowedDays, DEFAULT_DAYS};
 use crate::keys::policy::{self, Policy, PolicyRefusal};
 use crate::keys::{
-    self, Burst, Catalogue, Expiry, KeyDescription, KeyError, KeyName, NewKeyRequest, PermissionSet,
-    RateLimit,
+    self, AllowList, Burst, Catalogue, Environment, Expiry, KeyDescription, KeyError, KeyName, NewKeyRequest,
+    PermissionSet, RateLimit,
 };
 use crate::state::AppState;
 
@@ -46,6 +46,12 @@ pub struct CreateKeyFormData {
     pub rate_limit_per_minute: String,
     #[serde(default)]
     pub rate_limit_burst: String,
+    /// Addresses and CIDR ranges, as typed (`keys::AllowList`).
+    #[serde(default)]
+    pub allowed_ips: String,
+    /// `live` or `test`; only the create form has it (a key's environment is its prefix).
+    #[serde(default)]
+    pub environment: String,
     /// A preset button (`read-only`): fills the boxes and shows the form again, creating nothing.
     #[serde(default)]
     pub preset: String,
@@ -64,6 +70,8 @@ pub struct CreateKeyErrors {
     pub expiry: Option<String>,
     pub rate_limit_per_minute: Option<String>,
     pub rate_limit_burst: Option<String>,
+    pub allowed_ips: Option<String>,
+    pub environment: Option<String>,
 }
 
 /// One line of the error summary above the form: a link to the field and its message.
@@ -82,11 +90,13 @@ impl CreateKeyErrors {
     pub fn summary(&self) -> impl Iterator<Item = SummaryLine<'_>> {
         [
             ("name", "Name", &self.name),
+            ("environment-live", "Environment", &self.environment),
             ("description", "Description", &self.description),
             ("full_access", "Permissions", &self.permissions),
             ("expiry", "Expiration", &self.expiry),
             ("rate_limit_per_minute", "Rate limit", &self.rate_limit_per_minute),
             ("rate_limit_burst", "Burst", &self.rate_limit_burst),
+            ("allowed_ips", "Allowed IP addresses", &self.allowed_ips),
         ]
         .into_iter()
         .filter_map(|(target, field, e)| e.as_deref().map(|message| SummaryLine { target, field, message }))
@@ -271,6 +281,12 @@ pub trait KeyFormPage {
     fn perm_id(&self, scope: &str) -> String {
         picker::perm_id(scope)
     }
+
+    /// Whether the create form's environment choice is `value` (`live` unless test was chosen).
+    fn environment_is(&self, value: &str) -> bool {
+        let chosen = if self.form().environment == "test" { "test" } else { "live" };
+        chosen == value
+    }
 }
 
 impl KeyFormPage for NewKeyPage {
@@ -326,10 +342,31 @@ impl CreateKeyFormData {
         // Against the key's own rate when that is sound; otherwise only the outer bounds.
         let burst = Burst::parse_optional(&self.rate_limit_burst, rate_limit.unwrap_or_default())
             .map_err(|e| errors.rate_limit_burst = Some(e.to_string()));
-        match (name, description, permissions, expiry, rate_limit, burst) {
-            (Ok(name), Ok(description), Ok(permissions), Ok(expiry), Ok(rate_limit), Ok(burst)) => {
-                Ok(NewKeyRequest { name, description, permissions, expiry, rate_limit, burst })
-            }
+        let allowed_ips =
+            AllowList::parse(&self.allowed_ips).map_err(|e| errors.allowed_ips = Some(e.to_string()));
+        let environment = Environment::parse(&self.environment).ok_or_else(|| {
+            errors.environment = Some("Choose Live or Test.".to_owned());
+        });
+        match (name, description, permissions, expiry, rate_limit, burst, allowed_ips, environment) {
+            (
+                Ok(name),
+                Ok(description),
+                Ok(permissions),
+                Ok(expiry),
+                Ok(rate_limit),
+                Ok(burst),
+                Ok(allowed_ips),
+                Ok(environment),
+            ) => Ok(NewKeyRequest {
+                name,
+                description,
+                permissions,
+                expiry,
+                rate_limit,
+                burst,
+                environment,
+                allowed_ips,
+            }),
             _ => Err(Box::new(errors)),
         }
     }

@@ -1,6 +1,6 @@
-//! `GET/POST /settings/api-keys/{id}/edit`: a key's name, description, permissions and rate
-//! limit, with the create form's fields and validation. The secret and expiry stay; a
-//! permission change is in force from the key's next request.
+//! `GET/POST /settings/api-keys/{id}/edit`: a key's name, description, permissions, rate
+//! limit and IP allowlist, with the create form's fields and validation. The secret, its
+//! environment and the expiry stay; a change is in force from the key's next request.
 
 use std::sync::Arc;
 
@@ -34,6 +34,8 @@ pub struct EditKeyPage {
     /// The key's name as stored (the heading), whatever the name field holds.
     pub stored_name: String,
     pub masked: String,
+    /// Test keys say so: their environment is fixed, so the form only tells it.
+    pub test: bool,
     pub catalogue: Arc<Catalogue>,
     pub form: CreateKeyFormData,
     pub errors: CreateKeyErrors,
@@ -65,6 +67,7 @@ impl EditKeyPage {
             id: key.id,
             stored_name: key.name.clone(),
             masked: key.masked(),
+            test: key.environment() == keys::Environment::Test,
             catalogue: state.catalogue.clone(),
             form,
             errors,
@@ -115,6 +118,7 @@ fn form_of(key: &KeyRow) -> CreateKeyFormData {
         full_access,
         rate_limit_per_minute: key.rate_limit_per_minute.map(|r| r.to_string()).unwrap_or_default(),
         rate_limit_burst: key.rate_limit_burst.map(|b| b.to_string()).unwrap_or_default(),
+        allowed_ips: key.allow_list().map(|l| l.to_list().join("\n")).unwrap_or_default(),
         ..CreateKeyFormData::default()
     }
 }
@@ -224,13 +228,19 @@ impl CreateKeyFormData {
     /// every field's error at once.
     pub fn parse_changes(&self, catalogue: &Catalogue) -> Result<KeyChanges, Box<CreateKeyErrors>> {
         // The same rules as a new key's: parse it as one, with an expiry that is always valid.
-        let as_new = CreateKeyFormData { expiry: "30".into(), expiry_date: String::new(), ..self.clone() };
+        let as_new = CreateKeyFormData {
+            expiry: "30".into(),
+            expiry_date: String::new(),
+            environment: String::new(),
+            ..self.clone()
+        };
         as_new.parse(catalogue, Utc::now().naive_utc()).map(|r| KeyChanges {
             name: r.name,
             description: r.description,
             permissions: r.permissions,
             rate_limit: r.rate_limit,
             burst: r.burst,
+            allowed_ips: r.allowed_ips,
         })
     }
 }

@@ -1,4 +1,5 @@
-//! `GET /settings/api-keys`: the table, filtered by status, searched by name, 50 a page.
+//! `GET /settings/api-keys`: the table, filtered by status and environment, searched by name,
+//! 50 a page.
 
 use actix_web::{HttpResponse, web};
 use askama::Template;
@@ -12,7 +13,7 @@ use crate::console::member::Member;
 use crate::console::pages::{PageCtx, render};
 use crate::console::session::TypedSession;
 use crate::db::DbError;
-use crate::keys::store::{self, ListQuery, StatusFilter};
+use crate::keys::store::{self, EnvFilter, ListQuery, StatusFilter};
 use crate::state::AppState;
 
 #[derive(Default, Deserialize)]
@@ -23,6 +24,9 @@ pub struct ListParams {
     pub q: String,
     #[serde(default)]
     pub page: String,
+    /// `live`, `test`, or anything else for both.
+    #[serde(default)]
+    pub env: String,
 }
 
 /// A status tab.
@@ -43,6 +47,9 @@ pub struct KeyListPage {
     pub tabs: Vec<Tab>,
     pub status: &'static str,
     pub status_label: &'static str,
+    /// The environment filter's links, and its value (`all`, `live`, `test`).
+    pub env_tabs: Vec<Tab>,
+    pub env: &'static str,
     pub q: String,
     pub page: i64,
     pub prev_href: Option<String>,
@@ -67,10 +74,13 @@ pub fn search_text(raw: &str) -> String {
     raw.trim().chars().take(64).collect()
 }
 
-/// `?status=…&q=…&page=…`, leaving out what is at its default.
-pub fn href(status: StatusFilter, q: &str, page: i64) -> String {
+/// `?status=…&env=…&q=…&page=…`, leaving out what is at its default (`status` always).
+pub fn href(status: StatusFilter, env: EnvFilter, q: &str, page: i64) -> String {
     let mut query = url::form_urlencoded::Serializer::new(String::new());
     query.append_pair("status", status.as_str());
+    if env != EnvFilter::All {
+        query.append_pair("env", env.as_str());
+    }
     if !q.is_empty() {
         query.append_pair("q", q);
     }
@@ -80,11 +90,19 @@ pub fn href(status: StatusFilter, q: &str, page: i64) -> String {
     format!("?{}", query.finish())
 }
 
-/// One tab per status, the current one marked; each keeps the search.
-fn tabs(current: StatusFilter, q: &str) -> Vec<Tab> {
+/// One tab per status, the current one marked; each keeps the environment and the search.
+fn tabs(current: StatusFilter, env: EnvFilter, q: &str) -> Vec<Tab> {
     StatusFilter::ALL
         .iter()
-        .map(|&f| Tab { label: f.label(), href: href(f, q, 1), current: f == current })
+        .map(|&f| Tab { label: f.label(), href: href(f, env, q, 1), current: f == current })
+        .collect()
+}
+
+/// One link per environment, the current one marked; each keeps the status and the search.
+fn env_tabs(status: StatusFilter, current: EnvFilter, q: &str) -> Vec<Tab> {
+    EnvFilter::ALL
+        .iter()
+        .map(|&e| Tab { label: e.label(), href: href(status, e, q, 1), current: e == current })
         .collect()
 }
 
@@ -95,10 +113,11 @@ pub async fn key_list(
     params: web::Query<ListParams>,
 ) -> Result<HttpResponse, ConsoleError> {
     let status = StatusFilter::parse(&params.status);
+    let env = EnvFilter::parse(&params.env);
     let q = search_text(&params.q);
     let page = params.page.parse::<i64>().unwrap_or(1).clamp(1, 1_000_000);
     let now = Utc::now().naive_utc();
-    let query = ListQuery { status, search: q.clone(), page };
+    let query = ListQuery { status, env, search: q.clone(), page };
     let ws = member.workspace_id;
     let (result, has_any, matching, expiring_this_week) = state
         .db
@@ -121,11 +140,13 @@ pub async fn key_list(
         keys,
         can_manage: member.can(Capability::ManageKeys),
         workspace_empty: !has_any,
-        tabs: tabs(status, &q),
+        tabs: tabs(status, env, &q),
         status: status.as_str(),
         status_label: status.label(),
-        prev_href: (page > 1).then(|| href(status, &q, page - 1)),
-        next_href: result.has_next.then(|| href(status, &q, page + 1)),
+        env_tabs: env_tabs(status, env, &q),
+        env: env.as_str(),
+        prev_href: (page > 1).then(|| href(status, env, &q, page - 1)),
+        next_href: result.has_next.then(|| href(status, env, &q, page + 1)),
         q,
         page,
         matching,

@@ -160,6 +160,17 @@ pub struct KeyView {
     pub disabled_by: String,
     /// A replaced secret still in its grace period: its masked form and when it stops.
     pub old_secret: Option<(String, Moment)>,
+    /// A test key (`kw_test_`): badged beside its name.
+    pub test: bool,
+    /// The key's IP allowlist, when it has one: ("IP: 2 ranges", the ranges for the title).
+    pub allowlist: Option<(String, String)>,
+}
+
+/// The table's short note on an allowlist, and its ranges for the hover.
+fn allowlist_note(list: &crate::keys::AllowList) -> (String, String) {
+    let n = list.len();
+    let text = if n == 1 { "IP: 1 range".to_owned() } else { format!("IP: {n} ranges") };
+    (text, list.to_string())
 }
 
 /// A key's own rate limit and burst as the table shows them; `None` when both are the defaults.
@@ -214,6 +225,8 @@ impl KeyView {
             disabled: k.disabled_at.map(|t| Moment::new(t, now)),
             disabled_by: who(k.disabled_by, emails),
             old_secret: k.previous_secret(now).map(|(masked, until)| (masked, Moment::new(until, now))),
+            test: k.environment() == crate::keys::Environment::Test,
+            allowlist: k.allow_list().map(|l| allowlist_note(&l)),
             name: k.name,
             description: k.description,
         }

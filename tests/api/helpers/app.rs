@@ -51,6 +51,11 @@ pub fn test_settings(database_url: DatabaseUrl) -> Settings {
     s
 }
 
+/// Whether this machine can listen on the IPv6 loopback (containers often have no `::1`).
+pub fn ipv6_loopback() -> bool {
+    std::net::TcpListener::bind("[::1]:0").is_ok()
+}
+
 pub async fn spawn_app(backend: Backend) -> TestApp {
     spawn_app_with(backend, |_| {}).await
 }
@@ -73,12 +78,14 @@ async fn start(
 ) -> TestApp {
     let mut settings = test_settings(url.clone());
     tweak(&mut settings);
+    // The host the server was bound to (`127.0.0.1`, or `[::1]` for a test over IPv6).
+    let host = settings.bind.rsplit_once(':').map_or("127.0.0.1", |(host, _)| host).to_owned();
     let app = Application::build(settings).await.expect("the app starts");
     let port = app.port();
     let handle = app.handle();
     let (state, verifier) = (app.state(), app.verifier());
     let run = tokio::spawn(app.run_until_stopped());
-    let address = format!("http://127.0.0.1:{port}");
+    let address = format!("http://{host}:{port}");
     TestApp {
         client: Client::new(&address),
         address,

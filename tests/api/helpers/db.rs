@@ -155,7 +155,7 @@ impl Seeded {
 
 /// Inserts a workspace "Seeded" (the first time: with a user) and a key row.
 pub async fn seed_key(app: &TestApp, seed: SeedKey) -> Seeded {
-    let key = ApiKey::generate();
+    let key = ApiKey::generate(keyward::keys::Environment::Live);
     let (hash, last4) = (key.hash().as_str().to_owned(), key.last4().to_owned());
     let (id, workspace_id) = app
         .state
@@ -218,7 +218,7 @@ pub async fn insert_keys(
             let now = Utc::now().naive_utc();
             let mut ids = Vec::new();
             for (name, expires_at, revoked) in keys {
-                let secret = ApiKey::generate();
+                let secret = ApiKey::generate(keyward::keys::Environment::Live);
                 let id = key_store::insert(
                     conn,
                     &NewKey {
@@ -235,6 +235,7 @@ pub async fn insert_keys(
                         expires_at,
                         rate_limit_per_minute: None,
                         rate_limit_burst: None,
+                        allowed_ips: None,
                     },
                 )?;
                 if revoked {
@@ -243,6 +244,31 @@ pub async fn insert_keys(
                 ids.push(id);
             }
             Ok(ids)
+        })
+        .await
+        .unwrap()
+}
+
+/// Sets a key's stored IP allowlist (canonical ranges, one per line; `None`: anywhere), without
+/// an audit entry.
+pub async fn set_allowed_ips(app: &TestApp, id: i64, allowed: Option<&'static str>) {
+    app.state
+        .db
+        .write(move |conn: &mut DbConnection| -> Result<usize, DbError> {
+            Ok(diesel::update(api_keys::table.find(id))
+                .set(api_keys::allowed_ips.eq(allowed))
+                .execute(conn)?)
+        })
+        .await
+        .unwrap();
+}
+
+/// A key's stored IP allowlist and prefix.
+pub async fn access_of(app: &TestApp, id: i64) -> (Option<String>, String) {
+    app.state
+        .db
+        .run(move |conn: &mut DbConnection| -> Result<_, DbError> {
+            Ok(api_keys::table.find(id).select((api_keys::allowed_ips, api_keys::prefix)).first(conn)?)
         })
         .await
         .unwrap()

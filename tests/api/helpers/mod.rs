@@ -25,8 +25,8 @@ pub mod smtp;
 pub mod webhook_receiver;
 
 pub use app::{
-    MEMBER_PASSWORD, OWNER_EMAIL, OWNER_PASSWORD, TEST_SECRET_KEY, TestApp, spawn_another, spawn_app,
-    spawn_app_with, test_settings,
+    MEMBER_PASSWORD, OWNER_EMAIL, OWNER_PASSWORD, TEST_SECRET_KEY, TestApp, ipv6_loopback, spawn_another,
+    spawn_app, spawn_app_with, test_settings,
 };
 pub use backend::{Backend, TestDb, postgres_admin_url};
 pub use client::{Client, Failure, Revealed, Verdict, assert_is_redirect_to, extract_csrf};

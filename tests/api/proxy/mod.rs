@@ -6,7 +6,7 @@
 //! `scripts/install-test-deps` installs them.
 
 mod caddy;
-mod nginx;
+pub mod nginx;
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
@@ -185,10 +185,10 @@ impl Drop for ProxyProcess {
 
 /// The headers the protected API received, from its echo, and the headers of the answer the
 /// client got.
-struct Seen(HashMap<String, Vec<String>>, reqwest::header::HeaderMap);
+pub struct Seen(pub HashMap<String, Vec<String>>, pub reqwest::header::HeaderMap);
 
 impl Seen {
-    fn one(&self, name: &str) -> Option<&str> {
+    pub fn one(&self, name: &str) -> Option<&str> {
         match self.0.get(name).map(Vec::as_slice) {
             None | Some([]) => None,
             Some([one]) => Some(one),
@@ -202,7 +202,7 @@ impl Seen {
 }
 
 /// Sends a request that must get through to the API; returns what the API saw.
-async fn through(req: reqwest::RequestBuilder) -> Seen {
+pub async fn through(req: reqwest::RequestBuilder) -> Seen {
     let res = req.send().await.unwrap();
     let status = res.status();
     let headers = res.headers().clone();
@@ -214,7 +214,7 @@ async fn through(req: reqwest::RequestBuilder) -> Seen {
 
 /// Sends a request the proxy must refuse with keyward's status and JSON error `code`; returns
 /// the response's headers.
-async fn refused(req: reqwest::RequestBuilder, status: u16, code: &str) -> reqwest::header::HeaderMap {
+pub async fn refused(req: reqwest::RequestBuilder, status: u16, code: &str) -> reqwest::header::HeaderMap {
     let res = req.send().await.unwrap();
     let got = res.status().as_u16();
     let headers = res.headers().clone();
@@ -255,6 +255,7 @@ pub async fn forward_auth_checks(app: &TestApp, base: &str, proxy: &ProxyProcess
     assert_eq!(seen.one("x-keyward-key-id"), Some(writer.id.to_string().as_str()));
     assert_eq!(seen.one("x-keyward-workspace"), Some(writer.workspace_id.to_string().as_str()));
     assert_eq!(seen.one("x-keyward-permissions"), Some("records:read,records:write"));
+    assert_eq!(seen.one("x-keyward-environment"), Some("live"));
     assert_eq!(seen.one("x-api-key"), None);
     assert!(!seen.mentions(writer.secret()));
 
@@ -278,9 +279,11 @@ pub async fn forward_auth_checks(app: &TestApp, base: &str, proxy: &ProxyProcess
             .header("X-Api-Key", reader.secret())
             .header("X-Keyward-Permissions", "*")
             .header("X-Keyward-Key-Id", writer.id.to_string())
+            .header("X-Keyward-Environment", "test")
             .header("X-Keyward-Note", "forged"),
     )
     .await;
+    assert_eq!(seen.one("x-keyward-environment"), Some("live"));
     assert_eq!(seen.one("x-keyward-permissions"), Some("records:read"));
     assert_eq!(seen.one("x-keyward-key-id"), Some(reader.id.to_string().as_str()));
     assert_eq!(seen.one("x-keyward-note"), None, "a client-sent X-Keyward-* header reached the API");

@@ -6,10 +6,24 @@ use super::{ProxyProcess, Stage, forward_auth_checks, proxy_binary};
 
 #[tokio::test]
 async fn the_shipped_nginx_snippet_passes_every_forward_auth_check() {
-    let Some(nginx) = proxy_binary(&["/usr/sbin/nginx", "/usr/bin/nginx"], "nginx") else {
+    if !installed() {
         return;
-    };
+    }
     let stage = Stage::new().await;
+    let proxy = start(&stage).await;
+    forward_auth_checks(&stage.app, &stage.base(), &proxy).await;
+}
+
+const NGINX: (&[&str], &str) = (&["/usr/sbin/nginx", "/usr/bin/nginx"], "nginx");
+
+/// Whether nginx is here (outside CI a missing one skips the test with a note).
+pub fn installed() -> bool {
+    proxy_binary(NGINX.0, NGINX.1).is_some()
+}
+
+/// nginx running the shipped snippet in front of the stage's keyward and API, ready.
+pub async fn start(stage: &Stage) -> ProxyProcess {
+    let nginx = proxy_binary(NGINX.0, NGINX.1).expect("nginx is installed");
     let d = stage.dir.path().display();
     let snippet = stage.snippet(
         "nginx.conf",
@@ -48,5 +62,5 @@ http {{
     let logs = ["startup.log", "error.log", "api.access.log"].map(|f| stage.path(f)).to_vec();
     let mut proxy = ProxyProcess::spawn(command, logs);
     proxy.wait_ready(&stage.base()).await;
-    forward_auth_checks(&stage.app, &stage.base(), &proxy).await;
+    proxy
 }
