@@ -8,8 +8,8 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::admin::AdminError;
 use crate::config::{
-    ConfigError, DatabaseUrl, RateLimitSettings, RedisUrl, SecretKey, Settings, SmtpSettings, TrustedProxies,
-    parse_duration, parse_timeout,
+    ConfigError, DatabaseUrl, MetricsToken, RateLimitSettings, RedisUrl, SecretKey, Settings, SmtpSettings,
+    TrustedProxies, parse_duration, parse_timeout,
 };
 use crate::startup::{Application, StartError, open_database};
 
@@ -156,6 +156,11 @@ impl Opts {
         let mut s = Settings::new(url);
         s.bind = self.bind.clone();
         s.secret_key = self.secret_key()?;
+        // Read here, not as a flag: a flag's value is visible to every user of the machine.
+        s.metrics_token = match std::env::var("KEYWARD_METRICS_TOKEN").ok().filter(|t| !t.is_empty()) {
+            Some(token) => Some(MetricsToken::parse(&token)?),
+            None => None,
+        };
         s.public_url = match self.public_url.as_deref().filter(|u| !u.is_empty()) {
             Some(u) => Some(
                 url::Url::parse(u)

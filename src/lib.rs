@@ -12,6 +12,7 @@ pub mod keys;
 pub mod lifecycle;
 pub mod mail;
 pub mod memory;
+pub mod metrics;
 pub mod startup;
 pub mod state;
 pub mod telemetry;

@@ -135,6 +135,7 @@ impl Application {
 
         let settings = Arc::new(settings);
         let mailer = mailer(&settings)?;
+        let metrics = Arc::new(crate::metrics::Metrics::new());
         let state = web::Data::new(AppState {
             db,
             settings: settings.clone(),
@@ -147,9 +148,11 @@ impl Application {
             mailer,
             two_factor_cipher,
             webhooks,
+            metrics: metrics.clone(),
         });
         let shared_limits = shared_limiter(&settings).await?;
-        let verifier = web::Data::new(Verifier::new(state.db.clone(), settings.rate_limit, shared_limits));
+        let verifier =
+            web::Data::new(Verifier::new(state.db.clone(), settings.rate_limit, shared_limits, metrics));
         let limits_report: web::Data<dyn RateLimitReport> =
             web::Data::from(verifier.clone().into_inner() as Arc<dyn RateLimitReport>);
         let usage_flusher =
@@ -200,6 +203,11 @@ impl Application {
                 .wrap(Condition::new(settings.secure_cookies(), headers::strict_transport()))
                 .service(health::healthz)
                 .service(health::readyz)
+                .configure(|cfg| {
+                    if app_settings.metrics_token.is_some() {
+                        cfg.route(crate::web::metrics::PATH, web::get().to(crate::web::metrics::scrape));
+                    }
+                })
                 .service(
                     web::scope("/api")
                         .wrap(

@@ -30,4 +30,6 @@ pub struct AppState {
     pub two_factor_cipher: crate::accounts::two_factor::SecretCipher,
     /// Webhooks: the cipher of signing secrets, and the dispatcher's doorbell.
     pub webhooks: crate::webhooks::Webhooks,
+    /// This instance's metrics (the verifier holds the same registry).
+    pub metrics: Arc<crate::metrics::Metrics>,
 }

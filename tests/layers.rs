@@ -12,6 +12,7 @@ const LAYERS: &[&str] = &[
     "config",    // typed settings
     "telemetry", // logging set-up
     "memory",    // malloc trimming
+    "metrics",   // the Prometheus registry of one instance
     "mail",      // outgoing email over SMTP
     "db",        // connections, schema, migrations
     "audit",     // the append-only log

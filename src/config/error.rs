@@ -31,6 +31,8 @@ pub enum ConfigError {
     SecretKeyFile { path: String, reason: String },
     #[error("set KEYWARD_SECRET_KEY_FILE or KEYWARD_SECRET_KEY, not both")]
     SecretKeyTwice,
+    #[error("KEYWARD_METRICS_TOKEN must be at least 16 characters (e.g. from `openssl rand -hex 32`)")]
+    MetricsTokenTooShort,
     #[error(
         "--secret-key would show the secret to every user of this machine (in `ps`): \
          put it in a file only keyward can read and set KEYWARD_SECRET_KEY_FILE to its path"

@@ -5,12 +5,14 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub mod error;
+pub mod metrics_token;
 pub mod redis_url;
 pub mod secret_key;
 pub mod smtp;
 pub mod trusted_proxies;
 
 pub use error::{ConfigError, DurationError, ProxyEntryError};
+pub use metrics_token::MetricsToken;
 pub use redis_url::{RedisAddress, RedisUrl, RedisUrlError};
 pub use secret_key::SecretKey;
 pub use smtp::{SmtpError, SmtpSettings, SmtpUrl};
@@ -233,6 +235,8 @@ pub struct Settings {
     pub key_lease: Duration,
     /// Connections kept by the pool.
     pub pool_size: u32,
+    /// `KEYWARD_METRICS_TOKEN`: serve `/metrics` to scrapes bearing it; `None`: no `/metrics`.
+    pub metrics_token: Option<MetricsToken>,
     /// HTTP worker threads.
     pub workers: usize,
     /// Whether SIGINT/SIGTERM stop the server gracefully (off in tests, which stop it by hand).
@@ -262,6 +266,7 @@ impl Settings {
             usage_flush_interval: Duration::from_secs(1),
             key_lease: Duration::from_secs(2),
             pool_size: 10,
+            metrics_token: None,
             workers: available_cores(),
             handle_signals: true,
         }

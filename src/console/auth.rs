@@ -22,6 +22,7 @@ use crate::accounts::two_factor;
 use crate::accounts::{Email, Password, Role, WorkspaceName};
 use crate::audit::{self, Actor, Event};
 use crate::db::DbError;
+use crate::metrics::SignInFailure;
 use crate::state::AppState;
 
 // ---------------------------------------------------------------- setup
@@ -274,6 +275,7 @@ pub async fn login(
     let refused = |refused: Refused, email: String| {
         let limit = refused.limit.as_str();
         tracing::warn!(ip = %ip_for_log, limit, "sign-in refused: too many failed attempts");
+        state.metrics.sign_in_failure(SignInFailure::Throttled);
         throttled(&session, email, &form.next, refused)
     };
     // Refused before any work: a refused attempt reads nothing, checks no password and
@@ -368,6 +370,7 @@ pub async fn login(
         }
         PasswordChecked::Failed => {
             tracing::warn!(ip = %ip_for_log, "sign-in failed");
+            state.metrics.sign_in_failure(SignInFailure::Password);
             render_status(
                 StatusCode::UNAUTHORIZED,
                 &LoginPage {

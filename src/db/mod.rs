@@ -289,6 +289,12 @@ impl Db {
         self.feed.as_deref()
     }
 
+    /// The pool right now: (connections in use, idle connections, the size limit).
+    pub fn pool_state(&self) -> (u32, u32, u32) {
+        let s = self.pool.state();
+        (s.connections - s.idle_connections, s.idle_connections, self.pool.max_size())
+    }
+
     pub fn url(&self) -> &DatabaseUrl {
         &self.url
     }

@@ -145,3 +145,54 @@ impl Denial {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The metrics count verifications by code from a fixed list: a new code must join it, or
+    /// it would be counted as `other`.
+    #[test]
+    fn every_code_has_its_own_metrics_series() {
+        let all = [
+            Denial::MissingKey,
+            Denial::MalformedKey,
+            Denial::ConflictingKeys,
+            Denial::KeyInQuery("key".into()),
+            Denial::InvalidRequire("x".into()),
+            Denial::UnknownParameter("x".into()),
+            Denial::InvalidBody("x".into()),
+            Denial::InvalidIp("x".into()),
+            Denial::UnknownKey,
+            Denial::RevokedKey,
+            Denial::ExpiredKey,
+            Denial::DisabledKey,
+            Denial::InsufficientPermission(vec![]),
+            Denial::IpNotAllowed(None),
+            Denial::RateLimited { retry_after: 1 },
+            Denial::Unavailable,
+        ];
+        for d in all {
+            // A new variant makes this match fail to compile, pointing here.
+            match d {
+                Denial::MissingKey
+                | Denial::MalformedKey
+                | Denial::ConflictingKeys
+                | Denial::KeyInQuery(_)
+                | Denial::InvalidRequire(_)
+                | Denial::UnknownParameter(_)
+                | Denial::InvalidBody(_)
+                | Denial::InvalidIp(_)
+                | Denial::UnknownKey
+                | Denial::RevokedKey
+                | Denial::ExpiredKey
+                | Denial::DisabledKey
+                | Denial::InsufficientPermission(_)
+                | Denial::IpNotAllowed(_)
+                | Denial::RateLimited { .. }
+                | Denial::Unavailable => {}
+            }
+            assert!(crate::metrics::OUTCOMES.contains(&d.code()), "{} is not in metrics::OUTCOMES", d.code());
+        }
+    }
+}

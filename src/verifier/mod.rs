@@ -30,6 +30,7 @@ use crate::config::RateLimitSettings;
 use crate::db::{Db, DbError};
 use crate::keys::ApiKey;
 use crate::keys::store::{self, KeyRecord};
+use crate::metrics::Metrics;
 use cache::KeyCache;
 pub use error::Denial;
 use ratelimit::{Quota, RateLimiter, RateState};
@@ -45,6 +46,7 @@ pub struct Verifier {
     defaults: RateLimitSettings,
     /// Limits shared with the other instances; `None`: counted here alone.
     pub shared: Option<SharedLimiter>,
+    pub metrics: Arc<Metrics>,
 }
 
 /// The verdict on one presented key, with what the response needs to show.
@@ -56,7 +58,12 @@ pub struct Outcome {
 }
 
 impl Verifier {
-    pub fn new(db: Db, defaults: RateLimitSettings, shared: Option<SharedLimiter>) -> Self {
+    pub fn new(
+        db: Db,
+        defaults: RateLimitSettings,
+        shared: Option<SharedLimiter>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         Self {
             db,
             cache: KeyCache::default(),
@@ -64,6 +71,7 @@ impl Verifier {
             usage: UsageBuffer::default(),
             defaults,
             shared,
+            metrics,
         }
     }
 
@@ -107,8 +115,10 @@ impl Verifier {
     async fn lookup(&self, key: &ApiKey) -> Result<Option<Arc<KeyRecord>>, DbError> {
         let hash = key.hash();
         if let Some(hit) = self.db.key_stamp().and_then(|s| self.cache.get(&hash, &s)) {
+            self.metrics.cache_hit();
             return Ok(Some(hit));
         }
+        self.metrics.cache_miss();
         let read_hash = hash.clone();
         let known = self.cache.confirmed();
         let read = self.db.point_read_keys(known, move |conn| store::find_by_hash(conn, &read_hash)).await;
@@ -146,12 +156,21 @@ impl Verifier {
     /// One flush on the current (blocking) thread, logging rather than returning failures.
     pub fn flush_blocking(&self) {
         self.limiter.sweep(self.limiter.now());
+        let started = std::time::Instant::now();
         match self.usage.flush(&self.db) {
-            Ok(report) if report.skipped_deleted > 0 => {
-                tracing::debug!(skipped = report.skipped_deleted, "usage for deleted keys dropped")
+            Ok(report) => {
+                if report.skipped_deleted > 0 {
+                    tracing::debug!(skipped = report.skipped_deleted, "usage for deleted keys dropped");
+                }
+                // An idle tick writes nothing and is not a flush worth timing.
+                if report.keys + report.skipped_deleted > 0 {
+                    self.metrics.usage_flush(started.elapsed(), true);
+                }
             }
-            Ok(_) => {}
-            Err(error) => tracing::warn!(%error, "key usage not written yet; will retry"),
+            Err(error) => {
+                self.metrics.usage_flush(started.elapsed(), false);
+                tracing::warn!(%error, "key usage not written yet; will retry")
+            }
         }
     }
 

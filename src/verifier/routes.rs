@@ -3,9 +3,13 @@
 //! (a do-nothing handler the benchmark compares against).
 
 use std::net::IpAddr;
+use std::time::Instant;
 
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::{Next, from_fn};
 use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, web};
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
@@ -17,6 +21,7 @@ use super::{Outcome, Verifier};
 use crate::config::Settings;
 use crate::keys::scopes::is_valid_scope_id;
 use crate::keys::store::KeyRecord;
+use crate::metrics::Entry;
 use crate::web::api_error::{json_error, json_error_ascii};
 
 /// The largest `POST /v1/keys/verify` body read.
@@ -25,10 +30,48 @@ pub const MAX_VERIFY_BODY: usize = 16 * 1024;
 /// Registers the endpoints inside the `/api` scope.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     // Resources (not bare routes), so another method gets the scope's JSON 405.
-    cfg.service(web::resource("/v1/keys/verify").route(web::post().to(verify)))
-        .service(web::resource("/v1/auth").route(web::get().to(auth)))
-        .service(web::resource("/v1/whoami").route(web::get().to(whoami)))
-        .service(web::resource("/v1/ping").route(web::get().to(ping)));
+    cfg.service(
+        web::resource("/v1/keys/verify")
+            .wrap(from_fn(|req, next| counted(Entry::Verify, req, next)))
+            .route(web::post().to(verify)),
+    )
+    .service(
+        web::resource("/v1/auth")
+            .wrap(from_fn(|req, next| counted(Entry::Auth, req, next)))
+            .route(web::get().to(auth)),
+    )
+    .service(
+        web::resource("/v1/whoami")
+            .wrap(from_fn(|req, next| counted(Entry::Whoami, req, next)))
+            .route(web::get().to(whoami)),
+    )
+    .service(web::resource("/v1/ping").route(web::get().to(ping)));
+}
+
+/// The outcome code an answer carries for the metrics (`ok` or the refusal's code), set by
+/// the handlers on every answer they make. Answers made elsewhere (a wrong method, a body
+/// that never arrived) carry none and are not counted as verifications.
+#[derive(Clone, Copy)]
+struct Answered(&'static str);
+
+fn answered(mut res: HttpResponse, code: &'static str) -> HttpResponse {
+    res.extensions_mut().insert(Answered(code));
+    res
+}
+
+/// Counts each verification by entry point and outcome, with its time.
+async fn counted(
+    entry: Entry,
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let started = Instant::now();
+    let res = next.call(req).await?;
+    let code = res.response().extensions().get::<Answered>().map(|a| a.0);
+    if let (Some(code), Some(verifier)) = (code, res.request().app_data::<web::Data<Verifier>>()) {
+        verifier.metrics.verification(entry, code, started.elapsed());
+    }
+    Ok(res)
 }
 
 /// The address recorded as a key's last use.
@@ -66,7 +109,7 @@ fn deprecation_header(res: &mut HttpResponse, key: &KeyRecord) {
 
 /// The JSON error for a refusal, with `WWW-Authenticate` on 401s and `Retry-After` on 429s.
 fn refusal(denial: &Denial, rate: Option<&RateState>) -> HttpResponse {
-    let mut res = json_error(denial.status(), denial.code(), &denial.message());
+    let mut res = answered(json_error(denial.status(), denial.code(), &denial.message()), denial.code());
     rate_headers(&mut res, rate);
     let h = res.headers_mut();
     if denial.status() == StatusCode::UNAUTHORIZED {
@@ -139,7 +182,7 @@ async fn auth(
             rate_headers(&mut res, rate);
             deprecation_header(&mut res, key);
             environment_header(&mut res, key);
-            res
+            answered(res, "ok")
         }
         (Err(d), _) => auth_refusal(d, rate),
         (Ok(()), None) => auth_refusal(&Denial::UnknownKey, None),
@@ -213,7 +256,7 @@ async fn whoami(
             rate_headers(&mut res, rate);
             deprecation_header(&mut res, key);
             environment_header(&mut res, key);
-            res
+            answered(res, "ok")
         }
         (Err(d), _) => refusal(d, rate),
         (Ok(()), None) => refusal(&Denial::UnknownKey, None),
@@ -266,14 +309,17 @@ async fn read_body(mut payload: web::Payload) -> Result<web::BytesMut, HttpRespo
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|_| {
-            json_error(StatusCode::BAD_REQUEST, "invalid_body", "The request body could not be read.")
+            let res =
+                json_error(StatusCode::BAD_REQUEST, "invalid_body", "The request body could not be read.");
+            answered(res, "invalid_body")
         })?;
         if body.len() + chunk.len() > MAX_VERIFY_BODY {
-            return Err(json_error(
+            let res = json_error(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "body_too_large",
                 &format!("The request body is larger than {MAX_VERIFY_BODY} bytes."),
-            ));
+            );
+            return Err(answered(res, "body_too_large"));
         }
         body.extend_from_slice(&chunk);
     }
@@ -355,7 +401,7 @@ fn verdict(
     if let Err(Denial::RateLimited { retry_after }) = result {
         res.headers_mut().insert(actix_web::http::header::RETRY_AFTER, HeaderValue::from(*retry_after));
     }
-    res
+    answered(res, code)
 }
 
 /// Does nothing, for the benchmark's baseline through the same server and middleware.

@@ -2,7 +2,7 @@
 //! A page on another site can make a browser send requests to keyward under the other site's
 //! name (DNS rebinding): the `Host` header then names the attacker's domain and `Origin`
 //! matches it, so the cross-site check alone would let such a request through. The verifier
-//! (`/api/`) and the health checks answer any host: services and load balancers reach them by
+//! (`/api/`), the health checks and the metrics answer any host: services and load balancers reach them by
 //! internal names and addresses, and they carry no cookie.
 
 use actix_web::body::{EitherBody, MessageBody};
@@ -23,7 +23,10 @@ pub async fn require_public_host(
         return next.call(req).await.map(ServiceResponse::map_into_left_body);
     };
     let path = req.path();
-    let exempt = path.starts_with("/api/") || path == "/healthz" || path == "/readyz";
+    let exempt = path.starts_with("/api/")
+        || path == "/healthz"
+        || path == "/readyz"
+        || path == crate::web::metrics::PATH;
     let asked = SiteOrigin::of_request(req.request(), &settings.trusted_proxies);
     if exempt || asked.authority == public.authority || asked.authority == public.default_port_form() {
         return next.call(req).await.map(ServiceResponse::map_into_left_body);

@@ -22,6 +22,7 @@ mod invitations;
 mod key_lifecycle;
 mod key_operations;
 mod members;
+mod metrics;
 mod outage;
 mod password_work;
 mod policies;

@@ -25,6 +25,7 @@ use crate::console::member::client_of;
 use crate::console::pages::{PageCtx, render, render_status, with_retry_after};
 use crate::console::see_other;
 use crate::console::session::TypedSession;
+use crate::metrics::SignInFailure;
 use crate::state::AppState;
 
 pub const PATH: &str = "/login/two-factor";
@@ -162,6 +163,7 @@ pub async fn code_check(
     let attempt = match state.login_throttle.begin(&p.email, client) {
         Ok(attempt) => attempt,
         Err(refused) => {
+            state.metrics.sign_in_failure(SignInFailure::Throttled);
             let message = format!(
                 "Too many failed sign-in attempts. Wait a moment: try again {}.",
                 describe_wait(refused.retry_after)
@@ -252,6 +254,7 @@ pub async fn code_check(
             Ok(see_other(&p.next))
         }
         Checked::Wrong(why) => {
+            state.metrics.sign_in_failure(SignInFailure::TwoFactor);
             tracing::warn!(ip = %client.map_or_else(|| "-".to_owned(), |c| c.to_string()), why, "sign-in failed");
             p.wrong += 1;
             if p.wrong >= MAX_WRONG {
