@@ -15,7 +15,7 @@ use scraper::{Html, Selector};
 
 use crate::both_backends;
 use crate::helpers::db::{
-    KeyAt, client_addresses_of, first_workspace, insert_key_at, revoke_key, second_workspace,
+    KeyAt, client_addresses_of, first_workspace, insert_key_at, insert_keys, revoke_key, second_workspace,
     seed_client_address, seed_usage_day, set_key_limits, set_key_times, usage_days_of,
 };
 use crate::helpers::pages::row_ids;
@@ -26,6 +26,7 @@ both_backends! {
     the_key_page_lists_the_last_five_client_addresses_newest_first,
     usage_older_than_400_days_is_cleaned_up,
     the_insight_figures_filter_the_table,
+    the_figures_stop_counting_past_a_thousand,
     another_workspaces_key_page_is_not_found_and_a_viewer_sees_the_page,
 }
 
@@ -324,6 +325,28 @@ async fn the_insight_figures_filter_the_table(backend: Backend) {
     assert_eq!(row_ids(&view("status=revoked").await), [gone]);
     // A mangled filter shows the whole table.
     assert_eq!(row_ids(&view("status=all&insight=bogus").await).len(), 8);
+}
+
+async fn the_figures_stop_counting_past_a_thousand(backend: Backend) {
+    let app = spawn_app_with(backend, no_background_flush).await;
+    app.setup_owner().await;
+    let ws = first_workspace(&app).await;
+    insert_keys(&app, ws, (0..1001).map(|i| (format!("Fleet {i}"), None, false)).collect()).await;
+    let html = app.client().get_text("/settings/api-keys").await;
+    let doc = Html::parse_document(&html);
+    let shown = |f: &str| {
+        let css = format!("a[data-insight=\"{f}\"] .insight-count");
+        doc.select(&sel(&css)).next().unwrap().text().collect::<String>()
+    };
+    assert_eq!(shown("no_expiry"), "1000+", "bounded: the walk stops after 1,001 keys");
+    assert_eq!(shown("expiring"), "0");
+    // The filter itself still pages through every key.
+    assert!(
+        app.client()
+            .get_text("/settings/api-keys?status=all&insight=no_expiry&page=21")
+            .await
+            .contains("Fleet 0")
+    );
 }
 
 async fn another_workspaces_key_page_is_not_found_and_a_viewer_sees_the_page(backend: Backend) {

@@ -13,7 +13,7 @@ use crate::console::member::Member;
 use crate::console::pages::{PageCtx, render};
 use crate::console::session::TypedSession;
 use crate::db::DbError;
-use crate::keys::store::{self, InsightFilter, ListQuery, StatusFilter};
+use crate::keys::store::{self, InsightCount, InsightFilter, ListQuery, StatusFilter};
 use crate::state::AppState;
 
 #[derive(Default, Deserialize)]
@@ -70,7 +70,8 @@ pub struct KeyListPage {
 pub struct InsightLink {
     pub key: &'static str,
     pub label: &'static str,
-    pub count: i64,
+    /// The figure as shown: `12`, or `1000+` past the count's cap.
+    pub count: String,
     pub href: String,
     pub current: bool,
     /// Says what the figure means, under it.
@@ -132,10 +133,10 @@ fn tabs(current: StatusFilter, q: &str, insight: InsightFilter) -> Vec<Tab> {
 
 /// The four workspace figures as links: each filters the whole table (every status, no
 /// search), the one in force marked.
-fn insight_links(counts: Vec<(InsightFilter, i64)>, current: InsightFilter) -> Vec<InsightLink> {
+fn insight_links(counts: Vec<InsightCount>, current: InsightFilter) -> Vec<InsightLink> {
     counts
         .into_iter()
-        .map(|(f, count)| InsightLink {
+        .map(|InsightCount { filter: f, count, more }| InsightLink {
             key: f.as_str(),
             label: match f {
                 InsightFilter::Stale => "Stale",
@@ -149,7 +150,7 @@ fn insight_links(counts: Vec<(InsightFilter, i64)>, current: InsightFilter) -> V
                 InsightFilter::NoExpiry => "never expire on their own",
                 InsightFilter::Busiest | InsightFilter::None => "top 10 by requests, 7 days",
             },
-            count,
+            count: if more { format!("{count}+") } else { count.to_string() },
             href: insight_href(StatusFilter::All, "", 1, f),
             current: f == current,
         })
