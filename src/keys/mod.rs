@@ -3,9 +3,10 @@
 //! - [`ops`]: every change to a key (create, regenerate with a grace period, edit, disable and
 //!   enable, revoke, delete, bulk revoke and disable, the one-time reveal), each one
 //!   transaction with its audit event and webhook event, answering a typed [`KeyError`].
-//! - `store` and `usage`: the key queries. Everything else is pure and unit-tested in place:
-//!   the secret's format and hash (and its environment, live or test), names, expiry rules,
-//!   rate limits, permissions and IP allowlists.
+//! - `store`, `usage` and `insight` (a key's page: usage by code, client addresses, history):
+//!   the key queries. Everything else is pure and unit-tested in place: the secret's format
+//!   and hash (and its environment, live or test), names, expiry rules, rate limits,
+//!   permissions and IP allowlists.
 //!
 //! Nothing here knows the web: handlers parse their input into these types, call an
 //! operation and render its answer.
@@ -13,6 +14,7 @@
 pub mod allowlist;
 pub mod expiry;
 pub mod grace;
+pub mod insight;
 pub mod name;
 pub mod ops;
 pub mod policy;

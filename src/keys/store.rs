@@ -206,6 +206,8 @@ pub struct ListQuery {
     pub search: String,
     /// 1-based.
     pub page: i64,
+    /// One of the workspace figures above the table, as a filter.
+    pub insight: InsightFilter,
 }
 
 /// One page of keys with the emails of their creators and revokers.
@@ -213,7 +215,192 @@ pub struct KeyPage {
     pub keys: Vec<KeyRow>,
     pub emails: HashMap<i64, String>,
     pub has_next: bool,
+    /// Requests in the last [`BUSIEST_DAYS`] days per key, for the busiest filter (its order).
+    pub requests_this_week: HashMap<i64, i64>,
 }
+
+// ---------------------------------------------------------------- workspace insight filters
+
+/// Active keys unused this many days (never used: created this long ago) are stale.
+pub const STALE_DAYS: i64 = 30;
+/// The window of "expiring this week" and "busiest this week", in days.
+pub const BUSIEST_DAYS: i64 = 7;
+/// How many keys "busiest this week" lists.
+pub const BUSIEST_TOP: i64 = 10;
+
+/// The workspace figures above the key table, each a filter of it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum InsightFilter {
+    #[default]
+    None,
+    /// Active, and unused for [`STALE_DAYS`] (never used: created that long ago).
+    Stale,
+    /// Not revoked, expiring within [`BUSIEST_DAYS`].
+    Expiring,
+    /// Not revoked, and never expiring on its own.
+    NoExpiry,
+    /// The [`BUSIEST_TOP`] keys by requests (allowed and denied) in the last [`BUSIEST_DAYS`]
+    /// UTC days, busiest first.
+    Busiest,
+}
+
+impl InsightFilter {
+    pub const ALL: [InsightFilter; 4] = [Self::Stale, Self::Expiring, Self::NoExpiry, Self::Busiest];
+
+    /// Unknown values read as no filter.
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "stale" => Self::Stale,
+            "expiring" => Self::Expiring,
+            "no_expiry" => Self::NoExpiry,
+            "busiest" => Self::Busiest,
+            _ => Self::None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "",
+            Self::Stale => "stale",
+            Self::Expiring => "expiring",
+            Self::NoExpiry => "no_expiry",
+            Self::Busiest => "busiest",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::None => "All keys",
+            Self::Stale => "Stale (unused 30+ days)",
+            Self::Expiring => "Expiring this week",
+            Self::NoExpiry => "Without an expiration",
+            Self::Busiest => "Busiest this week",
+        }
+    }
+}
+
+/// The first UTC day of the busiest window ending today.
+fn busiest_since(now: NaiveDateTime) -> chrono::NaiveDate {
+    now.date() - chrono::TimeDelta::days(BUSIEST_DAYS - 1)
+}
+
+/// `query` narrowed to an insight filter. Each is an index range: stale by `api_keys_idle`
+/// (workspace, the last use or else the creation), expiring and without expiry by
+/// `api_keys_by_workspace_status`, busiest by `key_usage_daily_by_day` over the window.
+fn with_insight<'a>(
+    query: api_keys::BoxedQuery<'a, Backend>,
+    workspace_id: i64,
+    filter: InsightFilter,
+    now: NaiveDateTime,
+) -> api_keys::BoxedQuery<'a, Backend> {
+    use diesel::sql_types::{BigInt, Date, Timestamp};
+    match filter {
+        InsightFilter::None => query,
+        InsightFilter::Stale => query
+            .filter(api_keys::revoked_at.is_null())
+            .filter(api_keys::disabled_at.is_null())
+            .filter(api_keys::expires_at.is_null().or(api_keys::expires_at.gt(now)))
+            // The expression `api_keys_idle` indexes, written the same way.
+            .filter(
+                sql::<Bool>("coalesce(api_keys.last_used_at, api_keys.created_at) <= ")
+                    .bind::<Timestamp, _>(now - chrono::TimeDelta::days(STALE_DAYS)),
+            ),
+        InsightFilter::Expiring => query
+            .filter(api_keys::revoked_at.is_null())
+            .filter(api_keys::expires_at.gt(now))
+            .filter(api_keys::expires_at.le(now + chrono::TimeDelta::days(BUSIEST_DAYS))),
+        InsightFilter::NoExpiry => {
+            query.filter(api_keys::revoked_at.is_null()).filter(api_keys::expires_at.is_null())
+        }
+        InsightFilter::Busiest => query.filter(
+            sql::<Bool>(
+                "api_keys.id IN (SELECT u.key_id FROM key_usage_daily u \
+                 INNER JOIN api_keys w ON w.id = u.key_id WHERE w.workspace_id = ",
+            )
+            .bind::<BigInt, _>(workspace_id)
+            .sql(" AND u.day >= ")
+            .bind::<Date, _>(busiest_since(now))
+            .sql(&format!(
+                " GROUP BY u.key_id ORDER BY SUM(u.allowed + u.denied) DESC, u.key_id DESC LIMIT {BUSIEST_TOP})"
+            )),
+        ),
+    }
+}
+
+/// Requests (allowed and denied) per key over the busiest window, for these keys.
+fn requests_this_week(
+    conn: &mut DbConnection,
+    ids: &[i64],
+    now: NaiveDateTime,
+) -> QueryResult<HashMap<i64, i64>> {
+    use crate::db::schema::key_usage_daily as u;
+    let rows: Vec<(i64, i64, i64)> = u::table
+        .filter(u::key_id.eq_any(ids))
+        .filter(u::day.ge(busiest_since(now)))
+        .select((u::key_id, u::allowed, u::denied))
+        .load(conn)?;
+    let mut totals = HashMap::new();
+    for (id, allowed, denied) in rows {
+        *totals.entry(id).or_insert(0) += allowed + denied;
+    }
+    Ok(totals)
+}
+
+/// Counting stops here: "1,000+" says enough, and bounds every count above the table to a
+/// short index walk however big the workspace.
+pub const INSIGHT_COUNT_CAP: i64 = 1000;
+
+/// One insight figure: how many keys its filter matches, or that it is more than
+/// [`INSIGHT_COUNT_CAP`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InsightCount {
+    pub filter: InsightFilter,
+    pub count: i64,
+    pub more: bool,
+}
+
+/// How many keys each insight filter matches in the workspace (whatever the tab and search),
+/// each count bounded.
+pub fn insight_counts(
+    conn: &mut DbConnection,
+    workspace_id: i64,
+    now: NaiveDateTime,
+) -> QueryResult<Vec<InsightCount>> {
+    use crate::db::schema::key_usage_daily as u;
+    let mut counts = Vec::with_capacity(InsightFilter::ALL.len());
+    for filter in InsightFilter::ALL {
+        let count = if filter == InsightFilter::Busiest {
+            // Not the ranking itself (the filter's view does that), only whether there are
+            // ten: a key has at most one row a day, so rows for ten keys are within the first
+            // 10 × 7 of the window, and the walk stops there.
+            let ids: Vec<i64> = u::table
+                .inner_join(api_keys::table)
+                .filter(api_keys::workspace_id.eq(workspace_id))
+                .filter(u::day.ge(busiest_since(now)))
+                .select(u::key_id)
+                .limit(BUSIEST_TOP * BUSIEST_DAYS)
+                .load(conn)?;
+            let distinct: std::collections::HashSet<i64> = ids.into_iter().collect();
+            (distinct.len() as i64).min(BUSIEST_TOP)
+        } else {
+            let q = ListQuery { insight: filter, ..ListQuery::default() };
+            match matching(conn, workspace_id, &q, now) {
+                Some(query) => {
+                    query.select(api_keys::id).limit(INSIGHT_COUNT_CAP + 1).load::<i64>(conn)?.len() as i64
+                }
+                None => 0,
+            }
+        };
+        counts.push(InsightCount {
+            filter,
+            count: count.min(INSIGHT_COUNT_CAP),
+            more: count > INSIGHT_COUNT_CAP,
+        });
+    }
+    Ok(counts)
+}
+
+// ---------------------------------------------------------------- the table
 
 /// Searches this long or longer use SQLite's trigram index: a trigram is 3 characters.
 const MIN_TRIGRAM_CHARS: usize = 3;
@@ -241,7 +428,12 @@ pub fn list(
     now: NaiveDateTime,
 ) -> QueryResult<KeyPage> {
     let Some(query) = matching(conn, workspace_id, q, now) else {
-        return Ok(KeyPage { keys: Vec::new(), emails: HashMap::new(), has_next: false });
+        return Ok(KeyPage {
+            keys: Vec::new(),
+            emails: HashMap::new(),
+            has_next: false,
+            requests_this_week: HashMap::new(),
+        });
     };
     let page = q.page.max(1);
     let mut keys: Vec<KeyRow> = query
@@ -252,6 +444,14 @@ pub fn list(
         .load(conn)?;
     let has_next = keys.len() as i64 > PAGE_SIZE;
     keys.truncate(PAGE_SIZE as usize);
+    let mut requests = HashMap::new();
+    if q.insight == InsightFilter::Busiest {
+        let ids: Vec<i64> = keys.iter().map(|k| k.id).collect();
+        requests = requests_this_week(conn, &ids, now)?;
+        keys.sort_by_key(|k| {
+            (std::cmp::Reverse(requests.get(&k.id).copied().unwrap_or(0)), std::cmp::Reverse(k.id))
+        });
+    }
     let mut ids: Vec<i64> =
         keys.iter().flat_map(|k| [k.created_by, k.revoked_by, k.disabled_by]).flatten().collect();
     ids.sort_unstable();
@@ -266,7 +466,7 @@ pub fn list(
             .into_iter()
             .collect()
     };
-    Ok(KeyPage { keys, emails, has_next })
+    Ok(KeyPage { keys, emails, has_next, requests_this_week: requests })
 }
 
 /// The workspace's keys a table query matches (status tab and name search), unordered and
@@ -298,6 +498,7 @@ fn matching<'a>(
     if let EnvFilter::Only(env) = q.env {
         query = query.filter(api_keys::prefix.eq(env.prefix()));
     }
+    query = with_insight(query, workspace_id, q.insight, now);
     let search = search_form(q.search.trim());
     // Names never hold control characters (`KeyName` refuses them), so such a search matches
     // nothing; and PostgreSQL would refuse a NUL in a text parameter with an error (a 500).
@@ -734,6 +935,15 @@ mod tests {
     #[test]
     fn search_wildcards_are_literal() {
         assert_eq!(like_pattern("50%_off\\"), "%50\\%\\_off\\\\%");
+    }
+
+    #[test]
+    fn insight_filters_read_back_and_unknown_ones_are_none() {
+        for f in InsightFilter::ALL {
+            assert_eq!(InsightFilter::parse(f.as_str()), f);
+        }
+        assert_eq!(InsightFilter::parse("bogus"), InsightFilter::None);
+        assert_eq!(InsightFilter::parse(""), InsightFilter::None);
     }
 
     #[test]

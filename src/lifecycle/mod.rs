@@ -7,6 +7,8 @@
 //! - [`unused`]: in a workspace whose policy revokes keys unused for N days, a key idle for
 //!   N − 7 days is warned about, and one idle for N days (and warned at least 7 days ago) is
 //!   revoked through the key operation, with the system as the actor.
+//! - [`retention`]: once a day per instance, usage days and client addresses older than 400
+//!   days are deleted.
 //!
 //! Each notice is claimed by inserting its row into `key_notices` (primary key: key, kind,
 //! and the moment it concerns) in the transaction that writes its event and audit entry;
@@ -17,6 +19,7 @@
 
 pub mod notices;
 pub mod reminders;
+pub mod retention;
 pub mod unused;
 
 use std::sync::Arc;
@@ -79,6 +82,7 @@ pub fn spawn(db: Db, mailer: Option<Mailer>, settings: Arc<Settings>) -> Lifecyc
     let outbox = Outbox { mailer, public_url: settings.public_url.clone() };
     let interval = settings.lifecycle.interval;
     let task = tokio::spawn(async move {
+        let mut cleaned_on = None;
         let mut tick = tokio::time::interval(interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -96,6 +100,22 @@ pub fn spawn(db: Db, mailer: Option<Mailer>, settings: Arc<Settings>) -> Lifecyc
                 Ok(_) => {}
                 Err(error) => {
                     tracing::warn!(%error, "key lifecycle rules did not finish; they run again soon")
+                }
+            }
+            let now = Utc::now().naive_utc();
+            if retention::due(cleaned_on, now.date()) {
+                match retention::run(&db, now).await {
+                    Ok(removed) => {
+                        cleaned_on = Some(now.date());
+                        if removed != Default::default() {
+                            tracing::info!(
+                                usage_days = removed.days,
+                                client_addresses = removed.addresses,
+                                "usage past retention removed"
+                            );
+                        }
+                    }
+                    Err(error) => tracing::warn!(%error, "usage clean-up did not finish; it runs again soon"),
                 }
             }
             if *stopped.borrow() {

@@ -63,6 +63,21 @@ pub fn revoked_from(days: u32, idle_since: NaiveDateTime, warned_at: NaiveDateTi
     (idle_since + TimeDelta::days(i64::from(days))).max(warned_at + warning_lead())
 }
 
+/// The newest warning about the key being unused: (the last activity it was about, when it
+/// went out). It counts only while the key's last activity is still that moment.
+pub fn last_warning(
+    conn: &mut DbConnection,
+    key_id: i64,
+) -> QueryResult<Option<(NaiveDateTime, NaiveDateTime)>> {
+    key_notices::table
+        .filter(key_notices::key_id.eq(key_id))
+        .filter(key_notices::kind.eq(Kind::UnusedWarning.as_str()))
+        .order(key_notices::about.desc())
+        .select((key_notices::about, key_notices::sent_at))
+        .first(conn)
+        .optional()
+}
+
 /// A key old enough to be looked at, with the warnings it has had (one row per warning).
 #[derive(Queryable)]
 struct Idle {

@@ -103,7 +103,7 @@ impl Verifier {
         if let Some(retry_after) = rate.retry_after {
             result = Err(Denial::RateLimited { retry_after });
         }
-        self.usage.record(rec.id, result.is_ok(), now, ip);
+        self.usage.record(rec.id, &result, now, ip);
         Outcome { record: Some(rec), rate: Some(rate), result }
     }
 }

@@ -1,20 +1,37 @@
 //! Key usage gathered in memory and written in batches, so a verification never waits for a
 //! database write.
 //!
-//! Per key: allowed/denied counts per UTC day, and the last time and IP address it was
-//! allowed. [`UsageBuffer::flush`] swaps the buffer out and writes it in one transaction:
-//! counts are added to `key_usage_daily` (an upsert), `api_keys.last_used_*` is moved forward.
-//! Keys deleted in the meantime are skipped. If the write fails (the database is down) the
-//! counts go back into the buffer for the next attempt, so nothing is lost; the buffer holds at
-//! most one entry per key and day.
+//! Per key: counts per UTC day (allowed, and each denial code), the last time and IP address
+//! it was allowed, and the client addresses it was presented from (allowed or refused; at most
+//! `ADDRESSES_PER_FLUSH`, the most recent). [`UsageBuffer::flush`] swaps the buffer out and
+//! writes it in one transaction: counts are added to `key_usage_daily` (an upsert),
+//! `api_keys.last_used_*` and the addresses' times are moved forward. Keys deleted in the
+//! meantime are skipped. If the write fails (the database is down) the counts go back into the
+//! buffer for the next attempt, so nothing is lost; the buffer holds at most one entry per key
+//! and day.
 
 use std::collections::HashMap;
 
 use chrono::NaiveDateTime;
 use parking_lot::Mutex;
 
+use super::error::Denial;
 use crate::db::{Db, DbError};
-use crate::keys::usage::{FlushReport, KeyUsage, write_batch};
+use crate::keys::usage::{FlushReport, KeyUsage, Outcome, write_batch};
+
+/// The code a decision is counted under.
+pub fn outcome(result: &Result<(), Denial>) -> Outcome {
+    match result {
+        Ok(()) => Outcome::Allowed,
+        Err(Denial::RevokedKey) => Outcome::Revoked,
+        Err(Denial::ExpiredKey) => Outcome::Expired,
+        Err(Denial::DisabledKey) => Outcome::Disabled,
+        Err(Denial::InsufficientPermission(_)) => Outcome::Permission,
+        Err(Denial::RateLimited { .. }) => Outcome::RateLimited,
+        Err(Denial::IpNotAllowed(_)) => Outcome::IpNotAllowed,
+        Err(_) => Outcome::Other,
+    }
+}
 
 /// What the request path writes into, and the flusher drains.
 #[derive(Default)]
@@ -25,23 +42,23 @@ pub struct UsageBuffer {
 }
 
 impl UsageBuffer {
-    /// Counts one decision about a known key. Allowed requests also move `last_used` forward.
-    pub fn record(&self, key_id: i64, allowed: bool, now: NaiveDateTime, ip: Option<&str>) {
+    /// Counts one decision about a known key under its code, and notes the client's address.
+    /// Allowed requests also move `last_used` forward.
+    pub fn record(&self, key_id: i64, result: &Result<(), Denial>, now: NaiveDateTime, ip: Option<&str>) {
+        let outcome = outcome(result);
         let mut pending = self.pending.lock();
         let entry = pending.entry(key_id).or_default();
-        let slot = entry.days.entry(now.date()).or_default();
-        if allowed {
-            slot.0 += 1;
-            if entry.last_used.as_ref().is_none_or(|(at, _)| *at <= now) {
-                let ip = ip.unwrap_or("");
-                match &mut entry.last_used {
-                    // Reuse the string when the address is the same (the common case).
-                    Some((at, old)) if old == ip => *at = now,
-                    other => *other = Some((now, ip.to_owned())),
-                }
+        entry.days.entry(now.date()).or_default().count(outcome);
+        if let Some(ip) = ip {
+            entry.saw(ip, now);
+        }
+        if outcome == Outcome::Allowed && entry.last_used.as_ref().is_none_or(|(at, _)| *at <= now) {
+            let ip = ip.unwrap_or("");
+            match &mut entry.last_used {
+                // Reuse the string when the address is the same (the common case).
+                Some((at, old)) if old == ip => *at = now,
+                other => *other = Some((now, ip.to_owned())),
             }
-        } else {
-            slot.1 += 1;
         }
     }
 
@@ -87,32 +104,67 @@ mod tests {
         NaiveDate::from_ymd_opt(2026, 11, day).unwrap().and_hms_opt(h, 0, 0).unwrap()
     }
 
+    const OK: Result<(), Denial> = Ok(());
+    const LACKING: Result<(), Denial> = Err(Denial::InsufficientPermission(Vec::new()));
+
+    fn pair(c: &crate::keys::usage::DayCounts) -> (i64, i64) {
+        (c.allowed(), c.denied())
+    }
+
     #[test]
     fn counts_split_by_day_and_last_use_moves_forward_only() {
         let buf = UsageBuffer::default();
-        buf.record(1, true, at(22, 23), Some("10.0.0.1"));
-        buf.record(1, false, at(22, 23), Some("10.0.0.1"));
-        buf.record(1, true, at(23, 1), Some("10.0.0.2"));
+        buf.record(1, &OK, at(22, 23), Some("10.0.0.1"));
+        buf.record(1, &LACKING, at(22, 23), Some("10.0.0.1"));
+        buf.record(1, &OK, at(23, 1), Some("10.0.0.2"));
         // A late-arriving earlier request does not move last_used back.
-        buf.record(1, true, at(23, 0), Some("10.0.0.3"));
+        buf.record(1, &OK, at(23, 0), Some("10.0.0.3"));
         let taken = buf.take();
         let u = &taken[&1];
-        assert_eq!(u.days[&at(22, 0).date()], (1, 1));
-        assert_eq!(u.days[&at(23, 0).date()], (2, 0));
+        assert_eq!(pair(&u.days[&at(22, 0).date()]), (1, 1));
+        assert_eq!(u.days[&at(22, 0).date()].get(Outcome::Permission), 1);
+        assert_eq!(pair(&u.days[&at(23, 0).date()]), (2, 0));
         assert_eq!(u.last_used, Some((at(23, 1), "10.0.0.2".to_owned())));
+        assert_eq!(u.addresses.len(), 3);
         assert!(buf.is_empty());
+    }
+
+    #[test]
+    fn each_denial_is_counted_under_its_code() {
+        let buf = UsageBuffer::default();
+        let denials = [
+            (Denial::RevokedKey, Outcome::Revoked),
+            (Denial::ExpiredKey, Outcome::Expired),
+            (Denial::DisabledKey, Outcome::Disabled),
+            (Denial::InsufficientPermission(vec!["a:b".into()]), Outcome::Permission),
+            (Denial::RateLimited { retry_after: 1 }, Outcome::RateLimited),
+            (Denial::IpNotAllowed(None), Outcome::IpNotAllowed),
+            (Denial::UnknownKey, Outcome::Other),
+        ];
+        for (denial, _) in &denials {
+            buf.record(1, &Err(denial.clone()), at(22, 1), None);
+        }
+        let taken = buf.take();
+        let day = taken[&1].days[&at(22, 0).date()];
+        for (_, o) in denials {
+            assert_eq!(day.get(o), 1, "{o:?}");
+        }
+        assert_eq!(pair(&day), (0, 7));
+        assert_eq!(taken[&1].last_used, None, "a refusal is no use");
+        assert!(taken[&1].addresses.is_empty());
     }
 
     #[test]
     fn a_failed_batch_is_merged_back() {
         let buf = UsageBuffer::default();
-        buf.record(1, true, at(22, 1), Some("a"));
+        buf.record(1, &OK, at(22, 1), Some("a"));
         let batch = buf.take();
-        buf.record(1, true, at(22, 2), Some("b"));
-        buf.record(1, false, at(22, 2), None);
+        buf.record(1, &OK, at(22, 2), Some("b"));
+        buf.record(1, &LACKING, at(22, 2), None);
         buf.put_back(batch);
         let u = &buf.take()[&1];
-        assert_eq!(u.days[&at(22, 0).date()], (2, 1));
+        assert_eq!(pair(&u.days[&at(22, 0).date()]), (2, 1));
         assert_eq!(u.last_used, Some((at(22, 2), "b".to_owned())));
+        assert_eq!(u.addresses, vec![("b".to_owned(), at(22, 2)), ("a".to_owned(), at(22, 1))]);
     }
 }

@@ -19,6 +19,7 @@ mod hostile;
 mod hostile_input;
 mod http_edge;
 mod invitations;
+mod key_insight;
 mod key_lifecycle;
 mod key_operations;
 mod members;

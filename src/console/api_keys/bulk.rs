@@ -23,7 +23,7 @@ use crate::console::see_other;
 use crate::console::session::TypedSession;
 use crate::db::DbError;
 use crate::keys::ops::BULK_MAX;
-use crate::keys::store::{self, EnvFilter, KeyRow, ListQuery, Status, StatusFilter};
+use crate::keys::store::{self, EnvFilter, InsightFilter, KeyRow, ListQuery, Status, StatusFilter};
 use crate::keys::{self, Bulk, BulkAction};
 use crate::state::AppState;
 
@@ -45,6 +45,9 @@ pub struct Selection {
     pub q: String,
     #[serde(default)]
     pub env: String,
+    /// The table's insight filter (stale, expiring, …), part of the view like the tab.
+    #[serde(default)]
+    pub insight: String,
 }
 
 /// The confirmed form: the action and the ids the confirmation listed.
@@ -120,7 +123,8 @@ pub async fn bulk_form(
     let env = EnvFilter::parse(&selection.env);
     // The view the selection came from, searched as the table searches it.
     let q = list::search_text(&selection.q);
-    let back = format!("/settings/api-keys{}", list::href(status, env, &q, 1));
+    let insight = InsightFilter::parse(&selection.insight);
+    let back = format!("/settings/api-keys{}", list::insight_href(status, env, &q, 1, insight));
     let Some(action) = parse_action(&selection.action) else {
         flash::push(session.inner(), Level::Error, "Choose what to do with the selected keys.");
         return Ok(see_other(&back));
@@ -133,7 +137,7 @@ pub async fn bulk_form(
         flash::push(session.inner(), Level::Error, "Select at least one key first.");
         return Ok(see_other(&back));
     }
-    let query = ListQuery { status, env, search: q, page: 1 };
+    let query = ListQuery { status, env, search: q, page: 1, insight };
     let (found, total) = state
         .db
         .run(move |conn| -> Result<_, DbError> {

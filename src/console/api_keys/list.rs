@@ -1,5 +1,5 @@
-//! `GET /settings/api-keys`: the table, filtered by status and environment, searched by name,
-//! 50 a page.
+//! `GET /settings/api-keys`: the table, filtered by status, by environment and by the workspace
+//! figures above it (stale, expiring, without expiry, busiest), searched by name, 50 a page.
 
 use actix_web::{HttpResponse, web};
 use askama::Template;
@@ -13,7 +13,7 @@ use crate::console::member::Member;
 use crate::console::pages::{PageCtx, render};
 use crate::console::session::TypedSession;
 use crate::db::DbError;
-use crate::keys::store::{self, EnvFilter, ListQuery, StatusFilter};
+use crate::keys::store::{self, EnvFilter, InsightCount, InsightFilter, ListQuery, StatusFilter};
 use crate::state::AppState;
 
 #[derive(Default, Deserialize)]
@@ -27,6 +27,9 @@ pub struct ListParams {
     /// `live`, `test`, or anything else for both.
     #[serde(default)]
     pub env: String,
+    /// One of the workspace figures above the table (`stale`, `expiring`, …), as a filter.
+    #[serde(default)]
+    pub insight: String,
 }
 
 /// A status tab.
@@ -58,6 +61,34 @@ pub struct KeyListPage {
     pub matching: i64,
     /// Active keys that expire within 7 days, for the banner.
     pub expiring_this_week: i64,
+    /// The workspace figures above the table, each a link that filters it.
+    pub insights: Vec<InsightLink>,
+    /// The insight filter in force (`""` for none), kept by the search form and the tabs.
+    pub insight: &'static str,
+    pub insight_label: &'static str,
+    /// The table without the insight filter (the chip's "clear").
+    pub clear_insight_href: String,
+    /// Requests per key in the last 7 days, shown when the busiest filter is on.
+    pub requests_this_week: std::collections::HashMap<i64, i64>,
+}
+
+/// One workspace figure above the table.
+pub struct InsightLink {
+    pub key: &'static str,
+    pub label: &'static str,
+    /// The figure as shown: `12`, or `1000+` past the count's cap.
+    pub count: String,
+    pub href: String,
+    pub current: bool,
+    /// Says what the figure means, under it.
+    pub hint: &'static str,
+}
+
+impl KeyListPage {
+    /// The requests this week of key `id`, for the busiest view.
+    pub fn requests_of(&self, id: &i64) -> i64 {
+        self.requests_this_week.get(id).copied().unwrap_or(0)
+    }
 }
 
 impl KeyListPage {
@@ -90,19 +121,68 @@ pub fn href(status: StatusFilter, env: EnvFilter, q: &str, page: i64) -> String 
     format!("?{}", query.finish())
 }
 
-/// One tab per status, the current one marked; each keeps the environment and the search.
-fn tabs(current: StatusFilter, env: EnvFilter, q: &str) -> Vec<Tab> {
+/// [`href`] with an insight filter, when one is on.
+pub fn insight_href(
+    status: StatusFilter,
+    env: EnvFilter,
+    q: &str,
+    page: i64,
+    insight: InsightFilter,
+) -> String {
+    let base = href(status, env, q, page);
+    if insight == InsightFilter::None {
+        return base;
+    }
+    let mut extra = url::form_urlencoded::Serializer::new(String::new());
+    extra.append_pair("insight", insight.as_str());
+    format!("{base}&{}", extra.finish())
+}
+
+/// One tab per status, the current one marked; each keeps the environment, the search and the
+/// insight filter.
+fn tabs(current: StatusFilter, env: EnvFilter, q: &str, insight: InsightFilter) -> Vec<Tab> {
     StatusFilter::ALL
         .iter()
-        .map(|&f| Tab { label: f.label(), href: href(f, env, q, 1), current: f == current })
+        .map(|&f| Tab { label: f.label(), href: insight_href(f, env, q, 1, insight), current: f == current })
         .collect()
 }
 
-/// One link per environment, the current one marked; each keeps the status and the search.
-fn env_tabs(status: StatusFilter, current: EnvFilter, q: &str) -> Vec<Tab> {
+/// One link per environment, the current one marked; each keeps the status, the search and
+/// the insight filter.
+fn env_tabs(status: StatusFilter, current: EnvFilter, q: &str, insight: InsightFilter) -> Vec<Tab> {
     EnvFilter::ALL
         .iter()
-        .map(|&e| Tab { label: e.label(), href: href(status, e, q, 1), current: e == current })
+        .map(|&e| Tab {
+            label: e.label(),
+            href: insight_href(status, e, q, 1, insight),
+            current: e == current,
+        })
+        .collect()
+}
+
+/// The four workspace figures as links: each filters the whole table (every status and
+/// environment, no search, as the figures count), the one in force marked.
+fn insight_links(counts: Vec<InsightCount>, current: InsightFilter) -> Vec<InsightLink> {
+    counts
+        .into_iter()
+        .map(|InsightCount { filter: f, count, more }| InsightLink {
+            key: f.as_str(),
+            label: match f {
+                InsightFilter::Stale => "Stale",
+                InsightFilter::Expiring => "Expiring this week",
+                InsightFilter::NoExpiry => "Without expiration",
+                InsightFilter::Busiest | InsightFilter::None => "Busiest this week",
+            },
+            hint: match f {
+                InsightFilter::Stale => "active, unused for 30+ days",
+                InsightFilter::Expiring => "within 7 days",
+                InsightFilter::NoExpiry => "never expire on their own",
+                InsightFilter::Busiest | InsightFilter::None => "top 10 by requests, 7 days",
+            },
+            count: if more { format!("{count}+") } else { count.to_string() },
+            href: insight_href(StatusFilter::All, EnvFilter::All, "", 1, f),
+            current: f == current,
+        })
         .collect()
 }
 
@@ -116,10 +196,11 @@ pub async fn key_list(
     let env = EnvFilter::parse(&params.env);
     let q = search_text(&params.q);
     let page = params.page.parse::<i64>().unwrap_or(1).clamp(1, 1_000_000);
+    let insight = InsightFilter::parse(&params.insight);
     let now = Utc::now().naive_utc();
-    let query = ListQuery { status, env, search: q.clone(), page };
+    let query = ListQuery { status, env, search: q.clone(), page, insight };
     let ws = member.workspace_id;
-    let (result, has_any, matching, expiring_this_week) = state
+    let (result, has_any, matching, expiring_this_week, counts) = state
         .db
         .run(move |conn| -> Result<_, DbError> {
             let result = store::list(conn, ws, &query, now)?;
@@ -130,7 +211,8 @@ pub async fn key_list(
                 result.keys.len() as i64
             };
             let week = store::expiring_between(conn, ws, now, now + chrono::TimeDelta::days(7))?;
-            Ok((result, has_any, matching, week))
+            let counts = if has_any { store::insight_counts(conn, ws, now)? } else { Vec::new() };
+            Ok((result, has_any, matching, week, counts))
         })
         .await?;
     let catalogue = state.catalogue.clone();
@@ -140,13 +222,18 @@ pub async fn key_list(
         keys,
         can_manage: member.can(Capability::ManageKeys),
         workspace_empty: !has_any,
-        tabs: tabs(status, env, &q),
+        tabs: tabs(status, env, &q, insight),
         status: status.as_str(),
         status_label: status.label(),
-        env_tabs: env_tabs(status, env, &q),
+        env_tabs: env_tabs(status, env, &q, insight),
         env: env.as_str(),
-        prev_href: (page > 1).then(|| href(status, env, &q, page - 1)),
-        next_href: result.has_next.then(|| href(status, env, &q, page + 1)),
+        prev_href: (page > 1).then(|| insight_href(status, env, &q, page - 1, insight)),
+        next_href: result.has_next.then(|| insight_href(status, env, &q, page + 1, insight)),
+        insights: insight_links(counts, insight),
+        insight: insight.as_str(),
+        insight_label: insight.label(),
+        clear_insight_href: href(status, env, &q, 1),
+        requests_this_week: result.requests_this_week,
         q,
         page,
         matching,

@@ -1,8 +1,9 @@
-//! Settings → API Keys: the table, the create form, the show-once reveal and the three
-//! confirmed actions (regenerate, revoke, delete). One file per action area; each form's
+//! Settings → API Keys: the table, a page per key (`show`, with its usage `chart`), the create
+//! form, the show-once reveal and the confirmed actions (regenerate, revoke, delete). One file per action area; each form's
 //! `FormData` struct sits beside its handler.
 
 pub mod bulk;
+pub mod chart;
 pub mod create;
 pub mod delete;
 pub mod disable;
@@ -12,6 +13,7 @@ pub mod picker;
 pub mod regenerate;
 pub mod reveal;
 pub mod revoke;
+pub mod show;
 
 use std::collections::HashMap;
 
@@ -65,7 +67,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::resource("/settings/api-keys/bulk")
             .route(web::get().to(bulk::bulk_form))
             .route(web::post().to(bulk::bulk_apply)),
-    );
+    )
+    // Last: `{id}` would otherwise take `new` and `bulk`.
+    .route("/settings/api-keys/{id}", web::get().to(show::key_page));
 }
 
 /// A key id from the URL; anything but a positive integer is simply not found.

@@ -8,7 +8,8 @@ use keyward::accounts::password::hash_password;
 use keyward::accounts::{Password, Role, store as accounts};
 use keyward::audit::{self, Actor, Event};
 use keyward::db::schema::{
-    api_keys, audit_events, invitations, key_usage_daily, memberships, user_sessions, users, workspaces,
+    api_keys, audit_events, invitations, key_client_addresses, key_usage_daily, memberships, user_sessions,
+    users, workspaces,
 };
 use keyward::db::{Db, DbConnection, DbError};
 use keyward::keys::ApiKey;
@@ -404,6 +405,146 @@ pub async fn usage_in(db: &Db, id: i64) -> (i64, i64, Option<NaiveDateTime>, Opt
     })
     .await
     .expect("read usage")
+}
+
+// ---------------------------------------------------------------- usage and insight
+
+/// A key row for the insight figures: its times as the test needs them, secret thrown away.
+pub struct KeyAt {
+    pub name: &'static str,
+    pub created_at: NaiveDateTime,
+    pub expires_at: Option<NaiveDateTime>,
+    pub last_used_at: Option<NaiveDateTime>,
+    pub revoked: bool,
+}
+
+/// Inserts a key into workspace `ws` with the given times; returns its id.
+pub async fn insert_key_at(app: &TestApp, ws: i64, k: KeyAt) -> i64 {
+    app.state
+        .db
+        .write(move |conn| -> Result<i64, DbError> {
+            let secret = ApiKey::generate(keyward::keys::Environment::Live);
+            let id = key_store::insert(
+                conn,
+                &NewKey {
+                    workspace_id: ws,
+                    name: k.name,
+                    description: "",
+                    prefix: secret.prefix(),
+                    last4: secret.last4(),
+                    key_hash: secret.hash().as_str(),
+                    permissions: "records:read",
+                    expiry_rule: "30d",
+                    created_by: None,
+                    created_at: k.created_at,
+                    expires_at: k.expires_at,
+                    rate_limit_per_minute: None,
+                    rate_limit_burst: None,
+                    allowed_ips: None,
+                },
+            )?;
+            diesel::update(api_keys::table.find(id))
+                .set((
+                    api_keys::last_used_at.eq(k.last_used_at),
+                    api_keys::revoked_at.eq(k.revoked.then_some(k.created_at)),
+                ))
+                .execute(conn)?;
+            Ok(id)
+        })
+        .await
+        .unwrap()
+}
+
+/// Sets a key's own rate limit and burst.
+pub async fn set_key_limits(app: &TestApp, id: i64, per_minute: i32, burst: i32) {
+    app.state
+        .db
+        .write(move |conn| -> Result<(), DbError> {
+            diesel::update(api_keys::table.find(id))
+                .set((
+                    api_keys::rate_limit_per_minute.eq(Some(per_minute)),
+                    api_keys::rate_limit_burst.eq(Some(burst)),
+                ))
+                .execute(conn)?;
+            Ok(())
+        })
+        .await
+        .unwrap()
+}
+
+/// Writes a day of usage for a key: `allowed`, and `denied_permission` refusals (the denied
+/// total), as an earlier flush would have.
+pub async fn seed_usage_day(
+    app: &TestApp,
+    key_id: i64,
+    day: chrono::NaiveDate,
+    allowed: i64,
+    denied_permission: i64,
+) {
+    app.state
+        .db
+        .write(move |conn| -> Result<(), DbError> {
+            diesel::insert_into(key_usage_daily::table)
+                .values((
+                    key_usage_daily::key_id.eq(key_id),
+                    key_usage_daily::day.eq(day),
+                    key_usage_daily::allowed.eq(allowed),
+                    key_usage_daily::denied.eq(denied_permission),
+                    key_usage_daily::denied_permission.eq(denied_permission),
+                ))
+                .execute(conn)?;
+            Ok(())
+        })
+        .await
+        .unwrap()
+}
+
+/// Records a client address of a key, seen at `at`.
+pub async fn seed_client_address(app: &TestApp, key_id: i64, ip: &'static str, at: NaiveDateTime) {
+    app.state
+        .db
+        .write(move |conn| -> Result<(), DbError> {
+            diesel::insert_into(key_client_addresses::table)
+                .values((
+                    key_client_addresses::key_id.eq(key_id),
+                    key_client_addresses::ip.eq(ip),
+                    key_client_addresses::last_seen_at.eq(at),
+                ))
+                .execute(conn)?;
+            Ok(())
+        })
+        .await
+        .unwrap()
+}
+
+/// The days a key has usage rows for, oldest first.
+pub async fn usage_days_of(app: &TestApp, key_id: i64) -> Vec<chrono::NaiveDate> {
+    app.state
+        .db
+        .run(move |conn| -> Result<_, DbError> {
+            Ok(key_usage_daily::table
+                .filter(key_usage_daily::key_id.eq(key_id))
+                .order(key_usage_daily::day.asc())
+                .select(key_usage_daily::day)
+                .load(conn)?)
+        })
+        .await
+        .unwrap()
+}
+
+/// A key's stored client addresses, most recently seen first.
+pub async fn client_addresses_of(app: &TestApp, key_id: i64) -> Vec<(String, NaiveDateTime)> {
+    app.state
+        .db
+        .run(move |conn| -> Result<_, DbError> {
+            Ok(key_client_addresses::table
+                .filter(key_client_addresses::key_id.eq(key_id))
+                .order(key_client_addresses::last_seen_at.desc())
+                .select((key_client_addresses::ip, key_client_addresses::last_seen_at))
+                .load(conn)?)
+        })
+        .await
+        .unwrap()
 }
 
 // ---------------------------------------------------------------- the audit log
