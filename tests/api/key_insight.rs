@@ -1,10 +1,6 @@
 //! What a key did: its page counts every verifier request by UTC day and denial code, exactly,
 //! across a graceful restart; lists the client addresses it was last presented from; usage past
 //! 400 days is cleaned up; and the figures above the key table filter it.
-//!
-//! IP-allowlist refusals (`ip_not_allowed`) are counted like every other code (a unit test in
-//! `verifier::usage` covers it); the verifier on this branch does not refuse by address yet, so
-//! no request here can cause one.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -16,7 +12,7 @@ use scraper::{Html, Selector};
 use crate::both_backends;
 use crate::helpers::db::{
     KeyAt, client_addresses_of, first_workspace, insert_key_at, insert_keys, revoke_key, second_workspace,
-    seed_client_address, seed_usage_day, set_key_limits, set_key_times, usage_days_of,
+    seed_client_address, seed_usage_day, set_allowed_ips, set_key_limits, set_key_times, usage_days_of,
 };
 use crate::helpers::pages::row_ids;
 use crate::helpers::{Backend, Client, OWNER_EMAIL, OWNER_PASSWORD, TestApp, spawn_another, spawn_app_with};
@@ -149,6 +145,10 @@ async fn the_key_page_counts_every_request_by_day_and_code_and_a_restart_loses_n
     owner.action(&format!("/settings/api-keys/{}/disable", k.id), &[]).await;
     expect(owner, &k.secret, None, 2, "disabled_key").await;
     owner.action(&format!("/settings/api-keys/{}/enable", k.id), &[]).await;
+    // Outside its allowlist: refused before the rate limit, so the allowance stays whole.
+    set_allowed_ips(&app, k.id, Some("10.0.0.0/8")).await;
+    expect(owner, &k.secret, None, 3, "ip_not_allowed").await;
+    set_allowed_ips(&app, k.id, None).await;
     expect(owner, &k.secret, Some("records:read"), 3, "").await;
     expect(owner, &k.secret, None, 2, "rate_limited").await;
 
@@ -167,8 +167,8 @@ async fn the_key_page_counts_every_request_by_day_and_code_and_a_restart_loses_n
     let page_k = figures(&owner.get_text(&format!("/settings/api-keys/{}", k.id)).await);
     assert_figures(
         &page_k,
-        &[(today, 3, 6), (earlier, 7, 2)],
-        &[("insufficient_permission", 4), ("disabled_key", 2), ("rate_limited", 2)],
+        &[(today, 3, 9), (earlier, 7, 2)],
+        &[("insufficient_permission", 4), ("disabled_key", 2), ("ip_not_allowed", 3), ("rate_limited", 2)],
     );
     assert_eq!(page_k.addresses, ["127.0.0.1"], "allowed and refused requests came from here");
     let page_r = figures(&owner.get_text(&format!("/settings/api-keys/{}", r.id)).await);
@@ -184,8 +184,8 @@ async fn the_key_page_counts_every_request_by_day_and_code_and_a_restart_loses_n
     let page_k = figures(&owner.get_text(&format!("/settings/api-keys/{}", k.id)).await);
     assert_figures(
         &page_k,
-        &[(today, 3, 7), (earlier, 7, 2)],
-        &[("insufficient_permission", 5), ("disabled_key", 2), ("rate_limited", 2)],
+        &[(today, 3, 10), (earlier, 7, 2)],
+        &[("insufficient_permission", 5), ("disabled_key", 2), ("ip_not_allowed", 3), ("rate_limited", 2)],
     );
     let page_r = figures(&owner.get_text(&format!("/settings/api-keys/{}", r.id)).await);
     assert_figures(&page_r, &[(today, 2, 7)], &[("other", 1), ("expired_key", 2), ("revoked_key", 4)]);
