@@ -55,9 +55,11 @@ describe('the console by keyboard', () => {
       assert.ok(hasFocusRing(stop), `${show(stop)} shows no focus ring (outline ${stop.outlineStyle} ${stop.outlineWidth}, box-shadow ${stop.boxShadow})`);
     }
 
-    // On to the key row's actions menu: the table comes after "Create API key".
+    // On to the key row's actions menu: the table comes after "Create API key", the four
+    // workspace figures, the status and environment filters, the search and the bulk bar, and
+    // in the row its checkbox and the name's link to the key page.
     const isMenu = (f) => f.isRowMenuSummary && f.name === `Actions for key ${name}`;
-    const toMenu = await pressUntil(page, 'Tab', isMenu, 15);
+    const toMenu = await pressUntil(page, 'Tab', isMenu, 25);
     assert.ok(toMenu.reached, `Tab should reach the row menu "Actions for key ${name}" (details.row-menu > summary); focus went ${path(toMenu.stops)}`);
     assert.ok(hasFocusRing(toMenu.stops.at(-1)), 'the row menu shows a focus ring');
     await page.keyboard.press('Enter');
