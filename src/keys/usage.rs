@@ -126,9 +126,14 @@ impl DayCounts {
 }
 
 /// What one key did, not yet written.
+///
+/// The verifier holds one per key used since the last flush, so a busy instance with many keys
+/// holds many: a `Vec` sized exactly (nearly always one day, and one address) rather than a
+/// map or a doubling `Vec`, which cost several times the memory for the same one entry.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct KeyUsage {
-    pub days: HashMap<NaiveDate, DayCounts>,
+    /// Counts per UTC day, each day once.
+    pub days: Vec<(NaiveDate, DayCounts)>,
     pub last_used: Option<(NaiveDateTime, String)>,
     /// Distinct client addresses with when each was last seen, at most
     /// [`ADDRESSES_PER_FLUSH`] (the most recent).
@@ -144,6 +149,7 @@ impl KeyUsage {
             return;
         }
         if self.addresses.len() < ADDRESSES_PER_FLUSH {
+            self.addresses.reserve_exact(1);
             self.addresses.push((ip.to_owned(), at));
             return;
         }
@@ -156,10 +162,27 @@ impl KeyUsage {
         }
     }
 
+    /// The counts of `day`, made when first needed.
+    pub fn day_mut(&mut self, day: NaiveDate) -> &mut DayCounts {
+        let at = match self.days.iter().position(|(d, _)| *d == day) {
+            Some(at) => at,
+            None => {
+                self.days.reserve_exact(1);
+                self.days.push((day, DayCounts::default()));
+                self.days.len() - 1
+            }
+        };
+        &mut self.days[at].1
+    }
+
+    pub fn day(&self, day: NaiveDate) -> Option<&DayCounts> {
+        self.days.iter().find(|(d, _)| *d == day).map(|(_, counts)| counts)
+    }
+
     /// Adds `other` in: counts summed, the later last use and address times kept.
     pub fn merge(&mut self, other: KeyUsage) {
         for (day, counts) in other.days {
-            self.days.entry(day).or_default().add(&counts);
+            self.day_mut(day).add(&counts);
         }
         if let Some((at, ip)) = other.last_used
             && self.last_used.as_ref().is_none_or(|(mine, _)| *mine < at)

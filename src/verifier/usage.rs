@@ -48,7 +48,7 @@ impl UsageBuffer {
         let outcome = outcome(result);
         let mut pending = self.pending.lock();
         let entry = pending.entry(key_id).or_default();
-        entry.days.entry(now.date()).or_default().count(outcome);
+        entry.day_mut(now.date()).count(outcome);
         if let Some(ip) = ip {
             entry.saw(ip, now);
         }
@@ -121,9 +121,9 @@ mod tests {
         buf.record(1, &OK, at(23, 0), Some("10.0.0.3"));
         let taken = buf.take();
         let u = &taken[&1];
-        assert_eq!(pair(&u.days[&at(22, 0).date()]), (1, 1));
-        assert_eq!(u.days[&at(22, 0).date()].get(Outcome::Permission), 1);
-        assert_eq!(pair(&u.days[&at(23, 0).date()]), (2, 0));
+        assert_eq!(pair(u.day(at(22, 0).date()).unwrap()), (1, 1));
+        assert_eq!(u.day(at(22, 0).date()).unwrap().get(Outcome::Permission), 1);
+        assert_eq!(pair(u.day(at(23, 0).date()).unwrap()), (2, 0));
         assert_eq!(u.last_used, Some((at(23, 1), "10.0.0.2".to_owned())));
         assert_eq!(u.addresses.len(), 3);
         assert!(buf.is_empty());
@@ -145,7 +145,7 @@ mod tests {
             buf.record(1, &Err(denial.clone()), at(22, 1), None);
         }
         let taken = buf.take();
-        let day = taken[&1].days[&at(22, 0).date()];
+        let day = *taken[&1].day(at(22, 0).date()).unwrap();
         for (_, o) in denials {
             assert_eq!(day.get(o), 1, "{o:?}");
         }
@@ -163,7 +163,7 @@ mod tests {
         buf.record(1, &LACKING, at(22, 2), None);
         buf.put_back(batch);
         let u = &buf.take()[&1];
-        assert_eq!(pair(&u.days[&at(22, 0).date()]), (2, 1));
+        assert_eq!(pair(u.day(at(22, 0).date()).unwrap()), (2, 1));
         assert_eq!(u.last_used, Some((at(22, 2), "b".to_owned())));
         assert_eq!(u.addresses, vec![("b".to_owned(), at(22, 2)), ("a".to_owned(), at(22, 1))]);
     }
