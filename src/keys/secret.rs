@@ -69,6 +69,14 @@ impl Environment {
         }
     }
 
+    /// `Live` or `Test`, as pages name it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Live => "Live",
+            Self::Test => "Test",
+        }
+    }
+
     /// The environment of a stored key, from its `prefix` column. Only the two prefixes are
     /// ever stored; anything else reads as live, which gives no sandbox a real key's traffic.
     pub fn of_prefix(prefix: &str) -> Self {

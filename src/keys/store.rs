@@ -215,7 +215,7 @@ pub struct KeyPage {
     pub keys: Vec<KeyRow>,
     pub emails: HashMap<i64, String>,
     pub has_next: bool,
-    /// Requests in the last [`BUSIEST_DAYS`] days per key, for the busiest filter (its order).
+    /// Requests in the last [`WEEK_DAYS`] days per key, for the busiest filter (its order).
     pub requests_this_week: HashMap<i64, i64>,
 }
 
@@ -224,7 +224,7 @@ pub struct KeyPage {
 /// Active keys unused this many days (never used: created this long ago) are stale.
 pub const STALE_DAYS: i64 = 30;
 /// The window of "expiring this week" and "busiest this week", in days.
-pub const BUSIEST_DAYS: i64 = 7;
+pub const WEEK_DAYS: i64 = 7;
 /// How many keys "busiest this week" lists.
 pub const BUSIEST_TOP: i64 = 10;
 
@@ -235,11 +235,11 @@ pub enum InsightFilter {
     None,
     /// Active, and unused for [`STALE_DAYS`] (never used: created that long ago).
     Stale,
-    /// Not revoked, expiring within [`BUSIEST_DAYS`].
+    /// Not revoked, expiring within [`WEEK_DAYS`].
     Expiring,
     /// Not revoked, and never expiring on its own.
     NoExpiry,
-    /// The [`BUSIEST_TOP`] keys by requests (allowed and denied) in the last [`BUSIEST_DAYS`]
+    /// The [`BUSIEST_TOP`] keys by requests (allowed and denied) in the last [`WEEK_DAYS`]
     /// UTC days, busiest first.
     Busiest,
 }
@@ -281,7 +281,7 @@ impl InsightFilter {
 
 /// The first UTC day of the busiest window ending today.
 fn busiest_since(now: NaiveDateTime) -> chrono::NaiveDate {
-    now.date() - chrono::TimeDelta::days(BUSIEST_DAYS - 1)
+    now.date() - chrono::TimeDelta::days(WEEK_DAYS - 1)
 }
 
 /// `query` narrowed to an insight filter. Each is an index range: stale by `api_keys_idle`
@@ -308,7 +308,7 @@ fn with_insight<'a>(
         InsightFilter::Expiring => query
             .filter(api_keys::revoked_at.is_null())
             .filter(api_keys::expires_at.gt(now))
-            .filter(api_keys::expires_at.le(now + chrono::TimeDelta::days(BUSIEST_DAYS))),
+            .filter(api_keys::expires_at.le(now + chrono::TimeDelta::days(WEEK_DAYS))),
         InsightFilter::NoExpiry => {
             query.filter(api_keys::revoked_at.is_null()).filter(api_keys::expires_at.is_null())
         }
@@ -378,7 +378,7 @@ pub fn insight_counts(
                 .filter(api_keys::workspace_id.eq(workspace_id))
                 .filter(u::day.ge(busiest_since(now)))
                 .select(u::key_id)
-                .limit(BUSIEST_TOP * BUSIEST_DAYS)
+                .limit(BUSIEST_TOP * WEEK_DAYS)
                 .load(conn)?;
             let distinct: std::collections::HashSet<i64> = ids.into_iter().collect();
             (distinct.len() as i64).min(BUSIEST_TOP)
@@ -550,23 +550,6 @@ pub fn find_many(conn: &mut DbConnection, workspace_id: i64, ids: &[i64]) -> Que
         .select(KeyRow::as_select())
         .order(api_keys::id.desc())
         .load(conn)
-}
-
-/// Active or disabled keys of the workspace that expire after `now` and no later than `until`:
-/// the console's "3 keys expire this week".
-pub fn expiring_between(
-    conn: &mut DbConnection,
-    workspace_id: i64,
-    now: NaiveDateTime,
-    until: NaiveDateTime,
-) -> QueryResult<i64> {
-    api_keys::table
-        .filter(api_keys::workspace_id.eq(workspace_id))
-        .filter(api_keys::revoked_at.is_null())
-        .filter(api_keys::expires_at.gt(now))
-        .filter(api_keys::expires_at.le(until))
-        .count()
-        .get_result(conn)
 }
 
 /// Active keys of the workspace created by this user: what removing them from the workspace

@@ -305,6 +305,12 @@ async fn the_insight_figures_filter_the_table(backend: Backend) {
     assert_eq!(row_ids(&all).len(), 8);
     assert!(!all.contains("filter-chip"), "no filter, no chip");
     assert!(all.contains(&format!("href=\"/settings/api-keys/{busy}\"")), "names link to their page");
+    // The banner says the same as the expiring figure, and leads to it.
+    assert!(all.contains("<strong>1 key expires this week.</strong>"), "the banner");
+    assert!(
+        all.contains("<a href=\"?status=all&#38;insight=expiring\">Show it</a>"),
+        "the banner links to its keys"
+    );
 
     let view = |q: &'static str| async move { owner.get_text(&format!("/settings/api-keys?{q}")).await };
     let stale = view("status=all&insight=stale").await;

@@ -59,8 +59,12 @@ pub struct KeyListPage {
     pub next_href: Option<String>,
     /// Keys of the whole view (every page): what "select all matching" would take.
     pub matching: i64,
-    /// Active keys that expire within 7 days, for the banner.
+    /// Active keys that expire within 7 days, for the banner (the figure above the table, so
+    /// counted to 1,000 at most: `expiring_more` past that).
     pub expiring_this_week: i64,
+    pub expiring_more: bool,
+    /// The table filtered to them.
+    pub expiring_href: String,
     /// The workspace figures above the table, each a link that filters it.
     pub insights: Vec<InsightLink>,
     /// The insight filter in force (`""` for none), kept by the search form and the tabs.
@@ -200,7 +204,7 @@ pub async fn key_list(
     let now = Utc::now().naive_utc();
     let query = ListQuery { status, env, search: q.clone(), page, insight };
     let ws = member.workspace_id;
-    let (result, has_any, matching, expiring_this_week, counts) = state
+    let (result, has_any, matching, counts) = state
         .db
         .run(move |conn| -> Result<_, DbError> {
             let result = store::list(conn, ws, &query, now)?;
@@ -210,11 +214,13 @@ pub async fn key_list(
             } else {
                 result.keys.len() as i64
             };
-            let week = store::expiring_between(conn, ws, now, now + chrono::TimeDelta::days(7))?;
             let counts = if has_any { store::insight_counts(conn, ws, now)? } else { Vec::new() };
-            Ok((result, has_any, matching, week, counts))
+            Ok((result, has_any, matching, counts))
         })
         .await?;
+    // The banner repeats the "expiring this week" figure, as a warning that links to them.
+    let (expiring_this_week, expiring_more) =
+        counts.iter().find(|c| c.filter == InsightFilter::Expiring).map_or((0, false), |c| (c.count, c.more));
     let catalogue = state.catalogue.clone();
     let keys = result.keys.into_iter().map(|k| KeyView::new(k, &result.emails, &catalogue, now)).collect();
     render(&KeyListPage {
@@ -238,5 +244,7 @@ pub async fn key_list(
         page,
         matching,
         expiring_this_week,
+        expiring_more,
+        expiring_href: insight_href(StatusFilter::All, EnvFilter::All, "", 1, InsightFilter::Expiring),
     })
 }

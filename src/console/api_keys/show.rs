@@ -77,11 +77,6 @@ pub struct KeyPage {
     pub usage_days: i64,
 }
 
-/// "Test" or "Live", from the key's stored prefix.
-pub fn environment(prefix: &str) -> &'static str {
-    if prefix.starts_with("kw_test_") { "Test" } else { "Live" }
-}
-
 /// The stored expiry rule in words.
 fn expiry_rule_in_words(rule: &str) -> String {
     match Expiry::from_rule(rule) {
@@ -213,7 +208,7 @@ impl KeyPage {
             })
             .collect();
         Self {
-            environment: environment(&key.prefix),
+            environment: key.environment().label(),
             expiry_rule: expiry_rule_in_words(&key.expiry_rule),
             allowed_ips: key.allow_list().map(|list| list.to_list()).unwrap_or_default(),
             last_change: last_change
@@ -286,8 +281,10 @@ mod tests {
 
     #[test]
     fn the_policy_state_names_each_rule() {
-        assert_eq!(environment("kw_test_"), "Test");
-        assert_eq!(environment("kw_live_"), "Live");
+        let mut test_key = key(1, None);
+        test_key.prefix = "kw_test_".into();
+        assert_eq!(test_key.environment().label(), "Test");
+        assert_eq!(key(1, None).environment().label(), "Live");
         let none = Policy::default();
         assert_eq!(
             policy_state(&none, &key(1, None), None, now()),
