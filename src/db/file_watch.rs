@@ -20,8 +20,9 @@
 //! in its stamp, so the first request that sees it raised goes to the database, and that read
 //! takes the strict path above. The folder is watched, not the file, so a file replaced by
 //! another is seen just as well as one moved away. The thread is woken inside the `rename` or
-//! `unlink` itself; a request already under way may still be answered from memory, with what
-//! the file held an instant before.
+//! `unlink` itself but runs when the scheduler gives it a core: a request that reaches the
+//! cache before then (microseconds; longer on a loaded machine) may still be answered from
+//! memory, with what the file held an instant before.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

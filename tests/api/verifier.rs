@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use chrono::Utc;
+use keyward::db::KeyStamp;
 use keyward::keys::ApiKey;
 use reqwest::Response;
 use serde_json::{Value, json};
@@ -434,6 +435,7 @@ async fn the_verifier_fails_closed_when_the_database_is_gone(backend: Backend) {
     let app = spawn_app(backend).await;
     let k = seed_key(&app, SeedKey::default()).await;
     assert_eq!(auth_with(&app, k.secret(), None).await.status(), 200);
+    let cached_under = app.state.db.key_stamp();
     match &app.database_url {
         keyward::config::DatabaseUrl::Sqlite(path) => std::fs::remove_file(path).unwrap(),
         keyward::config::DatabaseUrl::Postgres(url) => {
@@ -443,6 +445,15 @@ async fn the_verifier_fails_closed_when_the_database_is_gone(backend: Backend) {
             let mut conn = PgConnection::establish(&admin).unwrap();
             diesel::sql_query(format!("DROP DATABASE \"{name}\" WITH (FORCE)")).execute(&mut conn).unwrap();
         }
+    }
+    // The cache hit path makes no system call, so it learns of the loss from a watcher thread
+    // (SQLite: inotify on the file's folder; PostgreSQL: the feed's connection closing). That
+    // thread is woken inside the `unlink` or the drop but runs when the scheduler lets it, so
+    // wait for it to have run; from then on every request must be refused.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !loss_seen(cached_under, app.state.db.key_stamp()) {
+        assert!(std::time::Instant::now() < deadline, "the loss of the database went unnoticed for 10 s");
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
     for path in ["/api/v1/auth", "/api/v1/whoami"] {
         let res = app.client().get_request(path).header("X-Api-Key", k.secret()).send().await.unwrap();
@@ -455,6 +466,18 @@ async fn the_verifier_fails_closed_when_the_database_is_gone(backend: Backend) {
     let res = auth_with(&app, "kw_live_short", None).await;
     assert_eq!(res.status(), 401);
     assert_eq!(error_code(res).await, "malformed_key");
+}
+
+/// Whether the cache has stopped trusting what it held under `before`: always, if it held
+/// nothing; on SQLite once the watcher counted an event about the file (a commit alone also
+/// changes the stamp, so the stamp changing is not enough); on PostgreSQL once the feed is
+/// distrusted.
+fn loss_seen(before: Option<KeyStamp>, now: Option<KeyStamp>) -> bool {
+    match (before, now) {
+        (None, _) | (_, None) => true,
+        (Some(KeyStamp::Wal { file_events: a, .. }), Some(KeyStamp::Wal { file_events: b, .. })) => a != b,
+        _ => false,
+    }
 }
 
 /// Two servers on one database (PostgreSQL, or one SQLite file as during a rolling restart): a
