@@ -26,6 +26,46 @@ pub struct KeyRef {
     pub masked: String,
 }
 
+/// One recorded event, as the log shows it.
+#[derive(Clone, Debug, Queryable, Selectable)]
+#[diesel(table_name = audit_events)]
+pub struct EventRow {
+    pub id: i64,
+    pub at: NaiveDateTime,
+    pub actor: String,
+    pub action: String,
+    pub key_id: Option<i64>,
+    pub key_name: Option<String>,
+    pub key_masked: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub details: String,
+}
+
+/// Up to `limit` of a workspace's events, newest first, older than the event `before` (a
+/// cursor: ids grow with time, so new events never shift the pages still to come), only of one
+/// key and one action when asked.
+pub fn events_before(
+    conn: &mut DbConnection,
+    workspace_id: i64,
+    key_id: Option<i64>,
+    action: Option<&str>,
+    before: Option<i64>,
+    limit: i64,
+) -> QueryResult<Vec<EventRow>> {
+    let mut query = audit_events::table.filter(audit_events::workspace_id.eq(workspace_id)).into_boxed();
+    if let Some(key_id) = key_id {
+        query = query.filter(audit_events::key_id.eq(key_id));
+    }
+    if let Some(action) = action {
+        query = query.filter(audit_events::action.eq(action.to_owned()));
+    }
+    if let Some(before) = before {
+        query = query.filter(audit_events::id.lt(before));
+    }
+    query.select(EventRow::as_select()).order(audit_events::id.desc()).limit(limit).load(conn)
+}
+
 /// One event to record.
 #[derive(Clone, Debug)]
 pub struct Event<'a> {

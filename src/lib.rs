@@ -11,6 +11,7 @@ pub mod events;
 pub mod keys;
 pub mod lifecycle;
 pub mod mail;
+pub mod manage;
 pub mod memory;
 pub mod metrics;
 pub mod startup;

@@ -130,6 +130,7 @@ impl Application {
         let key = cookie_key_for(&secret);
         let two_factor_cipher = SecretCipher::for_instance(&secret);
         let webhooks = crate::webhooks::Webhooks::for_instance(&secret);
+        let answers_cipher = SecretCipher::for_purpose(&secret, b"keyward idempotent-answer encryption v1\0");
         drop(secret);
         let setup_code = first_run_code(&db, &settings, port).await?;
 
@@ -148,6 +149,7 @@ impl Application {
             mailer,
             two_factor_cipher,
             webhooks,
+            answers_cipher,
             metrics: metrics.clone(),
         });
         let shared_limits = shared_limiter(&settings).await?;
@@ -214,7 +216,8 @@ impl Application {
                             ErrorHandlers::new()
                                 .handler(StatusCode::METHOD_NOT_ALLOWED, not_found::api_method_not_allowed),
                         )
-                        .configure(crate::verifier::routes::configure),
+                        .configure(crate::verifier::routes::configure)
+                        .configure(crate::manage::configure),
                 )
                 .configure(crate::console::configure)
                 .default_service(web::to(fallback))

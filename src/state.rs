@@ -30,6 +30,8 @@ pub struct AppState {
     pub two_factor_cipher: crate::accounts::two_factor::SecretCipher,
     /// Webhooks: the cipher of signing secrets, and the dispatcher's doorbell.
     pub webhooks: crate::webhooks::Webhooks,
+    /// Seals the management API's replayable answers (they hold new secrets) at rest.
+    pub answers_cipher: crate::accounts::two_factor::SecretCipher,
     /// This instance's metrics (the verifier holds the same registry).
     pub metrics: Arc<crate::metrics::Metrics>,
 }

@@ -24,6 +24,7 @@ const LAYERS: &[&str] = &[
     "state",     // what console handlers share
     "web",       // HTTP pieces shared by the console and the verifier
     "verifier",  // the machine side
+    "manage",    // the management API for scripts
     "console",   // the admin pages
     "startup",   // builds the application
     "admin",     // `keyward admin …`

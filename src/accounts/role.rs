@@ -24,6 +24,8 @@ pub enum Capability {
     ManagePolicies,
     /// Add, change and remove webhook endpoints, and see their deliveries (*Settings → Webhooks*).
     ManageWebhooks,
+    /// Make and revoke management tokens (*Settings → Management tokens*).
+    ManageTokens,
 }
 
 impl Role {
@@ -33,9 +35,10 @@ impl Role {
         match cap {
             Capability::ViewKeys => true,
             Capability::ManageKeys => self >= Role::Admin,
-            Capability::ManageMembers | Capability::ManagePolicies | Capability::ManageWebhooks => {
-                self == Role::Owner
-            }
+            Capability::ManageMembers
+            | Capability::ManagePolicies
+            | Capability::ManageWebhooks
+            | Capability::ManageTokens => self == Role::Owner,
         }
     }
 

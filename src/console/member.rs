@@ -80,6 +80,7 @@ impl Member {
                 Capability::ManageMembers => "Only owners of this workspace can manage members.",
                 Capability::ManagePolicies => "Only owners of this workspace can change its policies.",
                 Capability::ManageWebhooks => "Only owners of this workspace can manage its webhooks.",
+                Capability::ManageTokens => "Only owners of this workspace can manage its management tokens.",
                 Capability::ViewKeys => "You cannot view this workspace.",
             }))
         }

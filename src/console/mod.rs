@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod api_keys;
+pub mod api_reference;
 pub mod assets;
 pub mod audit_log;
 pub mod auth;
@@ -12,6 +13,7 @@ pub mod error;
 pub mod flash;
 pub mod invitations;
 pub mod layout;
+pub mod management_tokens;
 pub mod member;
 pub mod members;
 pub mod pages;
@@ -52,6 +54,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.configure(two_factor::routes);
     cfg.configure(workspace_settings::routes);
     cfg.configure(webhooks::routes);
+    cfg.configure(management_tokens::routes);
+    cfg.route("/docs/api", web::get().to(api_reference::api_reference));
     cfg.configure(policies::routes);
 }
 

@@ -17,6 +17,7 @@ pub(crate) const FLASH: &str = "flash";
 const REVEAL: &str = "reveal";
 const INVITATION_LINK: &str = "invite";
 const WEBHOOK_SECRET: &str = "whsecret";
+const MANAGEMENT_TOKEN: &str = "mgmttoken";
 
 pub struct TypedSession(Session);
 
@@ -45,6 +46,13 @@ pub use crate::mail::Delivery;
 pub struct PendingWebhookSecret {
     pub endpoint_id: i64,
     pub secret: String,
+}
+
+/// A new management token waiting for the page that shows it once.
+#[derive(Serialize, Deserialize)]
+pub struct PendingToken {
+    pub token_id: i64,
+    pub token: String,
 }
 
 impl TypedSession {
@@ -124,6 +132,18 @@ impl TypedSession {
         let pending: PendingWebhookSecret = self.0.get(WEBHOOK_SECRET).ok().flatten()?;
         self.0.remove(WEBHOOK_SECRET);
         (pending.endpoint_id == endpoint_id).then_some(pending.secret)
+    }
+
+    /// Keeps a new management token for the page that shows it once.
+    pub fn set_pending_token(&self, pending: &PendingToken) -> Result<(), SessionInsertError> {
+        self.0.insert(MANAGEMENT_TOKEN, pending)
+    }
+
+    /// Takes the pending management token out of the session if it is `token_id`'s.
+    pub fn take_pending_token(&self, token_id: i64) -> Option<String> {
+        let pending: PendingToken = self.0.get(MANAGEMENT_TOKEN).ok().flatten()?;
+        self.0.remove(MANAGEMENT_TOKEN);
+        (pending.token_id == token_id).then_some(pending.token)
     }
 
     /// Signs out: the cookie is emptied and expired.

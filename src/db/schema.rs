@@ -58,6 +58,17 @@ diesel::table! {
 }
 
 diesel::table! {
+    idempotent_requests (token_id, idempotency_key) {
+        token_id -> BigInt,
+        idempotency_key -> Text,
+        fingerprint -> Text,
+        status -> Integer,
+        sealed_body -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     instance_settings (name) {
         name -> Text,
         value -> Text,
@@ -116,6 +127,24 @@ diesel::table! {
         denied_permission -> BigInt,
         denied_rate_limited -> BigInt,
         denied_ip -> BigInt,
+    }
+}
+
+diesel::table! {
+    management_tokens (id) {
+        id -> BigInt,
+        workspace_id -> BigInt,
+        name -> Text,
+        token_hash -> Text,
+        last4 -> Text,
+        scopes -> Text,
+        created_by -> Nullable<BigInt>,
+        created_by_label -> Text,
+        created_at -> Timestamp,
+        expires_at -> Nullable<Timestamp>,
+        last_used_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+        revoked_by -> Nullable<BigInt>,
     }
 }
 
@@ -249,10 +278,12 @@ diesel::table! {
 
 diesel::joinable!(api_keys -> workspaces (workspace_id));
 diesel::joinable!(audit_events -> workspaces (workspace_id));
+diesel::joinable!(idempotent_requests -> management_tokens (token_id));
 diesel::joinable!(invitations -> workspaces (workspace_id));
 diesel::joinable!(key_client_addresses -> api_keys (key_id));
 diesel::joinable!(key_notices -> api_keys (key_id));
 diesel::joinable!(key_usage_daily -> api_keys (key_id));
+diesel::joinable!(management_tokens -> workspaces (workspace_id));
 diesel::joinable!(memberships -> users (user_id));
 diesel::joinable!(memberships -> workspaces (workspace_id));
 diesel::joinable!(recovery_codes -> users (user_id));
@@ -267,12 +298,14 @@ diesel::joinable!(webhook_events -> workspaces (workspace_id));
 diesel::allow_tables_to_appear_in_same_query!(
     api_keys,
     audit_events,
+    idempotent_requests,
     instance_settings,
     invitations,
     key_changes,
     key_client_addresses,
     key_notices,
     key_usage_daily,
+    management_tokens,
     memberships,
     password_resets,
     recovery_codes,

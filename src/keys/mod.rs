@@ -15,6 +15,7 @@ pub mod allowlist;
 pub mod expiry;
 pub mod grace;
 pub mod insight;
+pub mod management;
 pub mod name;
 pub mod ops;
 pub mod policy;

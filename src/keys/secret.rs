@@ -96,39 +96,12 @@ impl Environment {
 impl ApiKey {
     /// A fresh key for `env` from the operating system's CSPRNG.
     pub fn generate(env: Environment) -> Self {
-        // Straight from the OS: a failing OS random source is not something to recover from.
-        let mut rng = rand::rngs::OsRng.unwrap_err();
-        let mut s = String::with_capacity(KEY_LEN);
-        s.push_str(env.prefix());
-        for _ in 0..RANDOM_LEN {
-            // random_range is uniform over 0..62 (it rejects rather than taking a biased modulo).
-            s.push(BASE62[rng.random_range(0..BASE62.len())] as char);
-        }
-        let crc = checksum(&s);
-        s.push_str(&crc);
-        Self(s.into())
+        Self(random_secret(env.prefix()))
     }
 
     /// Accepts exactly the shape [`ApiKey::generate`] makes, with a matching checksum.
     pub fn parse(raw: &str) -> Result<Self, MalformedKey> {
-        if raw.len() != KEY_LEN {
-            return Err(MalformedKey::Length);
-        }
-        // Before any slicing: a multi-byte character could straddle the split point.
-        if !raw.is_ascii() {
-            return Err(MalformedKey::Alphabet);
-        }
-        let (body, crc) = raw.split_at(KEY_LEN - CHECKSUM_LEN);
-        let Some(random) = body.strip_prefix(LIVE_PREFIX).or_else(|| body.strip_prefix(TEST_PREFIX)) else {
-            return Err(MalformedKey::Prefix);
-        };
-        if !random.bytes().chain(crc.bytes()).all(|b| b.is_ascii_alphanumeric()) {
-            return Err(MalformedKey::Alphabet);
-        }
-        // Not secret: the checksum is public information derived from the key itself.
-        if checksum(body) != crc {
-            return Err(MalformedKey::Checksum);
-        }
+        check_shape(raw, &[LIVE_PREFIX, TEST_PREFIX])?;
         Ok(Self(raw.into()))
     }
 
@@ -195,6 +168,47 @@ impl KeyHash {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// `prefix` (eight characters) + [`RANDOM_LEN`] base62 characters from the operating system's
+/// CSPRNG + their checksum: the shape of API keys and of management tokens.
+pub(crate) fn random_secret(prefix: &str) -> SecretString {
+    debug_assert_eq!(prefix.len(), LIVE_PREFIX.len());
+    // Straight from the OS: a failing OS random source is not something to recover from.
+    let mut rng = rand::rngs::OsRng.unwrap_err();
+    let mut s = String::with_capacity(KEY_LEN);
+    s.push_str(prefix);
+    for _ in 0..RANDOM_LEN {
+        // random_range is uniform over 0..62 (it rejects rather than taking a biased modulo).
+        s.push(BASE62[rng.random_range(0..BASE62.len())] as char);
+    }
+    let crc = checksum(&s);
+    s.push_str(&crc);
+    s.into()
+}
+
+/// Whether `raw` has exactly the shape [`random_secret`] makes with one of `prefixes`, with a
+/// matching checksum.
+pub(crate) fn check_shape(raw: &str, prefixes: &[&str]) -> Result<(), MalformedKey> {
+    if raw.len() != KEY_LEN {
+        return Err(MalformedKey::Length);
+    }
+    // Before any slicing: a multi-byte character could straddle the split point.
+    if !raw.is_ascii() {
+        return Err(MalformedKey::Alphabet);
+    }
+    let (body, crc) = raw.split_at(KEY_LEN - CHECKSUM_LEN);
+    let Some(random) = prefixes.iter().find_map(|p| body.strip_prefix(p)) else {
+        return Err(MalformedKey::Prefix);
+    };
+    if !random.bytes().chain(crc.bytes()).all(|b| b.is_ascii_alphanumeric()) {
+        return Err(MalformedKey::Alphabet);
+    }
+    // Not secret: the checksum is public information derived from the key itself.
+    if checksum(body) != crc {
+        return Err(MalformedKey::Checksum);
+    }
+    Ok(())
 }
 
 /// CRC32 of `text`, as six base62 digits, most significant first, zero-padded.

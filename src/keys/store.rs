@@ -208,6 +208,10 @@ pub struct ListQuery {
     pub page: i64,
     /// One of the workspace figures above the table, as a filter.
     pub insight: InsightFilter,
+    /// Only keys this user created (the management API's filter).
+    pub created_by: Option<i64>,
+    /// Only keys that expire before this moment (and have not yet).
+    pub expiring_before: Option<NaiveDateTime>,
 }
 
 /// One page of keys with the emails of their creators and revokers.
@@ -499,6 +503,12 @@ fn matching<'a>(
         query = query.filter(api_keys::prefix.eq(env.prefix()));
     }
     query = with_insight(query, workspace_id, q.insight, now);
+    if let Some(user_id) = q.created_by {
+        query = query.filter(api_keys::created_by.eq(user_id));
+    }
+    if let Some(before) = q.expiring_before {
+        query = query.filter(api_keys::expires_at.gt(now)).filter(api_keys::expires_at.lt(before));
+    }
     let search = search_form(q.search.trim());
     // Names never hold control characters (`KeyName` refuses them), so such a search matches
     // nothing; and PostgreSQL would refuse a NUL in a text parameter with an error (a 500).
@@ -516,6 +526,23 @@ fn matching<'a>(
         };
     }
     Some(query)
+}
+
+/// Up to `limit` keys a query matches, newest first, after the key `after` (a cursor: ids only
+/// grow, so a key made meanwhile never shifts the pages still to come). `page` is ignored.
+pub fn list_after(
+    conn: &mut DbConnection,
+    workspace_id: i64,
+    q: &ListQuery,
+    after: Option<i64>,
+    limit: i64,
+    now: NaiveDateTime,
+) -> QueryResult<Vec<KeyRow>> {
+    let Some(mut query) = matching(conn, workspace_id, q, now) else { return Ok(Vec::new()) };
+    if let Some(after) = after {
+        query = query.filter(api_keys::id.lt(after));
+    }
+    query.select(KeyRow::as_select()).order(api_keys::id.desc()).limit(limit).load(conn)
 }
 
 /// Every key a table query matches (all pages), newest first, at most `limit`: the keys a bulk

@@ -137,7 +137,7 @@ pub async fn bulk_form(
         flash::push(session.inner(), Level::Error, "Select at least one key first.");
         return Ok(see_other(&back));
     }
-    let query = ListQuery { status, env, search: q, page: 1, insight };
+    let query = ListQuery { status, env, search: q, page: 1, insight, ..ListQuery::default() };
     let (found, total) = state
         .db
         .run(move |conn| -> Result<_, DbError> {

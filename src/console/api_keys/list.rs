@@ -202,7 +202,7 @@ pub async fn key_list(
     let page = params.page.parse::<i64>().unwrap_or(1).clamp(1, 1_000_000);
     let insight = InsightFilter::parse(&params.insight);
     let now = Utc::now().naive_utc();
-    let query = ListQuery { status, env, search: q.clone(), page, insight };
+    let query = ListQuery { status, env, search: q.clone(), page, insight, ..ListQuery::default() };
     let ws = member.workspace_id;
     let (result, has_any, matching, counts) = state
         .db

@@ -1,6 +1,6 @@
 //! Reading the audit log of one workspace, newest first.
 
-use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
+use chrono::{NaiveDate, NaiveTime};
 use diesel::prelude::*;
 
 use crate::db::DbConnection;
@@ -12,20 +12,7 @@ pub const PAGE_SIZE: i64 = 50;
 /// Most rows one CSV download holds.
 pub const CSV_MAX_ROWS: i64 = 100_000;
 
-#[derive(Clone, Debug, Queryable, Selectable)]
-#[diesel(table_name = audit_events)]
-pub struct EventRow {
-    pub id: i64,
-    pub at: NaiveDateTime,
-    pub actor: String,
-    pub action: String,
-    pub key_id: Option<i64>,
-    pub key_name: Option<String>,
-    pub key_masked: Option<String>,
-    pub ip: Option<String>,
-    pub user_agent: Option<String>,
-    pub details: String,
-}
+pub use crate::audit::EventRow;
 
 /// The log's filters.
 #[derive(Clone, Debug, Default)]

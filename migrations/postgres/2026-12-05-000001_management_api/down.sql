@@ -1,0 +1,2 @@
+DROP TABLE idempotent_requests;
+DROP TABLE management_tokens;
