@@ -309,7 +309,7 @@ fn key_id(raw: &str) -> Result<i64, ManageError> {
     params(ListParams),
     responses(
         (status = 200, description = "One page of keys", body = KeyList),
-        super::openapi::ClientErrors,
+        super::problem::ClientErrors,
     ),
     security(("management_token" = ["keys:read"]))
 )]
@@ -359,7 +359,7 @@ pub async fn list_keys(
 #[utoipa::path(
     get, path = "/api/v1/manage/keys/{id}", tag = "Keys",
     params(("id" = i64, Path, description = "The key's id")),
-    responses((status = 200, description = "The key", body = Key), super::openapi::ClientErrors),
+    responses((status = 200, description = "The key", body = Key), super::problem::ClientErrors),
     security(("management_token" = ["keys:read"]))
 )]
 pub async fn get_key(
@@ -511,7 +511,7 @@ fn answer<T: Serialize>(status: StatusCode, body: &T) -> Answer {
     post, path = "/api/v1/manage/keys", tag = "Keys",
     params(("Idempotency-Key" = Option<String>, Header, description = "Any unique string, such as a UUID; a retry with the same one gets the first answer")),
     request_body = CreateKey,
-    responses((status = 201, description = "The key and its secret", body = IssuedKey), super::openapi::ClientErrors),
+    responses((status = 201, description = "The key and its secret", body = IssuedKey), super::problem::ClientErrors),
     security(("management_token" = ["keys:write"]))
 )]
 pub async fn create_key(
@@ -546,7 +546,7 @@ pub async fn create_key(
     patch, path = "/api/v1/manage/keys/{id}", tag = "Keys",
     params(("id" = i64, Path, description = "The key's id")),
     request_body = UpdateKey,
-    responses((status = 200, description = "The key as it is now", body = Key), super::openapi::ClientErrors),
+    responses((status = 200, description = "The key as it is now", body = Key), super::problem::ClientErrors),
     security(("management_token" = ["keys:write"]))
 )]
 pub async fn update_key(
@@ -625,7 +625,7 @@ fn changes_of(fields: UpdateKey, current: &KeyRow, state: &AppState) -> Result<K
         ("Idempotency-Key" = Option<String>, Header, description = "A retry with the same one gets the first answer"),
     ),
     request_body(content = Option<RegenerateKey>, description = "Optional; without it the old secret stops at once"),
-    responses((status = 200, description = "The key and its new secret", body = IssuedKey), super::openapi::ClientErrors),
+    responses((status = 200, description = "The key and its new secret", body = IssuedKey), super::problem::ClientErrors),
     security(("management_token" = ["keys:write"]))
 )]
 pub async fn regenerate_key(
@@ -685,7 +685,7 @@ async fn change(
 #[utoipa::path(
     post, path = "/api/v1/manage/keys/{id}/disable", tag = "Keys",
     params(("id" = i64, Path, description = "The key's id")),
-    responses((status = 200, description = "The key as it is now", body = Key), super::openapi::ClientErrors),
+    responses((status = 200, description = "The key as it is now", body = Key), super::problem::ClientErrors),
     security(("management_token" = ["keys:write"]))
 )]
 pub async fn disable_key(
@@ -700,7 +700,7 @@ pub async fn disable_key(
 #[utoipa::path(
     post, path = "/api/v1/manage/keys/{id}/enable", tag = "Keys",
     params(("id" = i64, Path, description = "The key's id")),
-    responses((status = 200, description = "The key as it is now", body = Key), super::openapi::ClientErrors),
+    responses((status = 200, description = "The key as it is now", body = Key), super::problem::ClientErrors),
     security(("management_token" = ["keys:write"]))
 )]
 pub async fn enable_key(
@@ -718,7 +718,7 @@ pub async fn enable_key(
 #[utoipa::path(
     post, path = "/api/v1/manage/keys/{id}/revoke", tag = "Keys",
     params(("id" = i64, Path, description = "The key's id")),
-    responses((status = 200, description = "The key as it is now", body = Key), super::openapi::ClientErrors),
+    responses((status = 200, description = "The key as it is now", body = Key), super::problem::ClientErrors),
     security(("management_token" = ["keys:write"]))
 )]
 pub async fn revoke_key(
@@ -735,7 +735,7 @@ pub async fn revoke_key(
 #[utoipa::path(
     delete, path = "/api/v1/manage/keys/{id}", tag = "Keys",
     params(("id" = i64, Path, description = "The key's id")),
-    responses((status = 204, description = "Deleted"), super::openapi::ClientErrors),
+    responses((status = 204, description = "Deleted"), super::problem::ClientErrors),
     security(("management_token" = ["keys:write"]))
 )]
 pub async fn delete_key(
@@ -776,7 +776,7 @@ pub struct KeyUsage {
 #[utoipa::path(
     get, path = "/api/v1/manage/keys/{id}/usage", tag = "Keys",
     params(("id" = i64, Path, description = "The key's id")),
-    responses((status = 200, description = "Daily counts", body = KeyUsage), super::openapi::ClientErrors),
+    responses((status = 200, description = "Daily counts", body = KeyUsage), super::problem::ClientErrors),
     security(("management_token" = ["keys:read"]))
 )]
 pub async fn key_usage(

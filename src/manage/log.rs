@@ -58,7 +58,7 @@ pub struct AuditParams {
 #[utoipa::path(
     get, path = "/api/v1/manage/audit-log", tag = "Audit log",
     params(AuditParams),
-    responses((status = 200, description = "One page of entries", body = AuditLog), super::openapi::ClientErrors),
+    responses((status = 200, description = "One page of entries", body = AuditLog), super::problem::ClientErrors),
     security(("management_token" = ["keys:read"]))
 )]
 pub async fn audit_log(
@@ -122,7 +122,7 @@ pub struct MemberList {
 /// The workspace's members and their roles, owners first.
 #[utoipa::path(
     get, path = "/api/v1/manage/members", tag = "Members",
-    responses((status = 200, description = "Every member", body = MemberList), super::openapi::ClientErrors),
+    responses((status = 200, description = "Every member", body = MemberList), super::problem::ClientErrors),
     security(("management_token" = ["members:read"]))
 )]
 pub async fn members(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ManageError> {

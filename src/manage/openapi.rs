@@ -2,41 +2,9 @@
 //! and the types they read and answer, served at `/api/v1/openapi.json`.
 
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
-use utoipa::{IntoResponses, Modify, OpenApi};
+use utoipa::{Modify, OpenApi};
 
 use super::problem::{FieldError, Problem};
-
-/// The errors every management operation may answer, each as problem details.
-#[allow(dead_code)] // Only its derived description is used.
-#[derive(IntoResponses)]
-pub enum ClientErrors {
-    /// The body or a query parameter could not be read (`bad_request`).
-    #[response(status = 400, content_type = "application/problem+json")]
-    BadRequest(Problem),
-    /// No valid management token (`unauthenticated`), or an API key was sent
-    /// (`api_key_not_accepted`).
-    #[response(status = 401, content_type = "application/problem+json")]
-    Unauthenticated(Problem),
-    /// The token lacks the scope the operation needs (`insufficient_scope`).
-    #[response(status = 403, content_type = "application/problem+json")]
-    Forbidden(Problem),
-    /// No such key in the token's workspace (`key_not_found`).
-    #[response(status = 404, content_type = "application/problem+json")]
-    NotFound(Problem),
-    /// The key's state refuses the change (`name_taken`, `already_revoked`, `key_revoked`,
-    /// `already_disabled`, `not_disabled`, `expiry_date_passed`), or a request with the same
-    /// `Idempotency-Key` is still running (`idempotency_in_progress`).
-    #[response(status = 409, content_type = "application/problem+json")]
-    Conflict(Problem),
-    /// Invalid fields, each in `errors` with the console's message (`validation_failed`), a
-    /// refusal by the workspace's policy (`policy_refused`), or an `Idempotency-Key` reused
-    /// for another request (`idempotency_key_reused`).
-    #[response(status = 422, content_type = "application/problem+json")]
-    Unprocessable(Problem),
-    /// The database is unavailable (`unavailable`); retry shortly.
-    #[response(status = 503, content_type = "application/problem+json")]
-    Unavailable(Problem),
-}
 
 struct BearerToken;
 
