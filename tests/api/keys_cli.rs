@@ -10,7 +10,7 @@ use keyward::config::DatabaseUrl;
 use keyward::keys::policy::Policy;
 
 use crate::both_backends;
-use crate::helpers::db::{audit_rows, first_workspace, set_policy};
+use crate::helpers::db::{audit_rows, first_workspace, insert_webhook_endpoint, set_policy, webhook_events};
 use crate::helpers::{Backend, TestApp, Verdict, keyward_command, spawn_app, url_arg};
 use crate::secrets_scan::{assert_no_key_in, dump_database};
 
@@ -317,6 +317,7 @@ async fn keys_revoke_is_audited_as_system_and_the_key_stops_working(backend: Bac
     app.setup_owner().await;
     let web = app.client();
     let key = web.create_key("Deploy bot", &["records:read"], "30").await;
+    insert_webhook_endpoint(&app, first_workspace(&app).await, "key.created key.revoked").await;
     assert_eq!(web.verify(&key.secret).await, Verdict::Valid);
     let id = key.id.to_string();
 
@@ -329,6 +330,12 @@ async fn keys_revoke_is_audited_as_system_and_the_key_stops_working(backend: Bac
     assert_eq!(revoked.0, "system");
     assert_eq!(revoked.2, Some(key.id));
     assert_eq!(revoked.3, "Leaked in a build log");
+    // Webhook receivers hear of it as of a revocation on the console.
+    let events = webhook_events(&app).await;
+    let event = events.iter().find(|e| e.0 == "key.revoked").unwrap_or_else(|| panic!("{events:?}"));
+    let payload: Value = serde_json::from_str(&event.1).unwrap();
+    assert_eq!(payload["data"]["key"]["id"], key.id, "{payload}");
+    assert_eq!(payload["data"]["key"]["status"], "revoked", "{payload}");
 
     let again = refused(&app, &["revoke", "--workspace", "Acme", &id]).await;
     assert!(again.contains("\u{201c}Deploy bot\u{201d} is already revoked."), "{again}");
