@@ -1,5 +1,7 @@
-//! The command line: `keyward [serve]`, `keyward migrate`. Every option also reads a
-//! `KEYWARD_*` environment variable.
+//! The command line: `keyward [serve]`, `keyward migrate`, `keyward admin …` and
+//! `keyward keys …` ([`keys`]). Every option also reads a `KEYWARD_*` environment variable.
+
+pub mod keys;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -22,6 +24,8 @@ pub enum CliError {
     Start(#[from] StartError),
     #[error(transparent)]
     Admin(#[from] AdminError),
+    #[error(transparent)]
+    Keys(#[from] keys::KeysCommandError),
     #[error("server failed: {0}")]
     Server(#[from] std::io::Error),
 }
@@ -44,6 +48,9 @@ pub enum Command {
     /// Manage accounts from the command line (scripted installs).
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// List, create and revoke a workspace's API keys (audited with the actor `system`).
+    #[command(subcommand)]
+    Keys(KeysCommand),
 }
 
 #[derive(Subcommand)]
@@ -53,6 +60,16 @@ pub enum AdminCommand {
     /// Print a single-use link (valid one hour) that sets a new password for an account;
     /// `--remove-two-factor` also turns off its two-factor sign-in.
     ResetPassword(crate::admin::ResetPasswordArgs),
+}
+
+#[derive(Subcommand)]
+pub enum KeysCommand {
+    /// The workspace's keys, newest first: a table, or JSON with `--json`.
+    List(keys::ListArgs),
+    /// Make a key and print its full secret, this once.
+    Create(keys::CreateArgs),
+    /// Revoke a key: it stops working at once.
+    Revoke(keys::RevokeArgs),
 }
 
 #[derive(Args, Clone)]
@@ -245,6 +262,18 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             }
             Command::Admin(AdminCommand::ResetPassword(args)) => {
                 println!("{}", crate::admin::reset_password_command(&settings, args).await?);
+                Ok(())
+            }
+            Command::Keys(KeysCommand::List(args)) => {
+                println!("{}", keys::list_command(&settings, args).await?);
+                Ok(())
+            }
+            Command::Keys(KeysCommand::Create(args)) => {
+                println!("{}", keys::create_command(&settings, args).await?);
+                Ok(())
+            }
+            Command::Keys(KeysCommand::Revoke(args)) => {
+                println!("{}", keys::revoke_command(&settings, args).await?);
                 Ok(())
             }
         }

@@ -90,6 +90,17 @@ pub fn insert_workspace(conn: &mut DbConnection, name: &str, now: NaiveDateTime)
         .get_result(conn)
 }
 
+/// Every workspace as (id, name), by id: what the command line picks a workspace from (names
+/// are not unique, and an operator may type one in any case).
+pub fn all_workspaces(conn: &mut DbConnection) -> QueryResult<Vec<(i64, String)>> {
+    workspaces::table.select((workspaces::id, workspaces::name)).order(workspaces::id).load(conn)
+}
+
+/// The emails of these users, by id (for "created by" columns; never their passwords).
+pub fn user_emails(conn: &mut DbConnection, ids: &[i64]) -> QueryResult<Vec<(i64, String)>> {
+    users::table.filter(users::id.eq_any(ids)).select((users::id, users::email)).load(conn)
+}
+
 pub fn insert_membership(
     conn: &mut DbConnection,
     user_id: i64,

@@ -22,6 +22,7 @@ mod invitations;
 mod key_insight;
 mod key_lifecycle;
 mod key_operations;
+mod keys_cli;
 mod management_api;
 mod members;
 mod metrics;
