@@ -197,8 +197,13 @@ pub fn reference(doc: &Value) -> (Vec<Section>, Vec<SchemaView>) {
     (sections, schemas)
 }
 
-pub async fn api_reference(member: Member, session: TypedSession) -> Result<HttpResponse, ConsoleError> {
-    let doc: Value = serde_json::from_str(crate::manage::openapi::document()).map_err(anyhow::Error::from)?;
+pub async fn api_reference(
+    state: actix_web::web::Data<crate::state::AppState>,
+    member: Member,
+    session: TypedSession,
+) -> Result<HttpResponse, ConsoleError> {
+    let doc = crate::manage::openapi::document_for(&state.catalogue);
+    let doc: Value = serde_json::from_str(&doc).map_err(anyhow::Error::from)?;
     let (sections, schemas) = reference(&doc);
     render(&ReferencePage {
         ctx: PageCtx::for_member(&member, &session, "docs"),

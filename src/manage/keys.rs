@@ -169,9 +169,10 @@ pub struct IssuedKey {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateKey {
-    #[schema(example = "CI deploys")]
+    #[schema(example = "CI deploys", min_length = 1, max_length = 64)]
     pub name: String,
     #[serde(default)]
+    #[schema(max_length = 500)]
     pub description: Option<String>,
     /// Permission ids from the server's catalogue. Required unless `full_access` is true.
     #[serde(default)]
@@ -181,14 +182,19 @@ pub struct CreateKey {
     /// `7`, `30` (the default), `60`, `90`, `180` days, a date up to a year ahead
     /// (`2027-03-01`), or `never`.
     #[serde(default)]
-    #[schema(example = "30")]
+    #[schema(example = "30", pattern = "^(7|30|60|90|180|never|[0-9]{4}-[0-9]{2}-[0-9]{2})$")]
     pub expiry: Option<String>,
+    /// Requests per minute, 1 to 100000; left out: the server's default.
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 100000)]
     pub rate_limit_per_minute: Option<i64>,
+    /// Requests at once, at most the rate limit; left out: the default.
     #[serde(default)]
+    #[schema(minimum = 1)]
     pub burst: Option<i64>,
-    /// Addresses and CIDR ranges, IPv4 or IPv6; left out or empty: anywhere.
+    /// Addresses and CIDR ranges, IPv4 or IPv6, at most 100; left out or empty: anywhere.
     #[serde(default)]
+    #[schema(max_items = 100)]
     pub allowed_ips: Option<Vec<String>>,
     #[serde(default)]
     pub environment: Option<EnvironmentName>,
@@ -200,21 +206,23 @@ pub struct CreateKey {
 #[serde(deny_unknown_fields)]
 pub struct UpdateKey {
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 64)]
     pub name: Option<String>,
     #[serde(default)]
+    #[schema(max_length = 500)]
     pub description: Option<String>,
     #[serde(default)]
     pub permissions: Option<Vec<String>>,
     #[serde(default)]
     pub full_access: Option<bool>,
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<i64>)]
+    #[schema(value_type = Option<i64>, minimum = 1, maximum = 100000)]
     pub rate_limit_per_minute: Option<Option<i64>>,
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<i64>)]
+    #[schema(value_type = Option<i64>, minimum = 1)]
     pub burst: Option<Option<i64>>,
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<Vec<String>>)]
+    #[schema(value_type = Option<Vec<String>>, max_items = 100)]
     pub allowed_ips: Option<Option<Vec<String>>>,
 }
 

@@ -41,8 +41,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
-async fn openapi_json() -> HttpResponse {
-    HttpResponse::Ok().content_type("application/json").body(openapi::document())
+async fn openapi_json(state: web::Data<crate::state::AppState>) -> HttpResponse {
+    HttpResponse::Ok().content_type("application/json").body(openapi::document_for(&state.catalogue))
 }
 
 async fn not_found() -> Result<HttpResponse, ManageError> {

@@ -53,6 +53,33 @@ impl Modify for BearerToken {
 )]
 pub struct ManagementApi;
 
+/// The document of this instance: [`document`] with the permission ids of its catalogue
+/// (`KEYWARD_SCOPES`) as the values `permissions` may hold.
+pub fn document_for(catalogue: &crate::keys::Catalogue) -> String {
+    let mut doc: serde_json::Value = serde_json::from_str(document()).expect("the document is JSON");
+    let ids: Vec<serde_json::Value> = catalogue.scopes().map(|s| s.id.clone().into()).collect();
+    for schema in ["CreateKey", "UpdateKey"] {
+        if let Some(items) = doc.pointer_mut(&format!("/components/schemas/{schema}/properties/permissions"))
+        {
+            set_item_enum(items, &ids);
+        }
+    }
+    serde_json::to_string_pretty(&doc).expect("JSON serializes")
+}
+
+/// Sets `enum` on the array schema inside `schema` (itself, or the array of a `oneOf`/`type`
+/// list that also allows `null`).
+fn set_item_enum(schema: &mut serde_json::Value, ids: &[serde_json::Value]) {
+    if let Some(items) = schema.get_mut("items") {
+        items["enum"] = serde_json::Value::Array(ids.to_vec());
+    }
+    for combinator in ["oneOf", "anyOf"] {
+        if let Some(options) = schema.get_mut(combinator).and_then(|o| o.as_array_mut()) {
+            options.iter_mut().for_each(|o| set_item_enum(o, ids));
+        }
+    }
+}
+
 /// The document as JSON, made once.
 pub fn document() -> &'static str {
     static DOCUMENT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {

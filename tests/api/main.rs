@@ -9,6 +9,7 @@ mod access_rules;
 mod account;
 mod accounts;
 mod admin_cli;
+mod api_contract;
 mod api_keys;
 mod audit_log;
 mod client_address;
