@@ -388,34 +388,41 @@ pub async fn revoke(db: &Db, actor: &Actor, workspace_id: i64, id: i64) -> Resul
 pub async fn authenticate(db: &Db, presented: &str) -> Result<Principal, TokenRefusal> {
     let token = ManagementToken::parse(presented).map_err(|_| TokenRefusal::Malformed)?;
     let hash = token.hash();
-    db.run(move |conn| -> Result<Principal, TokenRefusal> {
-        let now = Utc::now().naive_utc();
-        let row: TokenRow = management_tokens::table
-            .filter(management_tokens::token_hash.eq(hash.as_str()))
-            .select(TokenRow::as_select())
-            .first(conn)
-            .optional()
-            .map_err(DbError::from)?
-            .ok_or(TokenRefusal::Unknown)?;
-        match row.status(now) {
-            TokenStatus::Active => {}
-            TokenStatus::Revoked => return Err(TokenRefusal::Revoked),
-            TokenStatus::Expired => return Err(TokenRefusal::Expired),
+    let row = db
+        .run(move |conn| -> Result<Option<TokenRow>, DbError> {
+            Ok(management_tokens::table
+                .filter(management_tokens::token_hash.eq(hash.as_str()))
+                .select(TokenRow::as_select())
+                .first(conn)
+                .optional()?)
+        })
+        .await?
+        .ok_or(TokenRefusal::Unknown)?;
+    let now = Utc::now().naive_utc();
+    match row.status(now) {
+        TokenStatus::Active => {}
+        TokenStatus::Revoked => return Err(TokenRefusal::Revoked),
+        TokenStatus::Expired => return Err(TokenRefusal::Expired),
+    }
+    if row.last_used_at.is_none_or(|t| (now - t).num_seconds() >= LAST_USED_EVERY_SECONDS) {
+        let id = row.id;
+        let written = db
+            .write(move |conn| -> Result<usize, DbError> {
+                Ok(diesel::update(management_tokens::table.filter(management_tokens::id.eq(id)))
+                    .set(management_tokens::last_used_at.eq(now))
+                    .execute(conn)?)
+            })
+            .await;
+        // A courtesy for the token list: a failure to note it must not refuse the request.
+        if let Err(error) = written {
+            tracing::warn!(%error, "could not record a management token's last use");
         }
-        let stale = row.last_used_at.is_none_or(|t| (now - t).num_seconds() >= LAST_USED_EVERY_SECONDS);
-        if stale {
-            diesel::update(management_tokens::table.filter(management_tokens::id.eq(row.id)))
-                .set(management_tokens::last_used_at.eq(now))
-                .execute(conn)
-                .map_err(DbError::from)?;
-        }
-        // The system as far as policies go: only owners make tokens, and no policy restricts
-        // owners, so a token may do what its maker could.
-        let actor =
-            Actor { user_id: None, label: actor_label(&row.name, &row.last4), ip: None, user_agent: None };
-        Ok(Principal { token_id: row.id, workspace_id: row.workspace_id, scopes: row.scopes(), actor })
-    })
-    .await
+    }
+    // The system as far as policies go: only owners make tokens, and no policy restricts
+    // owners, so a token may do what its maker could.
+    let actor =
+        Actor { user_id: None, label: actor_label(&row.name, &row.last4), ip: None, user_agent: None };
+    Ok(Principal { token_id: row.id, workspace_id: row.workspace_id, scopes: row.scopes(), actor })
 }
 
 #[cfg(test)]
