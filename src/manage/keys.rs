@@ -266,6 +266,15 @@ pub struct ListParams {
     pub cursor: Option<String>,
 }
 
+/// The key a path names.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)] // Only its derived description is used; handlers read the id as text.
+pub struct KeyPath {
+    /// The key's id.
+    id: i64,
+}
+
 /// Reads a page size.
 pub fn limit_of(limit: Option<i64>) -> Result<i64, ManageError> {
     match limit.unwrap_or(DEFAULT_LIMIT) {
@@ -366,7 +375,7 @@ pub async fn list_keys(
 /// Get a key
 #[utoipa::path(
     get, path = "/api/v1/manage/keys/{id}", tag = "Keys",
-    params(("id" = i64, Path, description = "The key's id")),
+    params(KeyPath),
     responses((status = 200, description = "The key", body = Key), super::problem::ClientErrors),
     security(("management_token" = ["keys:read"]))
 )]
@@ -552,7 +561,7 @@ pub async fn create_key(
 /// they are. The change is in force for the next request the verifier checks.
 #[utoipa::path(
     patch, path = "/api/v1/manage/keys/{id}", tag = "Keys",
-    params(("id" = i64, Path, description = "The key's id")),
+    params(KeyPath),
     request_body = UpdateKey,
     responses((status = 200, description = "The key as it is now", body = Key), super::problem::ClientErrors),
     security(("management_token" = ["keys:write"]))
@@ -629,7 +638,7 @@ fn changes_of(fields: UpdateKey, current: &KeyRow, state: &AppState) -> Result<K
 #[utoipa::path(
     post, path = "/api/v1/manage/keys/{id}/regenerate", tag = "Keys",
     params(
-        ("id" = i64, Path, description = "The key's id"),
+        KeyPath,
         ("Idempotency-Key" = Option<String>, Header, description = "A retry with the same one gets the first answer"),
     ),
     request_body(content = Option<RegenerateKey>, description = "Optional; without it the old secret stops at once"),
@@ -692,7 +701,7 @@ async fn change(
 /// Refused by the verifier (401 `disabled_key`) until enabled again.
 #[utoipa::path(
     post, path = "/api/v1/manage/keys/{id}/disable", tag = "Keys",
-    params(("id" = i64, Path, description = "The key's id")),
+    params(KeyPath),
     responses((status = 200, description = "The key as it is now", body = Key), super::problem::ClientErrors),
     security(("management_token" = ["keys:write"]))
 )]
@@ -707,7 +716,7 @@ pub async fn disable_key(
 /// Enable a key
 #[utoipa::path(
     post, path = "/api/v1/manage/keys/{id}/enable", tag = "Keys",
-    params(("id" = i64, Path, description = "The key's id")),
+    params(KeyPath),
     responses((status = 200, description = "The key as it is now", body = Key), super::problem::ClientErrors),
     security(("management_token" = ["keys:write"]))
 )]
@@ -725,7 +734,7 @@ pub async fn enable_key(
 /// listed.
 #[utoipa::path(
     post, path = "/api/v1/manage/keys/{id}/revoke", tag = "Keys",
-    params(("id" = i64, Path, description = "The key's id")),
+    params(KeyPath),
     responses((status = 200, description = "The key as it is now", body = Key), super::problem::ClientErrors),
     security(("management_token" = ["keys:write"]))
 )]
@@ -742,7 +751,7 @@ pub async fn revoke_key(
 /// It stops working at once and disappears from lists; its audit entries stay.
 #[utoipa::path(
     delete, path = "/api/v1/manage/keys/{id}", tag = "Keys",
-    params(("id" = i64, Path, description = "The key's id")),
+    params(KeyPath),
     responses((status = 204, description = "Deleted"), super::problem::ClientErrors),
     security(("management_token" = ["keys:write"]))
 )]
@@ -783,7 +792,7 @@ pub struct KeyUsage {
 /// within the verifier's flush interval (10 seconds by default).
 #[utoipa::path(
     get, path = "/api/v1/manage/keys/{id}/usage", tag = "Keys",
-    params(("id" = i64, Path, description = "The key's id")),
+    params(KeyPath),
     responses((status = 200, description = "Daily counts", body = KeyUsage), super::problem::ClientErrors),
     security(("management_token" = ["keys:read"]))
 )]
