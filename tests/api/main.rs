@@ -22,6 +22,7 @@ mod invitations;
 mod key_insight;
 mod key_lifecycle;
 mod key_operations;
+mod leaks;
 mod members;
 mod metrics;
 mod outage;
