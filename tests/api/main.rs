@@ -22,6 +22,7 @@ mod invitations;
 mod key_insight;
 mod key_lifecycle;
 mod key_operations;
+mod leak_scanners;
 mod leaks;
 mod members;
 mod metrics;
