@@ -44,7 +44,8 @@ impl fmt::Debug for LeakReportKeys {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum SignatureRefusal {
     #[error(
-        "This server accepts only signed leak reports: send Github-Public-Key-Identifier and Github-Public-Key-Signature."
+        "This server accepts only signed leak reports: send Github-Public-Key-Identifier and \
+         Github-Public-Key-Signature."
     )]
     Missing,
     #[error("Github-Public-Key-Identifier names no key this server accepts.")]

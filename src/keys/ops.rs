@@ -1,7 +1,8 @@
 //! Every change to a key, one function each: create, regenerate (with a grace period for the
 //! old secret), edit, disable and enable, revoke, delete, the bulk revoke and disable, the
-//! one-time reveal of a new secret, and what a leak report does to the key it names. The console calls these, and so will any other entry point
-//! (a JSON API, the command line, lifecycle rules), so a key's rules live here once.
+//! one-time reveal of a new secret, and what a leak report does to the key it names. The
+//! console calls these, and so will any other entry point (a JSON API, the command line,
+//! lifecycle rules), so a key's rules live here once.
 //!
 //! Each operation takes typed input (already validated at the edge), runs the whole change in
 //! one transaction (the name check under the workspace lock, the write, the audit event) and
@@ -744,11 +745,13 @@ pub async fn report_leaked(
             {
                 return already(LeakOutcome::AlreadyRevoked);
             }
-            let masked = key.previous_last4.as_deref().map_or_else(String::new, |l| {
-                format!(" {}", super::secret::masked(&key.prefix, l))
-            });
+            let masked = key
+                .previous_last4
+                .as_deref()
+                .map_or_else(String::new, |l| format!(" {}", super::secret::masked(&key.prefix, l)));
             let done = format!(
-                "the replaced secret{masked} stopped working now, ending its grace period; the current secret {} keeps working",
+                "the replaced secret{masked} stopped working now, ending its grace period; the current \
+                 secret {} keeps working",
                 key.masked()
             );
             (LeakOutcome::GraceEnded, done, None)
@@ -774,7 +777,12 @@ pub async fn report_leaked(
         let found = report.describe();
         let found = if found.is_empty() { String::new() } else { format!(" ({found})") };
         let details = format!("Reported leaked by a secret scanner{found}: {done}");
-        let event = Event { workspace_id: Some(workspace_id), action: "key.leaked", key: Some(key.key_ref()), details };
+        let event = Event {
+            workspace_id: Some(workspace_id),
+            action: "key.leaked",
+            key: Some(key.key_ref()),
+            details,
+        };
         audit::record(conn, &actor, event, now)?;
         if let Some(event_type) = event_type {
             emit_key_event(conn, workspace_id, id, event_type, Value::Null, now)?;

