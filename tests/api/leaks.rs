@@ -20,8 +20,8 @@ use crate::helpers::client::input_value;
 use crate::helpers::pages::no_store;
 use crate::helpers::webhook_receiver::{Behaviour, Receiver};
 use crate::helpers::{
-    Backend, Client, OWNER_EMAIL, SmtpServer, TestApp, Verdict, assert_is_redirect_to, db, spawn_app,
-    spawn_app_with,
+    Backend, Client, OWNER_EMAIL, SmtpServer, TestApp, Verdict, assert_is_redirect_to, db, keyward_command,
+    spawn_app, spawn_app_with,
 };
 
 both_backends! {
@@ -434,4 +434,30 @@ async fn the_leak_policy_is_shown_saved_and_audited_on_the_policies_page(backend
     let rows = db::audit_rows(&app).await;
     let (_, _, _, details) = rows.iter().find(|(_, a, ..)| a == "policy.changed").unwrap();
     assert_eq!(details, "When a key is reported leaked: revoke it \u{2192} disable it");
+}
+
+/// A key file that cannot be used stops the start with the one line `main` prints, naming the
+/// setting: a server that started anyway would refuse every report, or take unsigned ones.
+#[test]
+fn a_bad_leak_report_key_file_stops_the_start_with_one_line_naming_the_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    let garbage = dir.path().join("keys.pem");
+    std::fs::write(&garbage, "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n").unwrap();
+    let missing = dir.path().join("missing.json");
+    for (file, reason) in [(&garbage, "P-256"), (&missing, "No such file")] {
+        let out = keyward_command()
+            .env_remove("RUST_LOG")
+            .env("KEYWARD_BIND", "127.0.0.1:0")
+            .env("KEYWARD_DATABASE_URL", format!("sqlite://{}", dir.path().join("k.db").display()))
+            .env("KEYWARD_LEAK_REPORT_KEYS", file)
+            .output()
+            .expect("run keyward");
+        assert_ne!(out.status.code(), Some(0));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let lines: Vec<_> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+        assert_eq!(lines.len(), 1, "{stderr}");
+        assert!(lines[0].starts_with("keyward: KEYWARD_LEAK_REPORT_KEYS"), "{stderr}");
+        assert!(lines[0].contains(reason) && lines[0].contains(&*file.to_string_lossy()), "{stderr}");
+    }
+    assert!(!dir.path().join("k.db").exists(), "nothing started");
 }
