@@ -10,8 +10,8 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::admin::AdminError;
 use crate::config::{
-    ConfigError, DatabaseUrl, MetricsToken, RateLimitSettings, RedisUrl, SecretKey, Settings, SmtpSettings,
-    TrustedProxies, parse_duration, parse_timeout,
+    ConfigError, DatabaseUrl, LeakReportKeys, MetricsToken, RateLimitSettings, RedisUrl, SecretKey, Settings,
+    SmtpSettings, TrustedProxies, parse_duration, parse_timeout,
 };
 use crate::startup::{Application, StartError, open_database};
 
@@ -165,6 +165,11 @@ pub struct Opts {
     /// is sent once however often they run.
     #[arg(long, env = "KEYWARD_LIFECYCLE_INTERVAL", default_value = "5m", global = true)]
     pub lifecycle_interval: String,
+    /// Leak reports (POST /api/v1/leaks) must be signed by one of the public keys in this file:
+    /// GitHub's secret scanning key list (JSON) or PEM public keys. Without it, reports are
+    /// taken unsigned.
+    #[arg(long, env = "KEYWARD_LEAK_REPORT_KEYS", global = true)]
+    pub leak_report_keys: Option<PathBuf>,
 }
 
 impl Opts {
@@ -221,6 +226,10 @@ impl Opts {
         s.body_read_timeout = timeout("KEYWARD_BODY_TIMEOUT", &self.body_timeout, Duration::from_secs(1))?;
         s.key_lease = timeout("KEYWARD_KEY_LEASE", &self.key_lease, Duration::from_millis(200))?;
         s.webhooks.allow_private = self.webhook_allow_private;
+        s.leak_report_keys = match self.leak_report_keys.as_ref().filter(|p| !p.as_os_str().is_empty()) {
+            Some(path) => Some(LeakReportKeys::load(path)?),
+            None => None,
+        };
         Ok(s)
     }
 
@@ -378,6 +387,21 @@ mod tests {
         let bad =
             settings_from(&["--smtp-url", "imap://u:hunter2@h", "--smtp-from", "k@example.com"]).unwrap_err();
         assert!(bad.contains("KEYWARD_SMTP_URL") && !bad.contains("hunter2"), "{bad}");
+    }
+
+    #[test]
+    fn leak_report_keys_are_read_at_start_and_a_bad_file_names_the_setting() {
+        assert!(settings_from(&[]).unwrap().leak_report_keys.is_none());
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("keys.pem");
+        std::fs::write(&file, "no keys here").unwrap();
+        let bad = settings_from(&["--leak-report-keys", file.to_str().unwrap()]).unwrap_err();
+        assert!(bad.starts_with("KEYWARD_LEAK_REPORT_KEYS") && bad.contains("no public key"), "{bad}");
+        let missing = settings_from(&["--leak-report-keys", "/nonexistent/keys.pem"]).unwrap_err();
+        assert!(
+            missing.contains("KEYWARD_LEAK_REPORT_KEYS") && missing.contains("/nonexistent"),
+            "{missing}"
+        );
     }
 
     #[test]

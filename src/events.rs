@@ -27,7 +27,8 @@ pub enum EventType {
     KeyDeleted,
     KeyExpiring,
     KeyExpired,
-    /// Reserved for leak reports: a key found in public was revoked.
+    /// A secret scanner reported a key's secret found in public (`POST /api/v1/leaks`), and
+    /// the key was revoked or disabled (or a replaced secret's grace period ended).
     KeyLeaked,
     /// Sent by an owner from the endpoint's page ("Send test event"), to that endpoint only.
     WebhookTest,
@@ -80,7 +81,7 @@ impl EventType {
             Self::KeyDeleted => "A key was deleted",
             Self::KeyExpiring => "A key expires in 7 days, or in 1 day",
             Self::KeyExpired => "A key expired",
-            Self::KeyLeaked => "A key was reported leaked and revoked",
+            Self::KeyLeaked => "A key was reported leaked and revoked or disabled",
             Self::WebhookTest => "A test event sent from the console",
         }
     }

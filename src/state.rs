@@ -1,5 +1,6 @@
 //! What every console handler can reach: the database, the settings and long-lived services.
-//! (The verifier's endpoints take the `Verifier` and the `Settings` instead.)
+//! (The verifier's endpoints take the `Verifier` and the `Settings` instead; leak reports,
+//! `POST /api/v1/leaks`, take this for the database and the mailer.)
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;

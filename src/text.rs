@@ -25,6 +25,15 @@ pub fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
+/// At most the first `max_chars` characters of `s` (cut on a character boundary): for text an
+/// outsider sends that is kept (a leak report's URL), so it cannot bloat a row.
+pub fn truncate_chars(s: &str, max_chars: usize) -> &str {
+    match s.char_indices().nth(max_chars) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
 /// `22 Dec 2026`: a day as people read it in messages and hints (the domain's error messages
 /// and the console's pages write days the same way).
 pub fn day_in_words(d: chrono::NaiveDate) -> String {

@@ -31,6 +31,8 @@ pub enum ConfigError {
     SecretKeyFile { path: String, reason: String },
     #[error("set KEYWARD_SECRET_KEY_FILE or KEYWARD_SECRET_KEY, not both")]
     SecretKeyTwice,
+    #[error("KEYWARD_LEAK_REPORT_KEYS ({path}): {reason}")]
+    LeakReportKeys { path: String, reason: String },
     #[error("KEYWARD_METRICS_TOKEN must be at least 16 characters (e.g. from `openssl rand -hex 32`)")]
     MetricsTokenTooShort,
     #[error(

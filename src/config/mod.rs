@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub mod error;
+pub mod leak_report_keys;
 pub mod metrics_token;
 pub mod redis_url;
 pub mod secret_key;
@@ -12,6 +13,7 @@ pub mod smtp;
 pub mod trusted_proxies;
 
 pub use error::{ConfigError, DurationError, ProxyEntryError};
+pub use leak_report_keys::{LeakReportKeys, SignatureRefusal};
 pub use metrics_token::MetricsToken;
 pub use redis_url::{RedisAddress, RedisUrl, RedisUrlError};
 pub use secret_key::SecretKey;
@@ -237,6 +239,9 @@ pub struct Settings {
     pub pool_size: u32,
     /// `KEYWARD_METRICS_TOKEN`: serve `/metrics` to scrapes bearing it; `None`: no `/metrics`.
     pub metrics_token: Option<MetricsToken>,
+    /// `KEYWARD_LEAK_REPORT_KEYS`: leak reports must be signed by one of these keys; `None`:
+    /// reports are taken unsigned (only the holder of a whole key can report it).
+    pub leak_report_keys: Option<LeakReportKeys>,
     /// HTTP worker threads.
     pub workers: usize,
     /// Whether SIGINT/SIGTERM stop the server gracefully (off in tests, which stop it by hand).
@@ -267,6 +272,7 @@ impl Settings {
             key_lease: Duration::from_secs(2),
             pool_size: 10,
             metrics_token: None,
+            leak_report_keys: None,
             workers: available_cores(),
             handle_signals: true,
         }

@@ -1,7 +1,8 @@
 //! *Settings → Policies* (owners): the workspace's key policy (`keys::policy`). Saving a change
 //! asks for re-authentication (`console::sudo`) and is audited with the rules before and after
 //! (`policy.changed`). A new maximum applies to keys made or given a new expiry from then on;
-//! existing keys keep their dates.
+//! existing keys keep their dates. What a leak report does to a key (revoke or disable it)
+//! applies to the next report.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
@@ -21,8 +22,8 @@ use crate::accounts::Capability;
 use crate::audit::{self, Event};
 use crate::db::DbError;
 use crate::keys::policy::{
-    self, FullAccessBy, LIFETIME_CHOICES, MAX_LIFETIME_LIMIT, Policy, UNUSED_MAX_DAYS, UNUSED_MIN_DAYS,
-    UNUSED_WARNING_DAYS,
+    self, FullAccessBy, LIFETIME_CHOICES, LeakAction, MAX_LIFETIME_LIMIT, Policy, UNUSED_MAX_DAYS,
+    UNUSED_MIN_DAYS, UNUSED_WARNING_DAYS,
 };
 use crate::state::AppState;
 
@@ -50,6 +51,10 @@ pub struct PolicyFormData {
     /// `owners` or `admins`.
     #[serde(default)]
     pub full_access_by: String,
+    /// `revoke` or `disable`; empty (a form from before the choice existed) reads as the
+    /// default, `revoke`.
+    #[serde(default)]
+    pub leak_action: String,
     #[serde(default)]
     pub confirm_identity: String,
 }
@@ -60,11 +65,15 @@ pub struct PolicyErrors {
     pub max_lifetime: Option<String>,
     pub unused_revoke_days: Option<String>,
     pub full_access_by: Option<String>,
+    pub leak_action: Option<String>,
 }
 
 impl PolicyErrors {
     fn any(&self) -> bool {
-        self.max_lifetime.is_some() || self.unused_revoke_days.is_some() || self.full_access_by.is_some()
+        self.max_lifetime.is_some()
+            || self.unused_revoke_days.is_some()
+            || self.full_access_by.is_some()
+            || self.leak_action.is_some()
     }
 }
 
@@ -82,6 +91,7 @@ impl PolicyFormData {
             expiry_required: policy.expiry_required.then(|| "on".to_owned()),
             unused_revoke_days: policy.unused_revoke_days.map(|d| d.to_string()).unwrap_or_default(),
             full_access_by: policy.full_access_by.as_str().to_owned(),
+            leak_action: policy.leak_action.as_str().to_owned(),
             confirm_identity: String::new(),
         }
     }
@@ -131,6 +141,14 @@ impl PolicyFormData {
                 FullAccessBy::Owners
             }
         };
+        let leak_action = match self.leak_action.as_str() {
+            "revoke" | "" => LeakAction::Revoke,
+            "disable" => LeakAction::Disable,
+            _ => {
+                errors.leak_action = Some("Choose what happens to a key reported leaked.".to_owned());
+                LeakAction::Revoke
+            }
+        };
         if errors.any() {
             return Err(errors);
         }
@@ -139,6 +157,7 @@ impl PolicyFormData {
             expiry_required: self.expiry_required.is_some(),
             unused_revoke_days,
             full_access_by,
+            leak_action,
         })
     }
 }
@@ -210,6 +229,11 @@ impl PoliciesPage {
 
     pub fn full_access_is(&self, value: &str) -> bool {
         self.form.full_access_by == value
+    }
+
+    pub fn leak_action_is(&self, value: &str) -> bool {
+        let chosen = if self.form.leak_action.is_empty() { "revoke" } else { self.form.leak_action.as_str() };
+        chosen == value
     }
 }
 
@@ -306,6 +330,8 @@ mod tests {
         assert!(!p.expiry_required);
         assert_eq!(form("custom", " 45 ", "", "admins").parse().unwrap().max_lifetime_days, Some(45));
         assert_eq!(form("none", "", "", "admins").parse().unwrap(), Policy::default());
+        let disable = PolicyFormData { leak_action: "disable".into(), ..form("none", "", "", "admins") };
+        assert_eq!(disable.parse().unwrap().leak_action, LeakAction::Disable);
     }
 
     #[test]
@@ -317,6 +343,8 @@ mod tests {
         assert!(form("45", "", "", "admins").parse().unwrap_err().max_lifetime.is_some());
         assert!(form("custom", "366", "", "admins").parse().unwrap_err().max_lifetime.is_some());
         assert!(form("none", "", "abc", "admins").parse().unwrap_err().unused_revoke_days.is_some());
+        let unknown = PolicyFormData { leak_action: "ignore".into(), ..form("none", "", "", "admins") };
+        assert!(unknown.parse().unwrap_err().leak_action.is_some());
     }
 
     #[test]
@@ -325,6 +353,7 @@ mod tests {
             Policy::default(),
             Policy { max_lifetime_days: Some(90), expiry_required: true, ..Policy::default() },
             Policy { max_lifetime_days: Some(45), unused_revoke_days: Some(30), ..Policy::default() },
+            Policy { leak_action: LeakAction::Disable, ..Policy::default() },
         ] {
             assert_eq!(PolicyFormData::of(&p).parse().unwrap(), p);
         }

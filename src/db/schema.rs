@@ -273,6 +273,7 @@ diesel::table! {
         key_expiry_required_at -> Nullable<Timestamp>,
         key_unused_revoke_days -> Nullable<Integer>,
         full_access_keys_by -> Text,
+        key_leak_action -> Text,
     }
 }
 

@@ -25,7 +25,7 @@ pub const ADDRESSES_SHOWN: i64 = 5;
 pub const HISTORY_SHOWN: i64 = 10;
 
 /// Audit actions that change a key, for "last changed".
-const CHANGES: [&str; 7] = [
+const CHANGES: [&str; 8] = [
     "key.created",
     "key.updated",
     "key.permissions_changed",
@@ -33,6 +33,7 @@ const CHANGES: [&str; 7] = [
     "key.disabled",
     "key.enabled",
     "key.revoked",
+    "key.leaked",
 ];
 
 /// One audit entry about the key.

@@ -1,7 +1,8 @@
 //! Every change to a key, one function each: create, regenerate (with a grace period for the
-//! old secret), edit, disable and enable, revoke, delete, the bulk revoke and disable, and the
-//! one-time reveal of a new secret. The console calls these, and so will any other entry point
-//! (a JSON API, the command line, lifecycle rules), so a key's rules live here once.
+//! old secret), edit, disable and enable, revoke, delete, the bulk revoke and disable, the
+//! one-time reveal of a new secret, and what a leak report does to the key it names. The
+//! console calls these, and so will any other entry point (a JSON API, the command line,
+//! lifecycle rules), so a key's rules live here once.
 //!
 //! Each operation takes typed input (already validated at the edge), runs the whole change in
 //! one transaction (the name check under the workspace lock, the write, the audit event) and
@@ -12,7 +13,7 @@
 use chrono::{NaiveDateTime, Utc};
 use serde_json::{Value, json};
 
-use super::policy::{self, PolicyRefusal};
+use super::policy::{self, LeakAction, PolicyRefusal};
 use super::store::{self, KeyEdit, KeyRow, NewKey, Status};
 use super::{
     AllowList, ApiKey, Burst, Environment, Expiry, Grace, KeyDescription, KeyHash, KeyName, PermissionSet,
@@ -626,6 +627,174 @@ pub async fn bulk(
             }
         }
         Ok(done)
+    })
+    .await
+}
+
+/// Where a secret scanner found a key: what a leak report says besides the secret itself,
+/// which is never kept (see [`report_leaked`]).
+#[derive(Clone, Debug, Default)]
+pub struct LeakReport {
+    /// The scanner's name for the kind of secret (GitHub's `type`).
+    pub token_type: String,
+    /// Where it was found, when the scanner says.
+    pub url: Option<String>,
+    /// The kind of place (GitHub: `content`, `commit`, `gist`, …).
+    pub source: Option<String>,
+}
+
+/// The longest URL, source or type a leak report's audit entry and event keep, in characters.
+pub const LEAK_FIELD_MAX: usize = 2048;
+
+impl LeakReport {
+    /// "Type: …; found at …; source: …", each bounded.
+    fn describe(&self) -> String {
+        let bound = |s: &str| crate::text::truncate_chars(s, LEAK_FIELD_MAX).to_owned();
+        let mut parts = Vec::new();
+        if !self.token_type.is_empty() {
+            parts.push(format!("type: {}", bound(&self.token_type)));
+        }
+        if let Some(url) = self.url.as_deref().filter(|u| !u.is_empty()) {
+            parts.push(format!("found at {}", bound(url)));
+        }
+        if let Some(source) = self.source.as_deref().filter(|s| !s.is_empty()) {
+            parts.push(format!("source: {}", bound(source)));
+        }
+        parts.join("; ")
+    }
+
+    fn to_json(&self) -> Value {
+        let bound = |s: &str| crate::text::truncate_chars(s, LEAK_FIELD_MAX).to_owned();
+        json!({
+            "token_type": bound(&self.token_type),
+            "url": self.url.as_deref().map(bound),
+            "source": self.source.as_deref().map(bound),
+        })
+    }
+}
+
+/// What a leak report did to the key whose secret it held.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LeakOutcome {
+    /// Revoked now (the workspace's policy: revoke).
+    Revoked,
+    /// Disabled now (the workspace's policy: disable).
+    Disabled,
+    /// The secret was a replaced one still in its rotation grace period: the grace period
+    /// ended now; the key's current secret keeps working.
+    GraceEnded,
+    /// The key was revoked already, or the replaced secret's grace period had ended.
+    AlreadyRevoked,
+    /// The key was disabled already, and the policy disables.
+    AlreadyDisabled,
+    /// No key has that secret.
+    Unknown,
+}
+
+impl LeakOutcome {
+    /// Whether the report changed the key (and its owners are to be told).
+    pub fn changed(self) -> bool {
+        matches!(self, Self::Revoked | Self::Disabled | Self::GraceEnded)
+    }
+}
+
+/// A leak report's result: the outcome and, when a key was found, that key as it was before.
+#[derive(Clone, Debug)]
+pub struct Leaked {
+    pub outcome: LeakOutcome,
+    pub key: Option<KeyRow>,
+}
+
+/// Acts on a report that the secret with `hash` was found in public. A key's current secret is
+/// revoked, or disabled where the workspace's policy says so (`policy::LeakAction`); a replaced
+/// secret still in its grace period has the grace period ended instead (the current secret,
+/// which was not reported, keeps working, whatever the policy: disabling would stop that one
+/// too). One transaction with its audit entry (`key.leaked`, with where it was found, never the
+/// secret) and its webhook events: `key.revoked` or `key.disabled` as for any such change,
+/// and `key.leaked` with the report. Nothing changes for a key already in that state, or an
+/// unknown secret.
+pub async fn report_leaked(
+    db: &Db,
+    actor: &Actor,
+    hash: KeyHash,
+    report: LeakReport,
+) -> Result<Leaked, KeyError> {
+    let unknown = Leaked { outcome: LeakOutcome::Unknown, key: None };
+    // A read first: an unknown secret (most of what a scanner may send) costs no write.
+    let lookup = hash.clone();
+    if db.run(move |conn| store::find_id_by_hash(conn, &lookup).map_err(KeyError::from)).await?.is_none() {
+        return Ok(unknown);
+    }
+    let actor = actor.clone();
+    db.write(move |conn| -> Result<Leaked, KeyError> {
+        let now = now();
+        let Some((workspace_id, id, replaced)) = store::find_id_by_hash(conn, &hash)? else {
+            return Ok(unknown);
+        };
+        let key = store::find(conn, workspace_id, id)?.ok_or(KeyError::NotFound)?;
+        let policy = policy::read(conn, workspace_id)?;
+        let already = |outcome: LeakOutcome| -> Result<Leaked, KeyError> {
+            Ok(Leaked { outcome, key: Some(key.clone()) })
+        };
+        if key.revoked_at.is_some() {
+            return already(LeakOutcome::AlreadyRevoked);
+        }
+        let (outcome, done, event_type) = if replaced {
+            if key.previous_expires_at.is_none_or(|until| until <= now)
+                || store::end_grace(conn, workspace_id, id, &hash)? == 0
+            {
+                return already(LeakOutcome::AlreadyRevoked);
+            }
+            let masked = key
+                .previous_last4
+                .as_deref()
+                .map_or_else(String::new, |l| format!(" {}", super::secret::masked(&key.prefix, l)));
+            let done = format!(
+                "the replaced secret{masked} stopped working now, ending its grace period; the current \
+                 secret {} keeps working",
+                key.masked()
+            );
+            (LeakOutcome::GraceEnded, done, None)
+        } else {
+            match policy.leak_action {
+                LeakAction::Revoke => {
+                    if store::revoke(conn, workspace_id, id, actor.user_id, now)? == 0 {
+                        return already(LeakOutcome::AlreadyRevoked);
+                    }
+                    (LeakOutcome::Revoked, "revoked".to_owned(), Some(EventType::KeyRevoked))
+                }
+                LeakAction::Disable => {
+                    if key.disabled_at.is_some()
+                        || store::set_disabled(conn, workspace_id, id, Some((actor.user_id, now)))? == 0
+                    {
+                        return already(LeakOutcome::AlreadyDisabled);
+                    }
+                    let done = "disabled (the workspace\u{2019}s policy disables leaked keys)".to_owned();
+                    (LeakOutcome::Disabled, done, Some(EventType::KeyDisabled))
+                }
+            }
+        };
+        let found = report.describe();
+        let found = if found.is_empty() { String::new() } else { format!(" ({found})") };
+        let details = format!("Reported leaked by a secret scanner{found}: {done}");
+        let event = Event {
+            workspace_id: Some(workspace_id),
+            action: "key.leaked",
+            key: Some(key.key_ref()),
+            details,
+        };
+        audit::record(conn, &actor, event, now)?;
+        if let Some(event_type) = event_type {
+            emit_key_event(conn, workspace_id, id, event_type, Value::Null, now)?;
+        }
+        let action = match outcome {
+            LeakOutcome::Revoked => "revoked",
+            LeakOutcome::Disabled => "disabled",
+            _ => "grace_ended",
+        };
+        let extra = json!({ "action": action, "report": report.to_json() });
+        emit_key_event(conn, workspace_id, id, EventType::KeyLeaked, extra, now)?;
+        Ok(Leaked { outcome, key: Some(key) })
     })
     .await
 }

@@ -1,6 +1,7 @@
 //! A workspace's key policy, set by its owners on *Settings → Policies*: how long a key may
 //! live at most, whether every key must expire, after how many idle days a key is revoked,
-//! and who may make keys with full access.
+//! who may make keys with full access, and what a leak report does to a key (revoke or
+//! disable it).
 //!
 //! The rules are pure ([`Policy::allows_expiry`], [`Policy::allows_full_access`], and what the
 //! forms offer: [`Policy::offered_presets`], [`Policy::offers_never`],
@@ -64,7 +65,42 @@ impl FullAccessBy {
     }
 }
 
-/// A workspace's key policy. The default is no rule at all.
+/// What a leak report (`POST /api/v1/leaks`) does to a reported key of the workspace.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LeakAction {
+    /// Revoke it (the default): final, the secret never works again.
+    #[default]
+    Revoke,
+    /// Disable it: it stops at once, and an owner who finds the report mistaken may enable it.
+    Disable,
+}
+
+impl LeakAction {
+    /// The stored form (`workspaces.key_leak_action`) and the form's value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Revoke => "revoke",
+            Self::Disable => "disable",
+        }
+    }
+
+    /// Reads the stored form; anything unknown reads as the final rule, revoking.
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "disable" => Self::Disable,
+            _ => Self::Revoke,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Revoke => "revoke it",
+            Self::Disable => "disable it",
+        }
+    }
+}
+
+/// A workspace's key policy. The default is no rule at all (and leaked keys revoked).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Policy {
     /// Keys live at most this many days (1 to [`MAX_LIFETIME_LIMIT`]).
@@ -74,6 +110,8 @@ pub struct Policy {
     /// Keys unused for this many days are revoked (at least [`UNUSED_MIN_DAYS`]).
     pub unused_revoke_days: Option<u32>,
     pub full_access_by: FullAccessBy,
+    /// What a leak report does to a reported key.
+    pub leak_action: LeakAction,
 }
 
 /// Why a policy refuses a key. Each message names the rule and what to choose instead.
@@ -185,7 +223,7 @@ impl Policy {
     }
 
     /// Each rule in words, for the audit log's before → after.
-    pub fn describe(&self) -> [(&'static str, String); 4] {
+    pub fn describe(&self) -> [(&'static str, String); 5] {
         [
             ("Maximum key lifetime", self.max_lifetime_days.map_or_else(|| "none".to_owned(), days_in_words)),
             ("Expiration required", if self.expiry_required { "yes" } else { "no" }.to_owned()),
@@ -194,6 +232,7 @@ impl Policy {
                 self.unused_revoke_days.map_or_else(|| "off".to_owned(), days_in_words),
             ),
             ("Full-access keys by", self.full_access_by.label().to_owned()),
+            ("When a key is reported leaked", self.leak_action.label().to_owned()),
         ]
     }
 
@@ -220,8 +259,8 @@ fn to_stored(days: Option<u32>) -> Option<i32> {
 }
 
 /// The policy columns of a workspace's row: maximum lifetime, expiry required since, unused
-/// days, full access by.
-type StoredPolicy = (Option<i32>, Option<NaiveDateTime>, Option<i32>, String);
+/// days, full access by, leak action.
+type StoredPolicy = (Option<i32>, Option<NaiveDateTime>, Option<i32>, String, String);
 
 /// The workspace's policy (the default for a missing workspace).
 pub fn read(conn: &mut DbConnection, workspace_id: i64) -> QueryResult<Policy> {
@@ -232,14 +271,16 @@ pub fn read(conn: &mut DbConnection, workspace_id: i64) -> QueryResult<Policy> {
             workspaces::key_expiry_required_at,
             workspaces::key_unused_revoke_days,
             workspaces::full_access_keys_by,
+            workspaces::key_leak_action,
         ))
         .first(conn)
         .optional()?;
-    Ok(row.map_or_else(Policy::default, |(max, required_at, unused, by)| Policy {
+    Ok(row.map_or_else(Policy::default, |(max, required_at, unused, by, leak)| Policy {
         max_lifetime_days: to_days(max),
         expiry_required: required_at.is_some(),
         unused_revoke_days: to_days(unused),
         full_access_by: FullAccessBy::parse(&by),
+        leak_action: LeakAction::parse(&leak),
     }))
 }
 
@@ -260,6 +301,7 @@ pub fn write(
             workspaces::key_expiry_required_at.eq(required_at),
             workspaces::key_unused_revoke_days.eq(to_stored(policy.unused_revoke_days)),
             workspaces::full_access_keys_by.eq(policy.full_access_by.as_str()),
+            workspaces::key_leak_action.eq(policy.leak_action.as_str()),
         ))
         .execute(conn)
         .map(drop)
@@ -409,12 +451,14 @@ mod tests {
             max_lifetime_days: Some(30),
             unused_revoke_days: Some(90),
             full_access_by: FullAccessBy::Owners,
+            leak_action: LeakAction::Disable,
             ..before
         };
         assert_eq!(
             after.changes_from(&before),
             "Maximum key lifetime: none \u{2192} 30 days; Revoke keys unused for: off \u{2192} 90 days; \
-             Full-access keys by: owners and admins \u{2192} owners only"
+             Full-access keys by: owners and admins \u{2192} owners only; \
+             When a key is reported leaked: revoke it \u{2192} disable it"
         );
         assert_eq!(after.changes_from(&after), "");
     }
@@ -425,6 +469,11 @@ mod tests {
             assert_eq!(FullAccessBy::parse(by.as_str()), by);
         }
         assert_eq!(FullAccessBy::parse("garbage"), FullAccessBy::Owners);
+        for action in [LeakAction::Revoke, LeakAction::Disable] {
+            assert_eq!(LeakAction::parse(action.as_str()), action);
+        }
+        assert_eq!(LeakAction::parse("garbage"), LeakAction::Revoke);
+        assert_eq!(Policy::default().leak_action, LeakAction::Revoke);
         assert_eq!(to_days(Some(0)), None);
         assert_eq!(to_days(Some(-3)), None);
         assert_eq!(to_days(Some(30)), Some(30));

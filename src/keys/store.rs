@@ -707,6 +707,49 @@ pub fn find_by_hash(conn: &mut DbConnection, hash: &KeyHash) -> QueryResult<Opti
         .pop())
 }
 
+/// The key whose secret has this hash, from any workspace, as (workspace, key id, whether the
+/// hash is the key's replaced secret rather than its current one): the two unique indexes
+/// [`find_by_hash`] uses, without the verifier's record.
+pub fn find_id_by_hash(conn: &mut DbConnection, hash: &KeyHash) -> QueryResult<Option<(i64, i64, bool)>> {
+    let current: Option<(i64, i64)> = api_keys::table
+        .filter(api_keys::key_hash.eq(hash.as_str()))
+        .select((api_keys::workspace_id, api_keys::id))
+        .first(conn)
+        .optional()?;
+    if let Some((workspace_id, id)) = current {
+        return Ok(Some((workspace_id, id, false)));
+    }
+    let replaced: Option<(i64, i64)> = api_keys::table
+        .filter(api_keys::previous_key_hash.eq(hash.as_str()))
+        .select((api_keys::workspace_id, api_keys::id))
+        .first(conn)
+        .optional()?;
+    Ok(replaced.map(|(workspace_id, id)| (workspace_id, id, true)))
+}
+
+/// Ends the grace period of a key's replaced secret now, while that secret is the one with
+/// `previous_hash`: the replaced secret stops working, the current one is untouched. 0 rows
+/// when the key has no such replaced secret (any more).
+pub fn end_grace(
+    conn: &mut DbConnection,
+    workspace_id: i64,
+    id: i64,
+    previous_hash: &KeyHash,
+) -> QueryResult<usize> {
+    diesel::update(
+        api_keys::table
+            .filter(api_keys::workspace_id.eq(workspace_id))
+            .filter(api_keys::id.eq(id))
+            .filter(api_keys::previous_key_hash.eq(previous_hash.as_str())),
+    )
+    .set((
+        api_keys::previous_key_hash.eq(None::<String>),
+        api_keys::previous_last4.eq(None::<String>),
+        api_keys::previous_expires_at.eq(None::<NaiveDateTime>),
+    ))
+    .execute(conn)
+}
+
 /// A key of this workspace, or `None` (also for another workspace's id).
 pub fn find(conn: &mut DbConnection, workspace_id: i64, id: i64) -> QueryResult<Option<KeyRow>> {
     api_keys::table

@@ -7,6 +7,8 @@
 //! - [`unused`]: in a workspace whose policy revokes keys unused for N days, a key idle for
 //!   N − 7 days is warned about, and one idle for N days (and warned at least 7 days ago) is
 //!   revoked through the key operation, with the system as the actor.
+//! - [`leaks`]: not scheduled but a notice all the same: a secret scanner's leak report stops
+//!   the reported keys through the key operation and emails the workspaces' owners.
 //! - [`retention`]: once a day per instance, usage days and client addresses older than 400
 //!   days are deleted.
 //!
@@ -17,6 +19,7 @@
 //! check repeated, every action of which is idempotent. Mail goes out after the commit, so a
 //! mail server that is down costs that email, never the notice's record.
 
+pub mod leaks;
 pub mod notices;
 pub mod reminders;
 pub mod retention;

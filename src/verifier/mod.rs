@@ -11,11 +11,13 @@
 //! - [`shared_limits`]: the same GCRA in Redis, so a key's limit holds across instances.
 //! - [`usage`]: the usage buffer and its batch writer.
 //! - [`routes`]: `POST /api/v1/keys/verify`, `GET /api/v1/auth`, `GET /api/v1/whoami`.
+//! - [`leaks`]: `POST /api/v1/leaks`, secret scanners' reports of keys found in public.
 
 pub mod cache;
 pub mod decision;
 pub mod error;
 pub mod extract;
+pub mod leaks;
 pub mod ratelimit;
 pub mod routes;
 pub mod shared_limits;

@@ -1,6 +1,6 @@
 //! The verifier's HTTP endpoints, under `/api`:
 //! `POST /v1/keys/verify`, `GET /v1/auth` (forward-auth), `GET /v1/whoami`, and `GET /v1/ping`
-//! (a do-nothing handler the benchmark compares against).
+//! (a do-nothing handler the benchmark compares against); `POST /v1/leaks` is in `leaks`.
 
 use std::net::IpAddr;
 use std::time::Instant;
@@ -45,7 +45,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .wrap(from_fn(|req, next| counted(Entry::Whoami, req, next)))
             .route(web::get().to(whoami)),
     )
-    .service(web::resource("/v1/ping").route(web::get().to(ping)));
+    .service(web::resource("/v1/ping").route(web::get().to(ping)))
+    .configure(super::leaks::configure);
 }
 
 /// The outcome code an answer carries for the metrics (`ok` or the refusal's code), set by

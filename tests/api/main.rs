@@ -24,6 +24,8 @@ mod key_insight;
 mod key_lifecycle;
 mod key_operations;
 mod keys_cli;
+mod leak_scanners;
+mod leaks;
 mod management_api;
 mod members;
 mod metrics;

@@ -110,6 +110,7 @@ async fn a_saved_policy_is_audited_before_and_after_and_asks_for_a_fresh_proof(b
         expiry_required: true,
         unused_revoke_days: Some(90),
         full_access_by: FullAccessBy::Owners,
+        ..Policy::default()
     };
     assert_eq!(db::policy_of(&app, ws).await, want);
     let html = web.get_text(PATH).await;

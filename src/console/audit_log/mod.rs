@@ -59,6 +59,7 @@ pub const ACTIONS: &[(&str, &str)] = &[
     ("key.expiry_reminder", "Expiry reminder sent"),
     ("key.expired", "Key expired"),
     ("key.unused_warning", "Unused key warned"),
+    ("key.leaked", "Key reported leaked"),
 ];
 
 /// The words for an action code; an unknown code (from a later version) shows as itself.

@@ -1,0 +1,1 @@
+ALTER TABLE workspaces DROP COLUMN key_leak_action;
