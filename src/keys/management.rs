@@ -382,6 +382,59 @@ pub async fn revoke(db: &Db, actor: &Actor, workspace_id: i64, id: i64) -> Resul
     .await
 }
 
+/// What a leak report did to a management token.
+#[derive(Debug)]
+pub enum TokenLeak {
+    /// Revoked now; the row as it was.
+    Revoked(TokenRow),
+    AlreadyRevoked,
+    /// No token has that secret.
+    Unknown,
+}
+
+/// A secret scanner found `token` in public: it is revoked at once (expired too, as keys are),
+/// audited as `token.leaked` with where it was found.
+pub async fn report_leaked(
+    db: &Db,
+    actor: &Actor,
+    token: &ManagementToken,
+    report: super::ops::LeakReport,
+) -> Result<TokenLeak, TokenError> {
+    let (actor, hash) = (actor.clone(), token.hash());
+    db.write(move |conn| -> Result<TokenLeak, TokenError> {
+        let now = Utc::now().naive_utc();
+        let Some(row) = management_tokens::table
+            .filter(management_tokens::token_hash.eq(hash.as_str()))
+            .select(TokenRow::as_select())
+            .first(conn)
+            .optional()?
+        else {
+            return Ok(TokenLeak::Unknown);
+        };
+        let changed = diesel::update(
+            management_tokens::table
+                .filter(management_tokens::id.eq(row.id))
+                .filter(management_tokens::revoked_at.is_null()),
+        )
+        .set(management_tokens::revoked_at.eq(now))
+        .execute(conn)?;
+        if changed == 0 {
+            return Ok(TokenLeak::AlreadyRevoked);
+        }
+        let details = format!(
+            "Management token \u{201c}{}\u{201d} ({}) was reported found in public and revoked. {}",
+            row.name,
+            row.masked(),
+            report.describe()
+        );
+        let event =
+            Event { workspace_id: Some(row.workspace_id), action: "token.leaked", key: None, details };
+        audit::record(conn, &actor, event, now)?;
+        Ok(TokenLeak::Revoked(row))
+    })
+    .await
+}
+
 /// The caller of a management request, from the token it presented. The hash lookup is by a
 /// unique index, so it compares the whole digest in the database rather than in a loop here;
 /// the time it takes does not depend on how much of a guess matched.

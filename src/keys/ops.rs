@@ -648,7 +648,7 @@ pub const LEAK_FIELD_MAX: usize = 2048;
 
 impl LeakReport {
     /// "Type: …; found at …; source: …", each bounded.
-    fn describe(&self) -> String {
+    pub(super) fn describe(&self) -> String {
         let bound = |s: &str| crate::text::truncate_chars(s, LEAK_FIELD_MAX).to_owned();
         let mut parts = Vec::new();
         if !self.token_type.is_empty() {

@@ -15,6 +15,7 @@ use super::notices::{self, Mail};
 use crate::audit::Actor;
 use crate::db::schema::workspaces;
 use crate::db::{Db, DbError};
+use crate::keys::management::{self, ManagementToken, TokenError, TokenLeak, TokenRow};
 use crate::keys::ops::{self, LeakOutcome, LeakReport};
 use crate::keys::store::KeyRow;
 use crate::keys::{ApiKey, KeyError, KeyHash};
@@ -102,11 +103,39 @@ pub async fn handle(
 ) -> Result<Vec<Answer>, KeyError> {
     let mut answers = Vec::with_capacity(reported.len());
     let mut stopped: BTreeMap<i64, Vec<Stopped>> = BTreeMap::new();
+    let mut tokens_stopped: BTreeMap<i64, Vec<(TokenRow, Option<String>)>> = BTreeMap::new();
     let mut failure = None;
     for r in reported {
         let token_hash = KeyHash::of(&r.token);
         let Ok(key) = ApiKey::parse(r.token.trim()) else {
-            answers.push(Answer { token_hash: token_hash.as_str().to_owned(), outcome: Outcome::Malformed });
+            // A management token is a credential of ours too: revoked like a key.
+            let outcome = match ManagementToken::parse(r.token.trim()) {
+                Err(_) => Outcome::Malformed,
+                Ok(token) => {
+                    let report =
+                        LeakReport { token_type: r.token_type, url: r.url.clone(), source: r.source };
+                    match management::report_leaked(db, actor, &token, report).await {
+                        Ok(TokenLeak::Revoked(row)) => {
+                            tracing::warn!(
+                                token_id = row.id,
+                                workspace_id = row.workspace_id,
+                                "a management token was reported leaked and revoked"
+                            );
+                            tokens_stopped.entry(row.workspace_id).or_default().push((row, r.url));
+                            Outcome::Revoked
+                        }
+                        Ok(TokenLeak::AlreadyRevoked) | Err(TokenError::AlreadyRevoked { .. }) => {
+                            Outcome::AlreadyRevoked
+                        }
+                        Ok(TokenLeak::Unknown) | Err(TokenError::NotFound) => Outcome::Unknown,
+                        Err(TokenError::Db(e)) => {
+                            failure = Some(KeyError::Db(e));
+                            break;
+                        }
+                    }
+                }
+            };
+            answers.push(Answer { token_hash: token_hash.as_str().to_owned(), outcome });
             continue;
         };
         let report = LeakReport { token_type: r.token_type, url: r.url.clone(), source: r.source };
@@ -133,8 +162,8 @@ pub async fn handle(
             outcome: Outcome::of(leaked.outcome),
         });
     }
-    if !stopped.is_empty() {
-        match mails(db, outbox, stopped).await {
+    if !stopped.is_empty() || !tokens_stopped.is_empty() {
+        match mails(db, outbox, stopped, tokens_stopped).await {
             Ok(mails) => {
                 let outbox = outbox.clone();
                 tokio::spawn(async move {
@@ -154,11 +183,50 @@ pub async fn handle(
     }
 }
 
-/// One email per workspace, to its owners.
-async fn mails(db: &Db, outbox: &Outbox, stopped: BTreeMap<i64, Vec<Stopped>>) -> Result<Vec<Mail>, DbError> {
+/// One email per workspace, to its owners (and one more for its management tokens).
+async fn mails(
+    db: &Db,
+    outbox: &Outbox,
+    stopped: BTreeMap<i64, Vec<Stopped>>,
+    tokens: BTreeMap<i64, Vec<(TokenRow, Option<String>)>>,
+) -> Result<Vec<Mail>, DbError> {
     let outbox = outbox.clone();
     db.run(move |conn| -> Result<Vec<Mail>, DbError> {
         let mut mails = Vec::new();
+        for (workspace_id, tokens) in tokens {
+            let workspace: String =
+                workspaces::table.find(workspace_id).select(workspaces::name).first(conn)?;
+            let to = notices::recipients(conn, workspace_id, None)?;
+            if to.is_empty() {
+                continue;
+            }
+            let subject = match tokens.as_slice() {
+                [(one, _)] => format!(
+                    "Management token \u{201c}{}\u{201d} of {workspace} was found in public and revoked",
+                    one.name
+                ),
+                _ => format!("{} management tokens of {workspace} were found in public and revoked", tokens.len()),
+            };
+            let mut body = format!(
+                "A secret scanner reported management tokens of the workspace {workspace} found in public. \
+                 Whoever copied one could have changed every key of the workspace. keyward revoked them at once:\n\n"
+            );
+            for (token, url) in &tokens {
+                body.push_str(&format!("- \u{201c}{}\u{201d} ({})\n", token.name, token.masked()));
+                if let Some(url) = url.as_deref().filter(|u| !u.is_empty()) {
+                    body.push_str(&format!("  found at {}\n", crate::text::truncate_chars(url, ops::LEAK_FIELD_MAX)));
+                }
+            }
+            body.push_str(
+                "\nCheck the audit log for changes made with them, and give the scripts that used them a new token.\n",
+            );
+            let link = outbox
+                .link("/settings/audit-log")
+                .map(|l| format!("The workspace's audit log: {l}\n\n"))
+                .unwrap_or_default();
+            let footer = format!("{link}You get this email as an owner of {workspace}.\n");
+            mails.push(Mail { to, subject, body: format!("{body}\n{footer}") });
+        }
         for (workspace_id, keys) in stopped {
             let workspace: String =
                 workspaces::table.find(workspace_id).select(workspaces::name).first(conn)?;

@@ -17,6 +17,8 @@ const RULE: &str = "keyward-api-key";
 
 /// The regular expression of the shipped gitleaks rule.
 const REGEX: &str = r"\bkw_(?:live|test)_[0-9A-Za-z]{38}\b";
+const TOKEN_RULE: &str = "keyward-management-token";
+const TOKEN_REGEX: &str = r"\bkw_mgmt_[0-9A-Za-z]{38}\b";
 
 fn gitleaks() -> Option<PathBuf> {
     if let Some(path) = std::env::var_os("KEYWARD_TEST_GITLEAKS") {
@@ -80,6 +82,7 @@ fn scan(cases: &[(&str, String)]) -> Option<Vec<Finding>> {
 fn the_gitleaks_config_finds_keyward_keys_and_not_their_near_misses() {
     let live = ApiKey::generate(Environment::Live).expose().to_owned();
     let test = ApiKey::generate(Environment::Test).expose().to_owned();
+    let mgmt = keyward::keys::management::ManagementToken::generate().expose().to_owned();
     let mut dashed = live.clone();
     dashed.replace_range(20..21, "-");
     let cases = [
@@ -89,6 +92,7 @@ fn the_gitleaks_config_finds_keyward_keys_and_not_their_near_misses() {
         ("one_short", format!("KEYWARD_API_KEY={}\n", &live[..live.len() - 1])),
         ("one_long_in_a_word", format!("KEYWARD_API_KEY=x{live}Z\n")),
         ("dash_inside", format!("KEYWARD_API_KEY={dashed}\n")),
+        ("mgmt", format!("KEYWARD_TOKEN={mgmt}\n")),
     ];
     let Some(findings) = scan(&cases) else { return };
     let ours: Vec<(&str, &str)> = findings
@@ -106,6 +110,14 @@ fn the_gitleaks_config_finds_keyward_keys_and_not_their_near_misses() {
         let want = if name == "live" { &live } else { &test };
         assert_eq!(secret, want.as_str(), "the whole key is the secret");
     }
+    let tokens: Vec<(&str, &str)> = findings
+        .iter()
+        .filter(|f| f.rule_id == TOKEN_RULE)
+        .map(|f| {
+            (Path::new(&f.file).file_stem().and_then(|s| s.to_str()).unwrap_or_default(), f.secret.as_str())
+        })
+        .collect();
+    assert_eq!(tokens, [("mgmt", mgmt.as_str())], "{findings:#?}");
 }
 
 #[test]
@@ -117,7 +129,16 @@ fn the_gitleaks_rule_and_the_trufflehog_detector_carry_the_documented_expression
     let trufflehog = std::fs::read_to_string(Path::new(DOCS).join("trufflehog.yaml")).unwrap();
     assert!(trufflehog.contains(&format!("key: '{REGEX}'")), "{trufflehog}");
     assert!(trufflehog.contains("- kw_live_") && trufflehog.contains("- kw_test_"), "{trufflehog}");
+    assert!(gitleaks.contains(&format!("regex = '''{TOKEN_REGEX}'''")), "{gitleaks}");
+    assert!(gitleaks.contains(&format!("id = \"{TOKEN_RULE}\"")), "{gitleaks}");
+    assert!(
+        trufflehog.contains(&format!("key: '{TOKEN_REGEX}'")) && trufflehog.contains("- kw_mgmt_"),
+        "{trufflehog}"
+    );
     let guide =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/secret-scanning.md")).unwrap();
-    assert!(guide.contains(REGEX), "docs/secret-scanning.md shows the expression");
+    assert!(
+        guide.contains(REGEX) && guide.contains(TOKEN_REGEX),
+        "docs/secret-scanning.md shows the expressions"
+    );
 }

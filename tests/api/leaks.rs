@@ -34,6 +34,7 @@ both_backends! {
     with_report_keys_only_correctly_signed_reports_are_taken,
     oversize_and_malformed_reports_are_refused_with_json_errors,
     the_leak_policy_is_shown_saved_and_audited_on_the_policies_page,
+    a_reported_management_token_is_revoked_and_the_owners_are_told,
 }
 
 const PATH: &str = "/api/v1/leaks";
@@ -460,4 +461,52 @@ fn a_bad_leak_report_key_file_stops_the_start_with_one_line_naming_the_setting()
         assert!(lines[0].contains(reason) && lines[0].contains(&*file.to_string_lossy()), "{stderr}");
     }
     assert!(!dir.path().join("k.db").exists(), "nothing started");
+}
+
+async fn a_reported_management_token_is_revoked_and_the_owners_are_told(backend: Backend) {
+    let Some(smtp) = SmtpServer::start().await else { return };
+    let app = spawn_app_with(backend, |s| s.smtp = Some(smtp.settings())).await;
+    app.setup_owner().await;
+    let ws = db::first_workspace(&app).await;
+    let request = keyward::keys::management::NewToken {
+        name: keyward::keys::KeyName::parse("Terraform").unwrap(),
+        scopes: keyward::keys::management::TokenScopes::parse(["keys:write"]).unwrap(),
+        expiry: keyward::keys::Expiry::Days(30),
+    };
+    let (_, mgmt) =
+        keyward::keys::management::create(&app.state.db, &Default::default(), ws, request).await.unwrap();
+    let mgmt = mgmt.expose().to_owned();
+    let list = |token: String| {
+        let url = app.client().url("/api/v1/manage/keys");
+        async move { reqwest::Client::new().get(url).bearer_auth(token).send().await.unwrap().status() }
+    };
+    assert_eq!(list(mgmt.clone()).await, 200);
+
+    let answer = report(&app, &[token(&mgmt)]).await;
+    assert_eq!(outcomes(&answer), ["revoked"]);
+    assert_eq!(
+        (answer[0]["label"].as_str(), answer[0]["token_hash"].as_str()),
+        (Some("true_positive"), Some(sha256(&mgmt).as_str()))
+    );
+    assert_eq!(list(mgmt.clone()).await, 401, "refused from the next request");
+    assert_eq!(outcomes(&report(&app, &[token(&mgmt)]).await), ["already_revoked"]);
+    let details = db::audit_actions(&app).await;
+    assert!(details.iter().any(|(action, _)| action == "token.leaked"), "{details:?}");
+
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    let mails = loop {
+        let mut m = smtp.messages();
+        m.retain(|m| m.subject.contains("found in public"));
+        if !m.is_empty() || std::time::Instant::now() > deadline {
+            break m;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(mails.len(), 1, "{mails:#?}");
+    assert_eq!(mails[0].to, OWNER_EMAIL);
+    assert_eq!(
+        mails[0].subject,
+        "Management token \u{201c}Terraform\u{201d} of Acme was found in public and revoked"
+    );
+    assert!(mails[0].body.contains(URL) && !mails[0].body.contains(&mgmt), "{}", mails[0].body);
 }
