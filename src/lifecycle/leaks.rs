@@ -193,58 +193,58 @@ async fn mails(
     let outbox = outbox.clone();
     db.run(move |conn| -> Result<Vec<Mail>, DbError> {
         let mut mails = Vec::new();
-        for (workspace_id, tokens) in tokens {
+        // To the workspace's owners, with a link to where they act next.
+        let mut to_owners = |conn: &mut _,
+                             workspace_id: i64,
+                             page: (&str, &str),
+                             write: &dyn Fn(&str) -> (String, String)| {
             let workspace: String =
                 workspaces::table.find(workspace_id).select(workspaces::name).first(conn)?;
             let to = notices::recipients(conn, workspace_id, None)?;
-            if to.is_empty() {
-                continue;
+            if !to.is_empty() {
+                let (subject, body) = write(&workspace);
+                let link = outbox.link(page.1).map(|l| format!("{}: {l}\n\n", page.0)).unwrap_or_default();
+                let footer = format!("{link}You get this email as an owner of {workspace}.\n");
+                mails.push(Mail { to, subject, body: format!("{body}\n{footer}") });
             }
-            let subject = match tokens.as_slice() {
-                [(one, _)] => format!(
-                    "Management token \u{201c}{}\u{201d} of {workspace} was found in public and revoked",
-                    one.name
-                ),
-                _ => format!("{} management tokens of {workspace} were found in public and revoked", tokens.len()),
-            };
-            let mut body = format!(
-                "A secret scanner reported management tokens of the workspace {workspace} found in public. \
-                 Whoever copied one could have changed every key of the workspace. keyward revoked them at once:\n\n"
-            );
-            for (token, url) in &tokens {
-                body.push_str(&format!("- \u{201c}{}\u{201d} ({})\n", token.name, token.masked()));
-                if let Some(url) = url.as_deref().filter(|u| !u.is_empty()) {
-                    body.push_str(&format!("  found at {}\n", crate::text::truncate_chars(url, ops::LEAK_FIELD_MAX)));
-                }
-            }
-            body.push_str(
-                "\nCheck the audit log for changes made with them, and give the scripts that used them a new token.\n",
-            );
-            let link = outbox
-                .link("/settings/audit-log")
-                .map(|l| format!("The workspace's audit log: {l}\n\n"))
-                .unwrap_or_default();
-            let footer = format!("{link}You get this email as an owner of {workspace}.\n");
-            mails.push(Mail { to, subject, body: format!("{body}\n{footer}") });
+            Ok::<(), DbError>(())
+        };
+        for (workspace_id, tokens) in tokens {
+            let page = ("The workspace's audit log", "/settings/audit-log");
+            to_owners(conn, workspace_id, page, &|workspace| token_message(workspace, &tokens))?;
         }
         for (workspace_id, keys) in stopped {
-            let workspace: String =
-                workspaces::table.find(workspace_id).select(workspaces::name).first(conn)?;
-            let to = notices::recipients(conn, workspace_id, None)?;
-            if to.is_empty() {
-                continue;
-            }
-            let (subject, body) = message(&workspace, &keys);
-            let link = outbox
-                .link("/settings/api-keys")
-                .map(|l| format!("The workspace's keys: {l}\n\n"))
-                .unwrap_or_default();
-            let footer = format!("{link}You get this email as an owner of {workspace}.\n");
-            mails.push(Mail { to, subject, body: format!("{body}\n{footer}") });
+            let page = ("The workspace's keys", "/settings/api-keys");
+            to_owners(conn, workspace_id, page, &|workspace| message(workspace, &keys))?;
         }
         Ok(mails)
     })
     .await
+}
+
+/// The subject and body of a workspace's email about the management tokens one report revoked.
+fn token_message(workspace: &str, tokens: &[(TokenRow, Option<String>)]) -> (String, String) {
+    let subject = match tokens {
+        [(one, _)] => {
+            format!(
+                "Management token \u{201c}{}\u{201d} of {workspace} was found in public and revoked",
+                one.name
+            )
+        }
+        _ => format!("{} management tokens of {workspace} were found in public and revoked", tokens.len()),
+    };
+    let mut body = format!(
+        "A secret scanner reported management tokens of the workspace {workspace} found in public. \
+         Whoever copied one could have changed every key of the workspace. keyward revoked them at once:\n\n"
+    );
+    for (token, url) in tokens {
+        body.push_str(&format!("- \u{201c}{}\u{201d} ({})\n", token.name, token.masked()));
+        if let Some(url) = url.as_deref().filter(|u| !u.is_empty()) {
+            body.push_str(&format!("  found at {}\n", crate::text::truncate_chars(url, ops::LEAK_FIELD_MAX)));
+        }
+    }
+    body.push_str("\nCheck the audit log for changes made with them, and give the scripts that used them a new token.\n");
+    (subject, body)
 }
 
 /// The subject and body of a workspace's email about the keys one report stopped.
