@@ -35,6 +35,27 @@ csrf() { sed -n 's/.*name="csrf_token" value="\([^"]*\)".*/\1/p' | head -n 1; }
 # median and p90 of the numbers on standard input (microseconds) → "median_ms p90_ms"
 stats() { sort -n | awk '{ v[NR] = $1 } END { printf "%.1f %.1f", v[int((NR + 1) / 2)] / 1000, v[int(NR * 0.9 + 0.5)] / 1000 }'; }
 
+# measure NAME LOG BASE LABEL PATH EXPECT CURL_ARGS…: REPEAT timed requests of PATH (after one
+# warm-up), checked to hold EXPECT; prints the server's (request log `micros` for the path) and
+# the client's median and p90.
+measure() {
+  local name=$1 log=$2 base=$3 label=$4 path=$5 expect=$6; shift 6
+  curl -fsS -o /dev/null "$@" "$base$path"   # warm-up, not counted
+  local before; before=$(wc -l <"$log")
+  : >"$WORK/client.txt"
+  for _ in $(seq 1 "$REPEAT"); do
+    curl -fsS -o "$WORK/answer" "$@" -w '%{time_total}\n' "$base$path" \
+      | awk '{ printf "%d\n", $1 * 1000000 }' >>"$WORK/client.txt"
+  done
+  grep -q "$expect" "$WORK/answer" || { echo "[$name] $label: no keys in the answer"; exit 1; }
+  local server client
+  server=$(tail -n +"$((before + 1))" "$log" | sed 's/\x1b\[[0-9;]*m//g' | grep "path=${path%%\?*} " \
+    | sed -n 's/.*micros=\([0-9]*\).*/\1/p' | stats)
+  client=$(stats <"$WORK/client.txt")
+  printf '[%s] %-24s server median/p90 %s ms   client median/p90 %s ms\n' "$name" "$label" \
+    "$(echo "$server" | tr ' ' '/')" "$(echo "$client" | tr ' ' '/')"
+}
+
 run_backend() {
   local name=$1 url=$2 port base jar="$WORK/$1.cookies" log="$WORK/$1.log"
   port=$(shuf -i 20000-60000 -n 1); base="http://127.0.0.1:$port"
@@ -60,27 +81,13 @@ run_backend() {
   # NO_ANALYZE=1 measures the table without statistics.
   if [ "$name" = postgres ] && [ -z "${NO_ANALYZE:-}" ]; then psql -q "$url" -c "ANALYZE api_keys" >/dev/null; fi
 
-  local label path late=$(( KEYS / 100 > 1 ? KEYS / 100 : 1 ))
+  local late=$(( KEYS / 100 > 1 ? KEYS / 100 : 1 ))
   for spec in "first page|/settings/api-keys" \
               "search, 1 in 10,000|/settings/api-keys?q=zebra" \
               "search, 1 in 6 matches|/settings/api-keys?q=deploy" \
               "revoked filter|/settings/api-keys?status=revoked" \
               "page $late (middle)|/settings/api-keys?page=$late"; do
-    label=${spec%%|*}; path=${spec#*|}
-    curl -fsS -o /dev/null -b "$jar" "$base$path"   # warm-up, not counted
-    local before; before=$(wc -l <"$log")
-    : >"$WORK/client.txt"
-    for _ in $(seq 1 "$REPEAT"); do
-      curl -fsS -o "$WORK/page.html" -b "$jar" -w '%{time_total}\n' "$base$path" \
-        | awk '{ printf "%d\n", $1 * 1000000 }' >>"$WORK/client.txt"
-    done
-    grep -q 'data-key-id=' "$WORK/page.html" || { echo "[$name] $label: no keys on the page"; exit 1; }
-    local server client
-    server=$(tail -n +"$((before + 1))" "$log" | sed 's/\x1b\[[0-9;]*m//g' | grep 'path=/settings/api-keys ' \
-      | sed -n 's/.*micros=\([0-9]*\).*/\1/p' | stats)
-    client=$(stats <"$WORK/client.txt")
-    printf '[%s] %-24s server median/p90 %s ms   client median/p90 %s ms\n' "$name" "$label" \
-      "$(echo "$server" | tr ' ' '/')" "$(echo "$client" | tr ' ' '/')"
+    measure "$name" "$log" "$base" "${spec%%|*}" "${spec#*|}" 'data-key-id=' -b "$jar"
   done
 
   # The management API's list, with a token made through the console's form (the sign-in is
@@ -97,21 +104,7 @@ run_backend() {
               "API: search, 1 in 10,000|/api/v1/manage/keys?q=zebra" \
               "API: revoked, 100|/api/v1/manage/keys?status=revoked&limit=100" \
               "API: 100 from the middle|/api/v1/manage/keys?limit=100&cursor=$middle"; do
-    label=${spec%%|*}; path=${spec#*|}
-    curl -fsS -o /dev/null -H "Authorization: Bearer $mgmt" "$base$path"   # warm-up, not counted
-    local before; before=$(wc -l <"$log")
-    : >"$WORK/client.txt"
-    for _ in $(seq 1 "$REPEAT"); do
-      curl -fsS -o "$WORK/page.json" -H "Authorization: Bearer $mgmt" -w '%{time_total}\n' "$base$path" \
-        | awk '{ printf "%d\n", $1 * 1000000 }' >>"$WORK/client.txt"
-    done
-    grep -q '"masked_key"' "$WORK/page.json" || { echo "[$name] $label: no keys in the answer"; exit 1; }
-    local server client
-    server=$(tail -n +"$((before + 1))" "$log" | sed 's/\x1b\[[0-9;]*m//g' | grep 'path=/api/v1/manage/keys ' \
-      | sed -n 's/.*micros=\([0-9]*\).*/\1/p' | stats)
-    client=$(stats <"$WORK/client.txt")
-    printf '[%s] %-24s server median/p90 %s ms   client median/p90 %s ms\n' "$name" "$label" \
-      "$(echo "$server" | tr ' ' '/')" "$(echo "$client" | tr ' ' '/')"
+    measure "$name" "$log" "$base" "${spec%%|*}" "${spec#*|}" '"masked_key"' -H "Authorization: Bearer $mgmt"
   done
   kill "$SERVER_PID"; wait "$SERVER_PID" || true; SERVER_PID=""
 }
