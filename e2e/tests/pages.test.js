@@ -291,6 +291,41 @@ describe('every console page at 1440 and 375 px', () => {
     }
   });
 
+  it('management tokens: the list, the form and its errors, the token once and after, its revoke confirmation and dialog; the API reference', async () => {
+    await both(owner, 'tokens-empty', (p) => p.goto(owner.url('/settings/management-tokens')));
+    await both(owner, 'token-form', (p) => p.goto(owner.url('/settings/management-tokens/new')));
+    owner.allowStatus(422, '/settings/management-tokens');
+    await both(owner, 'token-form-errors', async (p) => {
+      await p.goto(owner.url('/settings/management-tokens/new'));
+      await p.locator('input[name="scopes"][value="keys:read"]').uncheck();
+      await p.getByRole('button', { name: 'Create token' }).click();
+      await p.locator('[data-error-summary]').waitFor();
+    });
+    let id;
+    await both(owner, 'token-reveal', async (p, label) => {
+      await p.goto(owner.url('/settings/management-tokens/new'));
+      await p.locator('#name').fill(`Terraform ${label}`);
+      await p.locator('input[name="scopes"][value="keys:write"]').check();
+      // A sign-in older than 10 minutes asks for the password again (this file runs long).
+      const sudo = p.locator('#confirm_identity');
+      if (await sudo.count()) await sudo.fill(OWNER.password);
+      await Promise.all([
+        p.waitForURL(/\/settings\/management-tokens\/\d+\/token$/),
+        p.getByRole('button', { name: 'Create token' }).click(),
+      ]);
+      id = p.url().match(/management-tokens\/(\d+)\/token/)[1];
+    });
+    await both(owner, 'token-reveal-gone', (p) => p.goto(owner.url(`/settings/management-tokens/${id}/token`)));
+    await both(owner, 'tokens', (p) => p.goto(owner.url('/settings/management-tokens')));
+    await both(owner, 'token-revoke', (p) => p.goto(owner.url(`/settings/management-tokens/${id}/revoke`)));
+    await both(owner, 'dialog-revoke-token', async (p) => {
+      await p.goto(owner.url('/settings/management-tokens'));
+      await p.locator(`tr[data-token-id="${id}"]`).getByRole('link', { name: /^Revoke / }).click();
+      await p.locator('dialog[open]').waitFor();
+    });
+    await both(owner, 'api-reference', (p) => p.goto(owner.url('/docs/api')));
+  });
+
   it('signed out, and a page that does not exist', async () => {
     anon.allowStatus(404, '/no-such-page');
     await both(anon, 'not-found', (p) => p.goto(anon.url('/no-such-page')));

@@ -19,9 +19,23 @@ pub struct Operation {
     pub description: String,
     pub scopes: String,
     pub params: Vec<Field>,
-    /// The request body's schema name, if any, and whether it may be left out.
-    pub body: Option<(String, bool)>,
-    pub responses: Vec<(String, String, Option<String>)>,
+    /// The request body's schema, if any, and whether it may be left out.
+    pub body: Option<(SchemaRef, bool)>,
+    pub responses: Vec<(String, String, Option<SchemaRef>)>,
+}
+
+/// A body's schema in words (`Key`, `null or RegenerateKey`, `array of Member`), and the one
+/// schema of the document it links to, when there is one.
+#[derive(Debug, PartialEq, Eq)]
+pub struct SchemaRef {
+    pub text: String,
+    pub target: Option<String>,
+}
+
+impl SchemaRef {
+    fn of(schema: &Value) -> Self {
+        Self { text: kind_of(schema), target: target_of(schema) }
+    }
 }
 
 /// A parameter or a schema's property.
@@ -88,6 +102,24 @@ fn kind_of(schema: &Value) -> String {
     types.join(" or ")
 }
 
+/// The named schema `schema` stands for: itself a `$ref`, an array of one, or a choice whose
+/// only named option it is (`oneOf: [null, {$ref}]`).
+fn target_of(schema: &Value) -> Option<String> {
+    if let Some(reference) = schema.get("$ref").and_then(Value::as_str) {
+        return reference.strip_prefix("#/components/schemas/").map(str::to_owned);
+    }
+    if let Some(items) = schema.get("items") {
+        return target_of(items);
+    }
+    for combinator in ["oneOf", "anyOf", "allOf"] {
+        if let Some(options) = schema.get(combinator).and_then(Value::as_array) {
+            let named: Vec<String> = options.iter().filter_map(target_of).collect();
+            return if named.len() == 1 { named.into_iter().next() } else { None };
+        }
+    }
+    None
+}
+
 /// The page's content from the document: operations grouped by tag, then every schema.
 pub fn reference(doc: &Value) -> (Vec<Section>, Vec<SchemaView>) {
     let mut sections: Vec<Section> = doc
@@ -125,8 +157,8 @@ pub fn reference(doc: &Value) -> (Vec<Section>, Vec<SchemaView>) {
                 })
                 .collect();
             let body = op.get("requestBody").map(|b| {
-                let schema = b.pointer("/content/application~1json/schema").map(kind_of).unwrap_or_default();
-                (schema, !b.get("required").and_then(Value::as_bool).unwrap_or(false))
+                let schema = b.pointer("/content/application~1json/schema").unwrap_or(&Value::Null);
+                (SchemaRef::of(schema), !b.get("required").and_then(Value::as_bool).unwrap_or(false))
             });
             let responses = op
                 .get("responses")
@@ -139,7 +171,7 @@ pub fn reference(doc: &Value) -> (Vec<Section>, Vec<SchemaView>) {
                         .and_then(Value::as_object)
                         .and_then(|c| c.values().next())
                         .and_then(|c| c.get("schema"))
-                        .map(kind_of);
+                        .map(SchemaRef::of);
                     (status.clone(), text(r, "description"), schema)
                 })
                 .collect();
@@ -229,13 +261,33 @@ mod tests {
         let create =
             operations.iter().find(|o| o.method == "POST" && o.path == "/api/v1/manage/keys").unwrap();
         assert_eq!(create.scopes, "keys:write");
-        assert_eq!(create.body, Some(("CreateKey".to_owned(), false)));
+        let named = |name: &str| SchemaRef { text: name.to_owned(), target: Some(name.to_owned()) };
+        assert_eq!(create.body, Some((named("CreateKey"), false)));
         assert!(
             create
                 .responses
                 .iter()
-                .any(|(status, _, schema)| status == "201" && schema.as_deref() == Some("IssuedKey"))
+                .any(|(status, _, schema)| status == "201" && schema.as_ref() == Some(&named("IssuedKey")))
         );
+        // Every link to a schema leads to one the page shows.
+        for o in &operations {
+            let bodies =
+                o.body.iter().map(|(b, _)| b).chain(o.responses.iter().filter_map(|(_, _, s)| s.as_ref()));
+            for target in bodies.filter_map(|s| s.target.as_deref()) {
+                assert!(
+                    schemas.iter().any(|s| s.name == target),
+                    "{} {} links to {target}",
+                    o.method,
+                    o.path
+                );
+            }
+        }
+        let regenerate = operations
+            .iter()
+            .find(|o| o.method == "POST" && o.path == "/api/v1/manage/keys/{id}/regenerate")
+            .unwrap();
+        let (body, _) = regenerate.body.as_ref().unwrap();
+        assert_eq!(body.target.as_deref(), Some("RegenerateKey"), "{}", body.text);
         assert!(create.params.iter().any(|p| p.name == "Idempotency-Key" && p.place == "header"));
         let key = schemas.iter().find(|s| s.name == "Key").unwrap();
         let expires = key.fields.iter().find(|f| f.name == "expires_at").unwrap();

@@ -22,6 +22,7 @@ use super::webhooks::EmptyForm;
 use crate::accounts::Capability;
 use crate::keys::expiry::{AllowedDays, DEFAULT_DAYS, PRESET_DAYS};
 use crate::keys::management::{self, NewToken, TokenError, TokenRow, TokenScope, TokenScopes, TokenStatus};
+use crate::keys::name::KeyNameError;
 use crate::keys::{Expiry, KeyName};
 use crate::state::AppState;
 
@@ -247,7 +248,12 @@ pub async fn token_new(member: Member, session: TypedSession) -> Result<HttpResp
 impl TokenFormData {
     fn parse(&self, now: NaiveDateTime) -> Result<NewToken, TokenErrors> {
         let mut errors = TokenErrors::default();
-        let name = KeyName::parse(&self.name).map_err(|e| errors.name = Some(e.to_string()));
+        let name = KeyName::parse(&self.name).map_err(|e| {
+            errors.name = Some(match e {
+                KeyNameError::Empty => "Enter a name for the token.".to_owned(),
+                other => other.to_string(),
+            })
+        });
         let scopes = TokenScopes::parse(self.scopes.iter().map(String::as_str))
             .map_err(|e| errors.scopes = Some(e.to_string()));
         let expiry = Expiry::parse(&self.expiry, &self.expiry_date, now)

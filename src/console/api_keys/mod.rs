@@ -150,18 +150,19 @@ pub struct KeyView {
     pub masked: String,
     pub badges: Vec<Badge>,
     pub created: Moment,
-    pub created_by: String,
+    /// Who made it; `None` when no user is recorded (see [`who`]).
+    pub created_by: Option<String>,
     pub regenerated: Option<Moment>,
     pub last_used: Option<Moment>,
     pub last_used_ip: Option<String>,
     pub expires: ExpiresView,
     pub status: Status,
     pub revoked: Option<Moment>,
-    pub revoked_by: String,
+    pub revoked_by: Option<String>,
     /// The key's own limits in words ("6,000 requests/min, burst 100"), when it has any.
     pub limits: Option<String>,
     pub disabled: Option<Moment>,
-    pub disabled_by: String,
+    pub disabled_by: Option<String>,
     /// A replaced secret still in its grace period: its masked form and when it stops.
     pub old_secret: Option<(String, Moment)>,
     /// A test key (`kw_test_`): badged beside its name.
@@ -205,9 +206,11 @@ fn grouped(n: i32) -> String {
     out
 }
 
-/// Who a user id was, for "Created by": their email, or a note when the account is gone.
-fn who(id: Option<i64>, emails: &HashMap<i64, String>) -> String {
-    id.and_then(|id| emails.get(&id).cloned()).unwrap_or_else(|| "a removed user".into())
+/// Who a user id was, for "Created by": their email. `None` when no user is recorded: the
+/// command line, a lifecycle rule and a management token act as no user, and a deleted
+/// account's id is cleared, so the pages then say no "by" at all rather than guess.
+fn who(id: Option<i64>, emails: &HashMap<i64, String>) -> Option<String> {
+    id.and_then(|id| emails.get(&id).cloned())
 }
 
 impl KeyView {
@@ -285,6 +288,14 @@ mod tests {
         assert_eq!(grouped(1_000_000), "1,000,000");
         assert_eq!(grouped(999), "999");
         assert_eq!(grouped(-1234), "-1,234");
+    }
+
+    #[test]
+    fn no_recorded_user_says_no_name_rather_than_a_removed_one() {
+        let emails = HashMap::from([(7, "owner@example.com".to_owned())]);
+        assert_eq!(who(Some(7), &emails).as_deref(), Some("owner@example.com"));
+        // The command line, lifecycle rules and management tokens record no user.
+        assert_eq!(who(None, &emails), None);
     }
 
     #[test]
