@@ -43,7 +43,8 @@ describe('invitations', () => {
     await expectAccessible(page, 'the invitation link page');
     const shown = await page.locator('#invitation-link').inputValue();
     const copy = page.locator('button[data-copy-target="invitation-link"]');
-    assert.equal((await copy.innerText()).trim(), 'Copy');
+    assert.equal((await copy.locator('.label').innerText()).trim(), 'Copy', 'the button shows Copy');
+    await copy.getByText('the invitation link to the clipboard').waitFor({ state: 'attached' });
     await copy.click();
     await page.locator('.copy-status[role="status"]').filter({ hasText: /\S/ }).first().waitFor();
     const link = await page.evaluate(() => navigator.clipboard.readText());

@@ -72,7 +72,8 @@ describe('the key lifecycle in the console', () => {
     assert.ok(curl.some((t) => t.includes('X-Api-Key')), 'a curl example with X-Api-Key');
 
     const copy = page.locator('button[data-copy-target="secret-key"]');
-    assert.equal((await copy.innerText()).trim(), 'Copy');
+    assert.equal((await copy.locator('.label').innerText()).trim(), 'Copy', 'the button shows Copy');
+    await copy.getByText('the API key to the clipboard').waitFor({ state: 'attached' });
     await copy.click();
     await assert.doesNotReject(
       page.locator('.copy-status[role="status"]').filter({ hasText: /\S/ }).first().waitFor(),
