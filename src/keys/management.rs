@@ -18,7 +18,7 @@ use super::secret::{MalformedKey, check_shape, masked, random_secret};
 use super::{Expiry, KeyHash, KeyName};
 use crate::audit::{self, Actor, Event};
 use crate::db::schema::management_tokens;
-use crate::db::{Db, DbError};
+use crate::db::{Db, DbConnection, DbError};
 
 /// The prefix of management tokens (the length of the API keys' prefixes).
 pub const TOKEN_PREFIX: &str = "kw_mgmt_";
@@ -339,17 +339,28 @@ pub async fn list(db: &Db, workspace_id: i64) -> Result<Vec<TokenRow>, TokenErro
 
 /// One token of the workspace, or [`TokenError::NotFound`].
 pub async fn find(db: &Db, workspace_id: i64, id: i64) -> Result<TokenRow, TokenError> {
-    db.run(move |conn| {
-        management_tokens::table
-            .filter(management_tokens::workspace_id.eq(workspace_id))
-            .filter(management_tokens::id.eq(id))
-            .select(TokenRow::as_select())
-            .first(conn)
-            .optional()
-            .map_err(TokenError::from)
-    })
-    .await?
-    .ok_or(TokenError::NotFound)
+    db.run(move |conn| find_in(conn, workspace_id, id)).await
+}
+
+fn find_in(conn: &mut DbConnection, workspace_id: i64, id: i64) -> Result<TokenRow, TokenError> {
+    management_tokens::table
+        .filter(management_tokens::workspace_id.eq(workspace_id))
+        .filter(management_tokens::id.eq(id))
+        .select(TokenRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or(TokenError::NotFound)
+}
+
+/// Revokes the token unless it already is; false when it was.
+fn revoke_row(conn: &mut DbConnection, id: i64, by: Option<i64>, now: NaiveDateTime) -> QueryResult<bool> {
+    let unrevoked = management_tokens::table
+        .filter(management_tokens::id.eq(id))
+        .filter(management_tokens::revoked_at.is_null());
+    let changed = diesel::update(unrevoked)
+        .set((management_tokens::revoked_at.eq(now), management_tokens::revoked_by.eq(by)))
+        .execute(conn)?;
+    Ok(changed == 1)
 }
 
 /// Revokes a token: its next request is refused.
@@ -357,21 +368,8 @@ pub async fn revoke(db: &Db, actor: &Actor, workspace_id: i64, id: i64) -> Resul
     let actor = actor.clone();
     db.write(move |conn| -> Result<TokenRow, TokenError> {
         let now = Utc::now().naive_utc();
-        let row: TokenRow = management_tokens::table
-            .filter(management_tokens::workspace_id.eq(workspace_id))
-            .filter(management_tokens::id.eq(id))
-            .select(TokenRow::as_select())
-            .first(conn)
-            .optional()?
-            .ok_or(TokenError::NotFound)?;
-        let changed = diesel::update(
-            management_tokens::table
-                .filter(management_tokens::id.eq(id))
-                .filter(management_tokens::revoked_at.is_null()),
-        )
-        .set((management_tokens::revoked_at.eq(now), management_tokens::revoked_by.eq(actor.user_id)))
-        .execute(conn)?;
-        if changed == 0 {
+        let row = find_in(conn, workspace_id, id)?;
+        if !revoke_row(conn, id, actor.user_id, now)? {
             return Err(TokenError::AlreadyRevoked { name: row.name });
         }
         let details = format!("Management token \u{201c}{}\u{201d} ({})", row.name, row.masked());
@@ -411,14 +409,7 @@ pub async fn report_leaked(
         else {
             return Ok(TokenLeak::Unknown);
         };
-        let changed = diesel::update(
-            management_tokens::table
-                .filter(management_tokens::id.eq(row.id))
-                .filter(management_tokens::revoked_at.is_null()),
-        )
-        .set(management_tokens::revoked_at.eq(now))
-        .execute(conn)?;
-        if changed == 0 {
+        if !revoke_row(conn, row.id, actor.user_id, now)? {
             return Ok(TokenLeak::AlreadyRevoked);
         }
         let details = format!(
