@@ -155,7 +155,7 @@ pub async fn begin(
         Some(body) => Ok(Begin::Replay(Answer { status: status as u16, body })),
         // Sealed under another instance secret (rotated since): the answer cannot be given
         // again, and running the request again would make a second key.
-        None => Err(ManageError::IdempotencyInProgress),
+        None => Err(ManageError::IdempotencyAnswerLost),
     }
 }
 

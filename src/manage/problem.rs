@@ -75,6 +75,11 @@ pub enum ManageError {
     IdempotencyKeyReused,
     #[error("A request with this Idempotency-Key is still being processed. Retry after it has finished.")]
     IdempotencyInProgress,
+    /// The first answer was kept but can no longer be opened (the instance's secret key changed).
+    #[error(
+        "The first request with this Idempotency-Key was done, but its answer can no longer be shown. List the keys to find what it made; use a new Idempotency-Key for a new request."
+    )]
+    IdempotencyAnswerLost,
     #[error("There is no such management API resource.")]
     NotFound,
     #[error(transparent)]
@@ -108,6 +113,7 @@ impl ManageError {
             Self::BadRequest(_) => "bad_request",
             Self::IdempotencyKeyReused => "idempotency_key_reused",
             Self::IdempotencyInProgress => "idempotency_in_progress",
+            Self::IdempotencyAnswerLost => "idempotency_answer_lost",
             Self::NotFound => "not_found",
             Self::Key(KeyError::Policy(_)) => "policy_refused",
             Self::Key(e) => e.code(),
@@ -125,6 +131,7 @@ impl ManageError {
             "bad_request" => "Malformed request",
             "idempotency_key_reused" => "Idempotency-Key reused",
             "idempotency_in_progress" => "Request in progress",
+            "idempotency_answer_lost" => "Answer no longer available",
             "not_found" => "Not found",
             "key_not_found" => "Key not found",
             "policy_refused" => "Refused by the workspace policy",
@@ -185,7 +192,7 @@ impl ResponseError for ManageError {
             Self::InsufficientScope(_) => StatusCode::FORBIDDEN,
             Self::Invalid(..) | Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
-            Self::IdempotencyInProgress => StatusCode::CONFLICT,
+            Self::IdempotencyInProgress | Self::IdempotencyAnswerLost => StatusCode::CONFLICT,
             Self::NotFound | Self::Key(KeyError::NotFound) => StatusCode::NOT_FOUND,
             Self::Key(KeyError::Policy(_)) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Key(KeyError::Db(DbError::Unavailable(_))) | Self::Db(DbError::Unavailable(_)) => {
@@ -233,7 +240,8 @@ pub enum ClientErrors {
     NotFound(Problem),
     /// The key's state refuses the change (`name_taken`, `already_revoked`, `key_revoked`,
     /// `already_disabled`, `not_disabled`, `expiry_date_passed`), or a request with the same
-    /// `Idempotency-Key` is still running (`idempotency_in_progress`).
+    /// `Idempotency-Key` is still running (`idempotency_in_progress`) or its answer can no longer
+    /// be read (`idempotency_answer_lost`, after the server's secret key changed).
     #[response(status = 409, content_type = "application/problem+json")]
     Conflict(Problem),
     /// Invalid fields, each in `errors` with the console's message (`validation_failed`), a
