@@ -291,6 +291,15 @@ pub fn cursor_of(id: i64) -> String {
     URL_SAFE_NO_PAD.encode(format!("id:{id}"))
 }
 
+/// One page out of up to `limit + 1` rows read: the first `limit`, and the cursor after the
+/// last of them when the extra row shows there is more.
+pub fn page_of<T>(mut rows: Vec<T>, limit: i64, id: impl Fn(&T) -> i64) -> (Vec<T>, Option<String>) {
+    let more = rows.len() as i64 > limit;
+    rows.truncate(limit as usize);
+    let next_cursor = if more { rows.last().map(|row| cursor_of(id(row))) } else { None };
+    (rows, next_cursor)
+}
+
 pub fn read_cursor(cursor: Option<&str>) -> Result<Option<i64>, ManageError> {
     let Some(cursor) = cursor else { return Ok(None) };
     URL_SAFE_NO_PAD
@@ -359,15 +368,13 @@ pub async fn list_keys(
     };
     let workspace_id = principal.workspace_id;
     let now = now();
-    let mut rows = state
+    let rows = state
         .db
         .run(move |conn| {
             keys::store::list_after(conn, workspace_id, &query, after, limit + 1, now).map_err(DbError::from)
         })
         .await?;
-    let more = rows.len() as i64 > limit;
-    rows.truncate(limit as usize);
-    let next_cursor = if more { rows.last().map(|k| cursor_of(k.id)) } else { None };
+    let (rows, next_cursor) = page_of(rows, limit, |k| k.id);
     let data = rows.iter().map(|row| Key::of(row, now)).collect();
     Ok(json(StatusCode::OK, &KeyList { data, next_cursor }))
 }

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::auth::Caller;
-use super::keys::{cursor_of, limit_of, read_cursor, rfc3339};
+use super::keys::{limit_of, page_of, read_cursor, rfc3339};
 use super::problem::ManageError;
 use crate::db::DbError;
 use crate::keys::management::TokenScope;
@@ -80,10 +80,9 @@ pub async fn audit_log(
                 .map_err(DbError::from)
         })
         .await?;
-    let more = rows.len() as i64 > limit;
+    let (rows, next_cursor) = page_of(rows, limit, |e| e.id);
     let data: Vec<AuditEvent> = rows
         .into_iter()
-        .take(limit as usize)
         .map(|e| AuditEvent {
             id: e.id,
             at: rfc3339(e.at),
@@ -96,7 +95,6 @@ pub async fn audit_log(
             details: e.details,
         })
         .collect();
-    let next_cursor = if more { data.last().map(|e| cursor_of(e.id)) } else { None };
     Ok(HttpResponse::build(StatusCode::OK)
         .insert_header((CACHE_CONTROL, "no-store"))
         .json(AuditLog { data, next_cursor }))
